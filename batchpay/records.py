@@ -1,0 +1,125 @@
+"""Plain result records shared by validation, the run engine and the report writer.
+
+Nothing here knows about HTTP, pandas or openpyxl: the engine fills these in, the report and
+the terminal summary only read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True, order=True)
+class Origin:
+    """Where a row came from: 1-based file line (CSV) or sheet row number (spreadsheets)."""
+
+    row: int
+    sheet: str | None = None
+
+    def __str__(self) -> str:
+        if self.sheet is None:
+            return f"line {self.row}"
+        return f'sheet "{self.sheet}" row {self.row}'
+
+
+@dataclass(frozen=True)
+class CellFailure:
+    """One validation or parse failure, pointing at the spreadsheet."""
+
+    origin: Origin
+    column: str  # the input column header, or the field name when no single column applies
+    value: str  # the raw text as read
+    problem: str  # e.g. "is not an amount"
+    expected: str = ""  # e.g. "decimal comma, e.g. 1.234,56"
+
+    def __str__(self) -> str:
+        text = f'{self.origin}, column "{self.column}": "{self.value}" {self.problem}'
+        return f"{text} (expected {self.expected})" if self.expected else text
+
+
+class Outcome(StrEnum):
+    """What happened (execute) or would happen (dry run) to one input row."""
+
+    POSTED = "posted"
+    WOULD_POST = "would post"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    WOULD_FAIL = "would fail"
+    INVALID = "invalid"
+    NEEDS_REVIEW = "needs review"
+
+    @property
+    def category(self) -> str:
+        """The control-total bucket: posted, skipped, failed, invalid or needs_review."""
+        return _CATEGORY[self]
+
+
+_CATEGORY = {
+    Outcome.POSTED: "posted",
+    Outcome.WOULD_POST: "posted",
+    Outcome.SKIPPED: "skipped",
+    Outcome.FAILED: "failed",
+    Outcome.WOULD_FAIL: "failed",
+    Outcome.INVALID: "invalid",
+    Outcome.NEEDS_REVIEW: "needs_review",
+}
+
+CATEGORIES = ("posted", "skipped", "failed", "invalid", "needs_review")
+
+
+@dataclass
+class RowOutcome:
+    """One input row and its outcome. Amounts are integer minor units of ``currency``."""
+
+    origin: Origin
+    outcome: Outcome
+    raw: Mapping[str, str]  # the row's original cells, by input column name
+    action: str | None = None
+    invoice_id: str | None = None  # for charge: the invoice Chargebee created
+    customer_id: str | None = None
+    currency: str | None = None
+    amount_minor: int | None = None
+    payment_method: str | None = None
+    date: datetime | None = None  # payment / charge date (timezone-aware), if the row has one
+    business_key: str | None = None
+    idempotency_key: str | None = None
+    reason: str = ""  # skip reason, error message or what is known (needs review)
+    failures: tuple[CellFailure, ...] = ()  # for INVALID rows
+    http_status: int | None = None
+    api_error_code: str | None = None
+    error_param: str | None = None
+    attempts: int = 0
+    transaction_id: str | None = None
+    invoice_status_after: str | None = None
+    replayed: bool = False  # Chargebee answered with a stored idempotent response
+
+
+@dataclass
+class RunInfo:
+    """Facts about one validate / dry-run / execute, for the Summary sheet and JSON."""
+
+    job_name: str
+    input_name: str  # file name only, never a full path with a home directory
+    input_sha256: str
+    mode: str  # "validate", "dry-run" or "execute"
+    target: str  # e.g. "built-in sandbox" or "acme-test.chargebee.com"
+    api_version: str
+    batchpay_version: str
+    started_at: datetime
+    finished_at: datetime
+    operator: str
+    input_columns: tuple[str, ...] = ()  # the input's own column order, for "Fix and re-upload"
+    key_columns: tuple[str, ...] = ()  # input columns shown beside each row (the fields' sources)
+    rows_read: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)  # e.g. "offline: no live checks"
+
+
+@dataclass
+class RunResult:
+    """Everything a report needs: the facts and one outcome per input row, in input order."""
+
+    info: RunInfo
+    outcomes: list[RowOutcome]

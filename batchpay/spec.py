@@ -1,0 +1,434 @@
+"""The job spec: a YAML file, written once per bank or tool format, validated by pydantic.
+
+A job spec says how to read the file (``input``), how to derive each business field from the
+row (``fields``), which rows to skip and why (``filters``), and which Chargebee call each row
+becomes (``action``, or ``routes`` to send rows to different actions by a condition).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from batchpay.errors import SpecError
+
+ActionName = Literal["record_payment", "collect_payment", "apply_payments", "close_invoice", "charge"]
+ACTIONS: tuple[str, ...] = (
+    "record_payment",
+    "collect_payment",
+    "apply_payments",
+    "close_invoice",
+    "charge",
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSpec(_Model):
+    """How to read the file. Every cell is read as text; nothing is inferred."""
+
+    format: Literal["csv", "xlsx", "xls", "ods"] | None = Field(
+        None, description="File format; detected from the file's content and name when not given."
+    )
+    encoding: str = Field(
+        "utf-8",
+        description="Text encoding of a CSV: utf-8 (a BOM is accepted), latin-1, cp1252, cp1250, "
+        "iso-8859-13, ...",
+    )
+    delimiter: str = Field(",", min_length=1, max_length=1, description="CSV field delimiter.")
+    quotechar: str = Field('"', min_length=1, max_length=1, description="CSV quote character.")
+    skip_lines: int = Field(
+        0, ge=0, description="Lines (CSV) or rows (spreadsheet) before the header, e.g. a title."
+    )
+    header: bool = Field(True, description="Whether the first line after skip_lines is a header.")
+    columns: list[str] | None = Field(
+        None,
+        description="Column names for a file without a header (header: false), in order.",
+    )
+    skip_footer: int = Field(0, ge=0, description="Lines or rows to drop at the end (summaries).")
+    drop_rows_matching: str | None = Field(
+        None,
+        description="Regex; a row whose first non-empty cell matches it is dropped before parsing "
+        "(marker lines such as 'Posted Transactions').",
+    )
+    sheet: str | int | None = Field(
+        None, description="Sheet name or 0-based index for spreadsheets; the first sheet if unset."
+    )
+    comment_prefix: str | None = Field(
+        None, description="Lines starting with this text are ignored (CSV)."
+    )
+    skip_blank_rows: bool = Field(True, description="Ignore rows whose cells are all empty.")
+
+    @model_validator(mode="after")
+    def _columns_for_headerless(self) -> InputSpec:
+        if not self.header and not self.columns:
+            raise ValueError("a file without a header (header: false) needs 'columns'")
+        return self
+
+
+class FieldSpec(_Model):
+    """How one business field is derived from a row.
+
+    Exactly one source: ``column``, ``columns`` (first non-empty), ``const`` or ``template``;
+    or, for money, ``credit_column``/``debit_column``. Then, in order: ``regex`` capture,
+    ``lookup`` table, ``default`` when empty, and conversion by ``type``.
+    """
+
+    column: str | None = Field(None, description="Input column to read.")
+    columns: list[str] | None = Field(None, description="Input columns; the first non-empty wins.")
+    const: str | None = Field(None, description="A constant value.")
+    template: str | None = Field(
+        None, description="Text with {Column Name} placeholders, e.g. '{Check #}-{Account}'."
+    )
+    regex: str | None = Field(
+        None,
+        description="Regex searched in the text; the named group 'value', else group 1, else the "
+        "whole match is kept. No match makes the field empty.",
+    )
+    lookup: dict[str, str] | None = Field(
+        None, description="Table mapping the text to a value, e.g. {CHECK: check}."
+    )
+    lookup_default: str | None = Field(
+        None, description="Value for text not in the lookup table (otherwise it is an error)."
+    )
+    default: str | None = Field(None, description="Value when the text is empty.")
+    required: bool = Field(True, description="An empty value is a failure (unless default is set).")
+    type: Literal["text", "money", "date", "integer", "boolean"] = Field(
+        "text", description="How the text is converted."
+    )
+    # money
+    decimal: str = Field(".", description="money: decimal separator ('.' or ',').")
+    thousands: str | None = Field(
+        None, description="money: thousands separator (',', '.', ' ', \"'\"); none if unset."
+    )
+    currency: str | None = Field(None, description="money: ISO 4217 code, e.g. EUR.")
+    currency_field: str | None = Field(
+        None, description="money: name of the field holding the ISO 4217 code."
+    )
+    credit_column: str | None = Field(None, description="money: column of incoming amounts.")
+    debit_column: str | None = Field(
+        None, description="money: column of outgoing amounts (made negative)."
+    )
+    sign_column: str | None = Field(
+        None, description="money: column with a debit/credit flag, e.g. D/C or CR/DR."
+    )
+    debit_values: list[str] = Field(
+        default_factory=lambda: ["D", "DR", "DEBIT", "S", "-"],
+        description="money: sign_column values that mean a debit (case-insensitive).",
+    )
+    negate: bool = Field(False, description="money: flip the sign (for files that show in as -).")
+    # date
+    formats: list[str] = Field(
+        default_factory=list,
+        description="date: strptime formats tried in order, e.g. ['%d/%m/%Y'].",
+    )
+    timezone: str = Field("UTC", description="date: IANA time zone of the values.")
+    time_of_day: str = Field("00:00", description="date: time used for date-only values (HH:MM).")
+    excel_serial: bool = Field(
+        False, description="date: accept Excel serial day numbers (e.g. 45292) as well."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldSpec:
+        sources = [
+            name
+            for name in ("column", "columns", "const", "template")
+            if getattr(self, name) is not None
+        ]
+        money_columns = self.credit_column is not None or self.debit_column is not None
+        if money_columns and self.type != "money":
+            raise ValueError("credit_column/debit_column need type: money")
+        if len(sources) + (1 if money_columns else 0) != 1:
+            found = ", ".join(sources) or "none"
+            raise ValueError(
+                "give exactly one of column, columns, const, template "
+                f"(or credit_column/debit_column for money); found: {found}"
+            )
+        if self.type == "money" and self.currency is None and self.currency_field is None:
+            raise ValueError("a money field needs 'currency' (e.g. EUR) or 'currency_field'")
+        if self.type == "date" and not self.formats and not self.excel_serial:
+            raise ValueError("a date field needs 'formats' (e.g. ['%d/%m/%Y']) or excel_serial")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"regex does not compile: {exc}") from exc
+        return self
+
+    def input_columns(self) -> list[str]:
+        """The input columns this field reads."""
+        cols = [c for c in (self.column, self.credit_column, self.debit_column) if c]
+        cols += self.columns or []
+        if self.sign_column:
+            cols.append(self.sign_column)
+        if self.template:
+            cols += re.findall(r"\{([^{}]+)\}", self.template)
+        return cols
+
+
+class Condition(_Model):
+    """A test on one input column (raw text) or one parsed field. All given tests must hold."""
+
+    column: str | None = Field(None, description="Input column to test (raw text).")
+    field: str | None = Field(None, description="Parsed field to test.")
+    equals: str | None = Field(None, description="Text equals this (after trimming spaces).")
+    one_of: list[str] | None = Field(None, description="Text is one of these.")
+    matches: str | None = Field(None, description="Regex searched in the text.")
+    empty: bool | None = Field(None, description="true: text is empty; false: not empty.")
+    gt: int | None = Field(None, description="Field value greater than (money: minor units).")
+    lt: int | None = Field(None, description="Field value less than (money: minor units).")
+    ge: int | None = Field(None, description="Field value at least.")
+    le: int | None = Field(None, description="Field value at most.")
+
+    @model_validator(mode="after")
+    def _target(self) -> Condition:
+        if (self.column is None) == (self.field is None):
+            raise ValueError("a condition names exactly one of 'column' or 'field'")
+        tests = ("equals", "one_of", "matches", "empty", "gt", "lt", "ge", "le")
+        if all(getattr(self, t) is None for t in tests):
+            raise ValueError(f"a condition needs a test: one of {', '.join(tests)}")
+        if self.column is not None and any(
+            getattr(self, t) is not None for t in ("gt", "lt", "ge", "le")
+        ):
+            raise ValueError("gt/lt/ge/le compare parsed values: use 'field', not 'column'")
+        return self
+
+
+class FilterSpec(Condition):
+    """Skip rows matching the condition (``skip`` is the default) or keep only those (``keep``)."""
+
+    keep: bool = Field(False, description="true: keep only rows matching; false: skip them.")
+    reason: str = Field(..., min_length=1, description="Reason shown in the report.")
+
+
+class ConstParam(_Model):
+    const: str | int | bool
+
+
+ParamSource = Annotated[str | ConstParam, Field(union_mode="left_to_right")]
+
+# Canonical (version-independent) parameter names per action; encoders map them to the wire.
+ACTION_PARAMS: dict[str, dict[str, str]] = {
+    "record_payment": {
+        "invoice_id": "text",
+        "amount": "money",
+        "payment_method": "text",
+        "reference_number": "text",
+        "date": "date",
+        "comment": "text",
+        "custom_payment_method_id": "text",
+        "id_at_gateway": "text",
+    },
+    "collect_payment": {
+        "invoice_id": "text",
+        "amount": "money",
+        "payment_source_id": "text",
+        "comment": "text",
+        "payment_initiator": "text",
+    },
+    "apply_payments": {
+        "invoice_id": "text",
+        "transaction_id": "text",
+        "amount": "money",
+        "comment": "text",
+    },
+    "close_invoice": {
+        "invoice_id": "text",
+        "comment": "text",
+        "invoice_note": "text",
+        "remove_general_note": "boolean",
+        "invoice_date": "date",
+    },
+    "charge": {
+        "customer_id": "text",
+        "subscription_id": "text",
+        "amount": "money",
+        "description": "text",
+        "po_number": "text",
+        "date_from": "date",
+        "date_to": "date",
+        "invoice_date": "date",
+        "payment_source_id": "text",
+        "payment_initiator": "text",
+        "coupon": "text",
+    },
+}
+
+REQUIRED_PARAMS: dict[str, tuple[str, ...]] = {
+    "record_payment": ("invoice_id", "payment_method"),
+    "collect_payment": ("invoice_id",),
+    "apply_payments": ("invoice_id",),
+    "close_invoice": ("invoice_id",),
+    "charge": ("description",),
+}
+
+
+class ActionSpec(_Model):
+    """The Chargebee call a row becomes, and which field feeds each parameter."""
+
+    type: ActionName = Field(..., description="One of the five operations.")
+    params: dict[str, ParamSource] = Field(
+        default_factory=dict,
+        description="Parameter name -> field name, or {const: value}. Names are batchpay's "
+        "version-independent ones (see the reference).",
+    )
+    business_key: list[str] | None = Field(
+        None,
+        description="Fields that identify the payment in the real world (e.g. the bank's "
+        "transaction reference). Default: every mapped parameter. Never the row position.",
+    )
+
+    @model_validator(mode="after")
+    def _known_params(self) -> ActionSpec:
+        known = ACTION_PARAMS[self.type]
+        unknown = sorted(set(self.params) - set(known))
+        if unknown:
+            raise ValueError(
+                f"{self.type} has no parameter {', '.join(unknown)}; "
+                f"known: {', '.join(known)}"
+            )
+        missing = [p for p in REQUIRED_PARAMS[self.type] if p not in self.params]
+        if missing:
+            raise ValueError(f"{self.type} needs parameter {', '.join(missing)}")
+        if self.type == "charge" and not (
+            {"customer_id", "subscription_id"} & set(self.params)
+        ):
+            raise ValueError("charge needs parameter customer_id or subscription_id")
+        return self
+
+
+class RouteSpec(_Model):
+    """Rows matching ``when`` go to ``action``; the first matching route wins."""
+
+    when: Condition | None = Field(None, description="Condition; none means every other row.")
+    action: ActionSpec
+
+
+class SiteSpec(_Model):
+    """Where calls go. With no site and no base_url, the built-in sandbox is used."""
+
+    name: str | None = Field(None, description="Chargebee site name, e.g. acme-test.")
+    base_url: str | None = Field(
+        None, description="Explicit API base URL (plain http only for loopback)."
+    )
+    allow_live: bool = Field(False, description="Allow execute on a live (non -test) site.")
+    rate_per_minute: int = Field(150, ge=1, description="Calls per minute (test sites: 150).")
+    concurrency: int = Field(8, ge=1, le=100, description="Calls in flight at once.")
+    suppress_events: list[Literal["email", "webhook", "actions"]] = Field(
+        default_factory=list,
+        description="Send chargebee-event-<x>: all-disabled on writes.",
+    )
+
+
+class JobSpec(_Model):
+    """A batchpay job: how to read one kind of file and what to do with each row."""
+
+    name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Job name.")
+    description: str = Field("", description="Free text for people.")
+    api_version: Literal["v1", "v2"] = Field("v2", description="Chargebee API version of the site.")
+    input: InputSpec = Field(default_factory=lambda: InputSpec())  # type: ignore[call-arg]
+    fields: dict[str, FieldSpec] = Field(..., description="Business fields, by name.")
+    filters: list[FilterSpec] = Field(default_factory=list, description="Rows to skip, and why.")
+    schema_: str | None = Field(
+        None,
+        alias="schema",
+        description="pandera schema validating the parsed fields: a name in schemas/ "
+        "(bank_deposit, cheque_log, charge_list, ...) or a path relative to the spec.",
+    )
+    action: ActionSpec | None = Field(None, description="The call every row becomes.")
+    routes: list[RouteSpec] | None = Field(
+        None, description="Instead of action: send rows to actions by condition."
+    )
+    site: SiteSpec = Field(default_factory=lambda: SiteSpec())  # type: ignore[call-arg]
+    journal: str | None = Field(
+        None, description="Journal file (SQLite); default reports/batchpay-journal.sqlite."
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("fields")
+    @classmethod
+    def _some_fields(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        if not value:
+            raise ValueError("declare at least one field")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JobSpec:
+        if (self.action is None) == (self.routes is None):
+            raise ValueError("give exactly one of 'action' or 'routes'")
+        for action in self.actions():
+            if self.api_version == "v1" and action.type == "apply_payments":
+                raise ValueError(
+                    "apply_payments does not exist in Chargebee API v1; "
+                    "use api_version: v2 or another action"
+                )
+            for param, source in action.params.items():
+                if isinstance(source, str) and source not in self.fields:
+                    raise ValueError(
+                        f"{action.type}.params.{param}: no field named '{source}'"
+                    )
+            for key in action.business_key or []:
+                if key not in self.fields:
+                    raise ValueError(f"{action.type}.business_key: no field named '{key}'")
+        for name, spec in self.fields.items():
+            if spec.currency_field is not None and spec.currency_field not in self.fields:
+                raise ValueError(f"fields.{name}.currency_field: no field named "
+                                 f"'{spec.currency_field}'")
+        return self
+
+    def actions(self) -> list[ActionSpec]:
+        if self.action is not None:
+            return [self.action]
+        return [route.action for route in self.routes or []]
+
+
+def load_spec(path: str | Path) -> JobSpec:
+    """Load and validate a job spec; errors name the file and the key path."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such job spec") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read job spec: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise SpecError(f"{path}:{where} not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: a job spec is a YAML mapping (name:, fields:, action: ...)")
+    return parse_spec(data, source=str(path))
+
+
+def parse_spec(data: dict[str, Any], source: str = "<spec>") -> JobSpec:
+    try:
+        return JobSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_describe(exc, source)) from None
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"] if not _is_union_tag(part))
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            message = "field required"
+        elif err["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{source}: {loc or '(top)'}: {message}")
+    return "\n".join(dict.fromkeys(lines))
+
+
+def _is_union_tag(part: object) -> bool:
+    return isinstance(part, str) and part in {"str", "ConstParam", "function-after[_target(), "
+                                                                   "FilterSpec]"}
