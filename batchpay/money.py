@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
+
 # ISO 4217 minor-unit exponents for currencies whose exponent is not 2.
 _NON_TWO_EXPONENTS: dict[str, int] = {
     # zero-decimal
@@ -21,7 +32,7 @@ GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR 
 MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP
 PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS
 TMT TOP TRY TTD TWD TZS UAH USD UZS VES WST XCD YER ZAR ZMW ZWL
-""".split()
+""".split()  # noqa: SIM905
 
 CURRENCY_EXPONENTS: dict[str, int] = {
     **{code: 2 for code in _TWO_EXPONENT_CODES},
@@ -39,3 +50,191 @@ def currency_exponent(code: str) -> int:
         return CURRENCY_EXPONENTS[code.strip().upper()]
     except KeyError:
         raise UnknownCurrency(f"{code!r} is not an ISO 4217 currency code") from None
+
+
+class MoneyError(ValueError):
+    """A text that is not an amount, or an amount the currency cannot hold exactly."""
+
+    def __init__(self, problem: str, expected: str = "") -> None:
+        super().__init__(f"{problem} (expected {expected})" if expected else problem)
+        self.problem = problem
+        self.expected = expected
+
+
+# Every Decimal operation on the money path runs in this context: any rounding raises.
+MONEY_CONTEXT = Context(
+    prec=60,
+    rounding=ROUND_HALF_EVEN,
+    Emin=-999,
+    Emax=999,
+    traps=[InvalidOperation, DivisionByZero, Overflow, Inexact],
+)
+
+DECIMAL_SEPARATORS = (".", ",")
+THOUSANDS_SEPARATORS = (",", ".", " ", "'")
+MAX_DIGITS = 30  # far beyond any real payment; stops megabyte "amounts"
+MAX_MINOR = 2**63 - 1
+
+_SYMBOLS = (
+    "US$", "CA$", "AU$", "NZ$", "HK$", "MX$", "R$", "C$", "A$", "S$",
+    "$", "€", "£", "¥", "₹", "₩", "₽", "₺", "₪", "₫", "₱", "₦", "₴", "₲", "₡", "₵", "₸", "₼",
+    "zł", "Kč", "kr", "Fr.", "Rs", "¢",
+)  # fmt: skip
+_CURRENCY = "|".join(re.escape(s) for s in _SYMBOLS)
+_PREFIX = re.compile(
+    rf"^(?:(?P<sign>[+-])|(?P<symbol>{_CURRENCY})|(?P<code>[A-Z]{{3}})(?![A-Za-z]))"
+)
+_SUFFIX = re.compile(
+    rf"(?:(?P<sign>[+-])|(?P<symbol>{_CURRENCY})|(?<![A-Za-z])(?P<code>[A-Z]{{3}})"
+    r"|(?<![A-Za-z])(?P<crdr>[CcDd][Rr]))$"
+)
+_SCIENTIFIC = re.compile(r"^[0-9.,]*[0-9][eE][+-]?[0-9]+$")
+
+
+def parse_amount(text: str, *, decimal: str = ".", thousands: str | None = None) -> Decimal:
+    """Read an amount exactly: ``"-1.001,00"`` with ``decimal=","``, ``thousands="."``.
+
+    Accepts surrounding spaces, currency symbols and ISO codes on either side, a leading ``+``
+    or ``-``, a trailing ``-``, parentheses and ``CR``/``DR`` (DR is negative), and Excel's
+    text-guard apostrophe. Thousands separators are optional, but where present they must
+    group by three.
+    """
+    _check_separators(decimal, thousands)
+    expected = expected_format(decimal, thousands)
+    core, negative = _strip_affixes(_normalise_spaces(text, thousands), expected)
+    digits = _digits(core, decimal, thousands, expected)
+    return Decimal(f"-{digits}" if negative else digits)
+
+
+def expected_format(decimal: str, thousands: str | None) -> str:
+    """How amounts should look, for people: ``decimal comma, e.g. 1.234,56``."""
+    name = "decimal point" if decimal == "." else "decimal comma"
+    example = f"1{thousands}234{decimal}56" if thousands else f"1234{decimal}56"
+    return f"{name}, e.g. {example}"
+
+
+def _check_separators(decimal: str, thousands: str | None) -> None:
+    if decimal not in DECIMAL_SEPARATORS:
+        raise ValueError(f"decimal separator must be '.' or ',', not {decimal!r}")
+    if thousands is not None and (thousands not in THOUSANDS_SEPARATORS or thousands == decimal):
+        raise ValueError(
+            f"thousands separator must be one of , . space ' and differ from the decimal "
+            f"separator, not {thousands!r}"
+        )
+
+
+def _normalise_spaces(text: str, thousands: str | None) -> str:
+    text = text.strip().replace("\u00a0", " ").replace("\u202f", " ")
+    return text.removeprefix("'").strip()
+
+
+def _strip_affixes(text: str, expected: str) -> tuple[str, bool]:
+    """Peel signs, currencies and CR/DR off both ends; return the bare number and its sign."""
+    if not text:
+        raise MoneyError("is empty", expected)
+    signs: list[bool] = []  # True for a negative marker
+    changed = True
+    while changed and text:
+        changed = False
+        if text.startswith("(") and text.endswith(")"):
+            text, changed = text[1:-1].strip(), True
+            signs.append(True)
+        for pattern, cut in ((_PREFIX, _cut_prefix), (_SUFFIX, _cut_suffix)):
+            match = pattern.search(text)
+            if match and _is_affix(match):
+                text, changed = cut(text, match).strip(), True
+                if match["sign"] or match.groupdict().get("crdr"):
+                    signs.append(_is_negative(match))
+    if len(signs) > 1:
+        raise MoneyError("has more than one sign", expected)
+    if not text:
+        raise MoneyError("is not an amount", expected)
+    return text, bool(signs and signs[0])
+
+
+def _is_affix(match: re.Match[str]) -> bool:
+    code = match["code"]
+    return code is None or code in CURRENCY_EXPONENTS
+
+
+def _is_negative(match: re.Match[str]) -> bool:
+    crdr = match.groupdict().get("crdr")
+    if crdr:
+        return crdr.upper() == "DR"
+    return match["sign"] == "-"
+
+
+def _cut_prefix(text: str, match: re.Match[str]) -> str:
+    return text[match.end() :]
+
+
+def _cut_suffix(text: str, match: re.Match[str]) -> str:
+    return text[: match.start()]
+
+
+def _digits(core: str, decimal: str, thousands: str | None, expected: str) -> str:
+    """The number as plain ``1234.56`` text, checking every separator's place."""
+    if _SCIENTIFIC.match(core):
+        raise MoneyError("is in scientific notation", expected)
+    allowed = set("0123456789") | {decimal} | ({thousands} if thousands else set())
+    if any(ch not in allowed for ch in core):
+        raise MoneyError("is not an amount", expected)
+    whole, sep, fraction = core.partition(decimal)
+    if decimal in fraction:
+        raise MoneyError("has two decimal separators", expected)
+    if thousands and thousands in fraction:
+        raise MoneyError("has a thousands separator after the decimal separator", expected)
+    if sep and not fraction:
+        raise MoneyError("is not an amount", expected)
+    if thousands and thousands in whole and not _grouped_by_three(whole, thousands):
+        raise MoneyError("has misplaced thousands separators", expected)
+    whole = whole.replace(thousands, "") if thousands else whole
+    if len(whole) + len(fraction) > MAX_DIGITS:
+        raise MoneyError(f"has more than {MAX_DIGITS} digits", expected)
+    return f"{whole or '0'}.{fraction}" if fraction else whole
+
+
+def _grouped_by_three(whole: str, thousands: str) -> bool:
+    first, *groups = whole.split(thousands)
+    return 1 <= len(first) <= 3 and all(len(g) == 3 for g in groups)
+
+
+def to_minor_units(amount: Decimal, currency: str) -> int:
+    """Exact integer minor units: ``Decimal("12.50")`` USD -> 1250. Never rounds."""
+    exponent = currency_exponent(currency)
+    code = currency.strip().upper()
+    if not amount.is_finite():
+        raise MoneyError("is not an amount", f"a number of {code}")
+    decimals = _decimals(amount)
+    if decimals > exponent:
+        allowed = f"{exponent} decimal" + ("" if exponent == 1 else "s")
+        raise MoneyError(f"has {decimals} decimals; {code} allows {exponent}", f"at most {allowed}")
+    minor = int(amount.scaleb(exponent, MONEY_CONTEXT).quantize(Decimal(1), context=MONEY_CONTEXT))
+    if abs(minor) > MAX_MINOR:
+        raise MoneyError("is too large", f"an amount below {format_amount(MAX_MINOR, code)}")
+    return minor
+
+
+def _decimals(amount: Decimal) -> int:
+    """Significant decimals: ``12.500`` has 1."""
+    exponent = amount.normalize(MONEY_CONTEXT).as_tuple().exponent
+    assert isinstance(exponent, int)  # finite, checked by the caller
+    return max(0, -exponent)
+
+
+def from_minor_units(minor: int, currency: str) -> Decimal:
+    """``1250`` USD -> ``Decimal("12.50")``."""
+    return Decimal(minor).scaleb(-currency_exponent(currency), MONEY_CONTEXT)
+
+
+def format_amount(
+    minor: int, currency: str, *, decimal: str = ".", thousands: str | None = ","
+) -> str:
+    """Minor units as text for people: ``"1,234.56"``, ``"150,000"`` (JPY), ``"-12.50"``."""
+    _check_separators(decimal, thousands)
+    exponent = currency_exponent(currency)
+    whole, fraction = divmod(abs(minor), 10**exponent)
+    text = f"{whole:,}".replace(",", thousands or "")
+    if exponent:
+        text += decimal + str(fraction).zfill(exponent)
+    return f"-{text}" if minor < 0 else text
