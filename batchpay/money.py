@@ -207,8 +207,9 @@ def to_minor_units(amount: Decimal, currency: str) -> int:
         raise MoneyError("is not an amount", f"a number of {code}")
     decimals = _decimals(amount)
     if decimals > exponent:
-        allowed = f"{exponent} decimal" + ("" if exponent == 1 else "s")
-        raise MoneyError(f"has {decimals} decimals; {code} allows {exponent}", f"at most {allowed}")
+        unit = "decimal" if decimals == 1 else "decimals"
+        expected = f"whole {code}" if exponent == 0 else f"at most {exponent} decimals"
+        raise MoneyError(f"has {decimals} {unit}; {code} allows {exponent}", expected)
     minor = int(amount.scaleb(exponent, MONEY_CONTEXT).quantize(Decimal(1), context=MONEY_CONTEXT))
     if abs(minor) > MAX_MINOR:
         raise MoneyError("is too large", f"an amount below {format_amount(MAX_MINOR, code)}")

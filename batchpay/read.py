@@ -1,0 +1,507 @@
+"""Text-first readers: every cell is a ``str``, every row keeps the place it came from.
+
+    read_table ─┬─ _csv_records    stdlib csv; the physical file line each record starts on
+                └─ _sheet_records  python-calamine; the sheet row number Excel shows
+                        │
+                   _assemble       header, blank/footer/marker rows, field counts -> Table
+
+Nothing is inferred: leading zeros, 20-digit references and date-looking text stay as they are.
+Every failure is an ``InputError`` whose one-line message names the file and the place.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import difflib
+import io
+import re
+import zipfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import python_calamine
+
+from batchpay.errors import InputError, SpecError
+from batchpay.records import Origin
+from batchpay.spec import InputSpec
+
+FIX_SHEET = "Fix and re-upload"
+
+MAX_FIELD_CHARS = 131_072  # one CSV field; beyond this it is an unclosed quote or not a CSV
+MAX_CSV_BYTES = 500 * 2**20
+MAX_UNPACKED_BYTES = 500 * 2**20  # a workbook's declared uncompressed size (zip bombs)
+
+_ZIP = b"PK\x03\x04"
+_EMPTY_ZIP = b"PK\x05\x06"
+_OLE = b"\xd0\xcf\x11\xe0"
+_ODS_MIMETYPE = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"
+_EXTENSIONS = {
+    ".xlsx": "xlsx", ".xlsm": "xlsx", ".xltx": "xlsx", ".xltm": "xlsx",
+    ".xls": "xls", ".ods": "ods",
+}  # fmt: skip
+_SPREADSHEETS = ("xlsx", "xls", "ods")
+
+Record = tuple[int, list[str]]  # (1-based line or sheet row, cells)
+
+
+@dataclass
+class Table:
+    """A file read as text. ``frame.index`` holds each row's line (CSV) or sheet row number."""
+
+    frame: pd.DataFrame
+    columns: tuple[str, ...]
+    format: str
+    sheet: str | None
+    path: Path
+
+    def origin(self, row: int) -> Origin:
+        return Origin(row, self.sheet)
+
+
+def read_table(
+    path: str | Path, spec: InputSpec, *, required_columns: Sequence[str] = ()
+) -> Table:
+    """Read a CSV or spreadsheet as text, as ``spec`` describes it."""
+    path = Path(path)
+    fmt = spec.format or detect_format(path)
+    sheet: str | None = None
+    if fmt == "csv":
+        records = _csv_records(path, spec)
+    else:
+        records, sheet, spec = _sheet_records(path, spec, fmt)
+    header_at, columns, rows = _assemble(path, spec, records, sheet)
+    table = Table(_frame(rows, columns), tuple(columns), fmt, sheet, path)
+    if required_columns:
+        _check_required(path, table, required_columns, header_at)
+    return table
+
+
+def detect_format(path: Path) -> str:
+    """"csv", "xlsx", "xls" or "ods": by magic bytes first, then extension, else csv."""
+    head = _head(Path(path), 64)
+    if head.startswith((_ZIP, _EMPTY_ZIP)):
+        return "ods" if head[30:].startswith(_ODS_MIMETYPE) or _zip_is_ods(path) else "xlsx"
+    if head.startswith(_OLE):
+        return "xls"
+    return _EXTENSIONS.get(Path(path).suffix.lower(), "csv")
+
+
+def _zip_is_ods(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            mimetype = archive.read("mimetype") if "mimetype" in archive.namelist() else b""
+    except (zipfile.BadZipFile, OSError, RuntimeError):
+        return False
+    return mimetype.startswith(b"application/vnd.oasis.opendocument.spreadsheet")
+
+
+# ---------------------------------------------------------------------------------------- CSV
+
+
+def _csv_records(path: Path, spec: InputSpec) -> list[Record]:
+    data = _read_bytes(path)
+    _refuse_non_text(path, data, spec.encoding)
+    lines = _Lines(_decode(path, data, spec.encoding), spec.skip_lines, spec.comment_prefix)
+    try:
+        reader = csv.reader(lines, delimiter=spec.delimiter, quotechar=spec.quotechar, strict=True)
+    except (TypeError, csv.Error) as exc:
+        raise SpecError(f"input: delimiter/quotechar cannot be used: {exc}") from None
+    records: list[Record] = []
+    with _field_limit(MAX_FIELD_CHARS):
+        try:
+            for cells in reader:
+                records.append((lines.record_start, cells))
+                lines.at_record_start = True
+        except csv.Error as exc:
+            raise InputError(f"{path}: line {lines.record_start}: {_csv_problem(exc)}") from None
+    if not records:
+        raise InputError(_nothing_left(path, spec.skip_lines, "lines", data))
+    return records
+
+
+class _Lines:
+    """Physical lines for csv.reader, counting them and hiding the preamble and comments."""
+
+    def __init__(self, text: str, skip: int, comment_prefix: str | None) -> None:
+        self._lines = iter(io.StringIO(text, newline=""))
+        self._comment = comment_prefix or None
+        self.number = 0  # physical lines consumed so far
+        self.record_start = 1
+        self.at_record_start = True
+        for _ in range(skip):
+            if next(self._lines, None) is None:
+                break
+            self.number += 1
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        while True:
+            line = next(self._lines)
+            self.number += 1
+            if not self.at_record_start:
+                return line  # a quoted field's continuation, never a comment
+            if self._comment and line.startswith(self._comment):
+                continue
+            self.record_start = self.number
+            self.at_record_start = False
+            return line
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if size > MAX_CSV_BYTES:
+            raise InputError(
+                f"{path}: the file is {size // 2**20} MB; batchpay reads CSV files up to "
+                f"{MAX_CSV_BYTES // 2**20} MB"
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(_os_problem(path, exc)) from None
+
+
+def _refuse_non_text(path: Path, data: bytes, encoding: str) -> None:
+    if data.startswith((_ZIP, _EMPTY_ZIP, _OLE)):
+        kind = "an xls" if data.startswith(_OLE) else "an xlsx or ods"
+        raise InputError(
+            f"{path}: looks like {kind} workbook, not CSV text; set input.format (or leave it "
+            "unset to detect it)"
+        )
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not _is_wide(encoding):
+        raise InputError(f"{path}: the file is UTF-16 text; set input.encoding: utf-16")
+    nul = data.find(b"\x00")
+    if nul >= 0 and not _is_wide(encoding):
+        line = data.count(b"\n", 0, nul) + 1
+        raise InputError(
+            f"{path}: line {line} contains NUL bytes; this is a binary file, not CSV text"
+        )
+
+
+def _is_wide(encoding: str) -> bool:
+    return encoding.lower().replace("_", "-").startswith(("utf-16", "utf-32", "utf16", "utf32"))
+
+
+def _decode(path: Path, data: bytes, encoding: str) -> str:
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise SpecError(f"input.encoding: unknown encoding {encoding!r}") from None
+    if codec == "utf-8":
+        codec = "utf-8-sig"  # accept a BOM
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        others = "utf-8 or cp1252" if codec != "utf-8-sig" else "latin-1 or cp1252"
+        raise InputError(
+            f"{path}: line {line} is not valid {encoding} (byte 0x{data[exc.start]:02x}); "
+            f"set input.encoding, e.g. {others}"
+        ) from None
+
+
+@contextmanager
+def _field_limit(limit: int) -> Iterator[None]:
+    previous = csv.field_size_limit(limit)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    message = str(exc)
+    if "field larger than field limit" in message:
+        return f"a field is longer than {MAX_FIELD_CHARS} characters (an unclosed quote?)"
+    if "unexpected end of data" in message:
+        return "a quoted field is never closed"
+    return f"cannot be read as CSV ({message})"
+
+
+# --------------------------------------------------------------------------------- spreadsheets
+
+
+def _sheet_records(path: Path, spec: InputSpec, fmt: str) -> tuple[list[Record], str, InputSpec]:
+    _check_workbook(path, fmt)
+    workbook = _open_workbook(path)
+    names = list(workbook.sheet_names)
+    if spec.sheet is None and FIX_SHEET in names:
+        # A batchpay report sent back after fixing: its own layout, header on row 1.
+        name = FIX_SHEET
+        spec = spec.model_copy(
+            update={"skip_lines": 0, "skip_footer": 0, "header": True, "columns": None,
+                    "drop_rows_matching": None}
+        )  # fmt: skip
+    else:
+        name = _sheet_name(path, spec.sheet, names)
+    try:
+        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except Exception as exc:  # calamine raises its own tree and plain Rust-side errors
+        raise InputError(f'{path}: sheet "{name}" cannot be read: {_one_line(exc)}') from None
+    if not rows:
+        raise InputError(f'{path}: sheet "{name}" is empty')
+    # skip_empty_area=False starts at A1, so list position + 1 is Excel's row number.
+    records = [
+        (number, [cell if type(cell) is str else _cell_text(cell) for cell in row])
+        for number, row in enumerate(rows[spec.skip_lines :], start=spec.skip_lines + 1)
+    ]
+    if not records:
+        raise InputError(f'{path}: sheet "{name}" has nothing after row {spec.skip_lines} '
+                         f"(skip_lines: {spec.skip_lines})")
+    return records, name, spec
+
+
+def _check_workbook(path: Path, fmt: str) -> None:
+    head = _head(path, 4096)
+    if head.startswith(_OLE):
+        return
+    if not head.startswith((_ZIP, _EMPTY_ZIP)):
+        raise InputError(f"{path}: is not an {fmt} workbook ({_looks_like(head)})")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, RuntimeError):
+        message = f"{path}: the workbook is damaged or truncated (not a valid zip)"
+        raise InputError(message) from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise InputError(
+            f"{path}: the workbook would unpack to {unpacked // 2**20} MB "
+            f"(limit {MAX_UNPACKED_BYTES // 2**20} MB); refusing to open it"
+        )
+
+
+def _looks_like(head: bytes) -> str:
+    if not head.strip():
+        return "the file is empty"
+    if head.lstrip().startswith(b"<"):
+        return "it looks like HTML or XML; save it from the bank's site as CSV or XLSX"
+    if b"\x00" in head:
+        return "unknown binary content"
+    return "it looks like text; set input.format: csv"
+
+
+def _open_workbook(path: Path) -> Any:
+    try:
+        with path.open("rb") as handle:
+            return python_calamine.CalamineWorkbook.from_filelike(handle)
+    except python_calamine.PasswordError:
+        raise InputError(f"{path}: the workbook is password-protected") from None
+    except OSError as exc:
+        raise InputError(_os_problem(path, exc)) from None
+    except Exception as exc:  # calamine raises its own tree and plain Rust-side errors
+        raise InputError(f"{path}: the workbook cannot be read: {_one_line(exc)}") from None
+
+
+def _sheet_name(path: Path, wanted: str | int | None, names: list[str]) -> str:
+    listed = ", ".join(f'"{n}"' for n in names)
+    if wanted is None:
+        if not names:
+            raise InputError(f"{path}: the workbook has no sheets")
+        return names[0]
+    if isinstance(wanted, int):
+        if 0 <= wanted < len(names):
+            return names[wanted]
+        raise InputError(
+            f"{path}: no sheet number {wanted} (0-based); the workbook has {len(names)}: {listed}"
+        )
+    if wanted not in names:
+        raise InputError(f'{path}: no sheet "{wanted}"; the sheets are {listed}')
+    return wanted
+
+
+def _cell_text(value: object) -> str:
+    """A spreadsheet cell as the text a person sees, without float noise."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        # Beyond 2**53 the digits are not the ones typed; repr's exponent makes that visible.
+        if value.is_integer() and abs(value) < 2**53:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds" if not value.microsecond else "auto")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S")
+    return str(value)
+
+
+# ------------------------------------------------------------------------------------ assembly
+
+
+def _assemble(
+    path: Path, spec: InputSpec, records: list[Record], sheet: str | None
+) -> tuple[Origin | None, list[str], list[Record]]:
+    """Split off the header, drop blank, footer and marker rows, and square the rest."""
+    header_at: Origin | None = None
+    if spec.header:
+        records = _drop_leading_blanks(records)
+        if not records:
+            raise InputError(_empty(path, sheet))
+        number, cells = records[0]
+        header_at = Origin(number, sheet)
+        columns = _header_names(path, cells, header_at)
+        records = records[1:]
+    else:
+        columns = list(spec.columns or [])
+        _refuse_duplicates(path, columns, "input.columns")
+    if spec.skip_blank_rows:
+        records = [r for r in records if not _is_blank(r[1])]
+    if spec.skip_footer:
+        records = _drop_leading_blanks(records[::-1])[spec.skip_footer :][::-1]
+    if spec.drop_rows_matching:
+        records = _drop_markers(records, spec.drop_rows_matching)
+    if not records:
+        where = f" after the header ({header_at})" if header_at else _where(sheet)
+        raise InputError(f"{path}: no data rows{where}")
+    width = len(columns)
+    rows = [(number, _fit(path, cells, width, Origin(number, sheet), spec.header))
+            for number, cells in records]  # fmt: skip
+    return header_at, columns, rows
+
+
+def _where(sheet: str | None) -> str:
+    return f' in sheet "{sheet}"' if sheet is not None else ""
+
+
+def _empty(path: Path, sheet: str | None) -> str:
+    if sheet is not None:
+        return f'{path}: sheet "{sheet}" has only empty rows'
+    return f"{path}: the file is empty (only blank lines)"
+
+
+def _is_blank(cells: list[str]) -> bool:
+    return all(not cell.strip() for cell in cells)
+
+
+def _drop_leading_blanks(records: list[Record]) -> list[Record]:
+    for index, (_, cells) in enumerate(records):
+        if not _is_blank(cells):
+            return records[index:]
+    return []
+
+
+def _header_names(path: Path, cells: list[str], origin: Origin) -> list[str]:
+    names = [cell.strip() for cell in cells]
+    while names and not names[-1]:
+        names.pop()  # "a,b," (Lloyds) or "a;b;" (OP): the trailing delimiter is not a column
+    names = [name or f"Column {index}" for index, name in enumerate(names, start=1)]
+    _refuse_duplicates(path, names, f"the header ({origin})")
+    return names
+
+
+def _refuse_duplicates(path: Path, names: list[str], where: str) -> None:
+    positions: dict[str, list[int]] = {}
+    for index, name in enumerate(names, start=1):
+        positions.setdefault(name, []).append(index)
+    repeated = [
+        f'"{name}" (columns {", ".join(map(str, where_))})'
+        for name, where_ in positions.items()
+        if len(where_) > 1
+    ]
+    if repeated:
+        raise InputError(
+            f"{path}: {where} repeats {', '.join(repeated)}; rename them, or read the file with "
+            "header: false, skip_lines and columns: [...]"
+        )
+
+
+def _drop_markers(records: list[Record], pattern: str) -> list[Record]:
+    try:
+        marker = re.compile(pattern)
+    except re.error as exc:
+        raise SpecError(f"input.drop_rows_matching: regex does not compile: {exc}") from None
+    return [r for r in records if not marker.search(_first_filled(r[1]))]
+
+
+def _first_filled(cells: list[str]) -> str:
+    return next((cell.strip() for cell in cells if cell.strip()), "")
+
+
+def _fit(path: Path, cells: list[str], width: int, origin: Origin, header: bool) -> list[str]:
+    """Pad short rows with "" (banks omit trailing empties); refuse filled cells past the end."""
+    if len(cells) == width:
+        return cells
+    if len(cells) < width:
+        return cells + [""] * (width - len(cells))
+    if any(cell.strip() for cell in cells[width:]):
+        filled = max(i for i, cell in enumerate(cells, start=1) if cell.strip())
+        names = f"the header has {width}" if header else f"input.columns names {width}"
+        raise InputError(f"{path}: {origin} has {filled} fields, {names}")
+    return cells[:width]
+
+
+def _frame(rows: list[Record], columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        [cells for _, cells in rows],
+        columns=pd.Index(columns, dtype=object),
+        index=pd.Index([number for number, _ in rows], dtype="int64"),
+        dtype=object,
+    )
+    return frame
+
+
+def _check_required(
+    path: Path, table: Table, required: Sequence[str], header_at: Origin | None
+) -> None:
+    missing = [name for name in required if name not in table.columns]
+    if not missing:
+        return
+    where = f"the header ({header_at})" if header_at else "input.columns"
+    found = ", ".join(f'"{c}"' for c in table.columns)
+    label = "column" if len(missing) == 1 else "columns"
+    named = ", ".join(f'"{m}"' for m in missing)
+    hints = [f'did you mean "{close}" for "{m}"?' for m in missing if (close := _close(m, table))]
+    hint = f"; {' '.join(hints)}" if hints else ""
+    raise InputError(f"{path}: {label} {named} not found in {where}; found: {found}{hint}")
+
+
+def _close(name: str, table: Table) -> str | None:
+    folded = {c.casefold().strip(): c for c in table.columns}
+    if name.casefold().strip() in folded:
+        return folded[name.casefold().strip()]
+    matches = difflib.get_close_matches(name, table.columns, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+
+def _head(path: Path, size: int) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(size)
+    except OSError as exc:
+        raise InputError(_os_problem(path, exc)) from None
+
+
+def _os_problem(path: Path, exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return f"{path}: no such file"
+    if isinstance(exc, IsADirectoryError):
+        return f"{path}: is a directory, not a file"
+    if isinstance(exc, PermissionError):
+        return f"{path}: cannot read the file (permission denied)"
+    return f"{path}: cannot read the file ({exc.strerror or exc})"
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _nothing_left(path: Path, skip: int, unit: str, data: bytes) -> str:
+    if not data.strip():
+        return f"{path}: the file is empty"
+    return f"{path}: nothing after the first {skip} {unit} (skip_lines: {skip})"
