@@ -1,0 +1,156 @@
+"""Which columns each row sheet has, and where each value comes from in the records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from batchpay.records import CellFailure, Origin, RowOutcome, RunInfo
+
+from .cells import OUTCOME_FILLS, Money
+
+T = TypeVar("T")
+
+FIX_SOURCE = "batchpay: source row"
+FIX_OUTCOME = "batchpay: outcome"
+FIX_PROBLEM = "batchpay: problem"
+
+
+@dataclass(frozen=True)
+class Column(Generic[T]):
+    """A header, how to render (a ``CellMaker`` method name) and how to get the value."""
+
+    header: str
+    kind: str  # "text", "ident", "number", "money", "date" or "yes_no"
+    get: Callable[[T], Any]
+    fill: Callable[[T], str | None] | None = None
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    """One line of the Invalid rows sheet: a row and one of its cell failures."""
+
+    outcome: RowOutcome
+    failure: CellFailure | None  # None: invalid, but no cell failure was recorded
+
+    @property
+    def origin(self) -> Origin:
+        return self.failure.origin if self.failure else self.outcome.origin
+
+
+def _raw(name: str) -> Callable[[RowOutcome], str | None]:
+    return lambda o: o.raw.get(name)
+
+
+def source_columns() -> list[Column[RowOutcome]]:
+    return [
+        Column("Source", "text", lambda o: str(o.origin)),
+        Column("Row", "number", lambda o: o.origin.row),
+    ]
+
+
+FIELD_COLUMNS: list[Column[RowOutcome]] = [
+    Column("Invoice id", "ident", lambda o: o.invoice_id),
+    Column("Customer id", "ident", lambda o: o.customer_id),
+    Column("Currency", "text", lambda o: o.currency),
+    Column("Amount", "money", lambda o: Money(o.amount_minor, o.currency)),
+    Column("Payment method", "text", lambda o: o.payment_method),
+    Column("Date", "date", lambda o: o.date),
+    Column("Action", "text", lambda o: o.action),
+    Column("Business key", "ident", lambda o: o.business_key),
+]
+_OUR_HEADERS = {"Source", "Row", *(c.header for c in FIELD_COLUMNS)}
+
+IDEMPOTENCY = Column[RowOutcome]("Idempotency key", "ident", lambda o: o.idempotency_key)
+TRANSACTION = Column[RowOutcome]("Chargebee transaction id", "ident", lambda o: o.transaction_id)
+STATUS_AFTER = Column[RowOutcome]("Invoice status after", "text", lambda o: o.invoice_status_after)
+HTTP_STATUS = Column[RowOutcome]("HTTP status", "number", lambda o: o.http_status)
+ATTEMPTS = Column[RowOutcome]("Attempts", "number", lambda o: o.attempts)
+
+
+def key_columns(info: RunInfo) -> list[Column[RowOutcome]]:
+    """The input's own key fields, by header (suffixed " (input)" if it clashes with ours)."""
+    return [
+        Column(f"{name} (input)" if name in _OUR_HEADERS else name, "ident", _raw(name))
+        for name in info.key_columns
+    ]
+
+
+def row_columns(info: RunInfo) -> list[Column[RowOutcome]]:
+    return [*source_columns(), *key_columns(info), *FIELD_COLUMNS]
+
+
+def posted_columns(info: RunInfo) -> list[Column[RowOutcome]]:
+    if info.mode != "execute":
+        return [*row_columns(info), IDEMPOTENCY]
+    replay = Column[RowOutcome]("Idempotent replay", "yes_no", lambda o: o.replayed)
+    return [*row_columns(info), TRANSACTION, STATUS_AFTER, replay, IDEMPOTENCY]
+
+
+def skipped_columns(info: RunInfo) -> list[Column[RowOutcome]]:
+    return [*row_columns(info), Column("Reason", "text", lambda o: o.reason)]
+
+
+def error_columns(info: RunInfo) -> list[Column[RowOutcome]]:
+    return [
+        *row_columns(info),
+        HTTP_STATUS,
+        Column("API error code", "text", lambda o: o.api_error_code),
+        Column("Param", "text", lambda o: o.error_param),
+        Column("Message", "text", lambda o: o.reason),
+        ATTEMPTS,
+        IDEMPOTENCY,
+    ]
+
+
+def review_columns(info: RunInfo) -> list[Column[RowOutcome]]:
+    known = Column[RowOutcome]("What is known", "text", lambda o: o.reason)
+    return [*row_columns(info), known, HTTP_STATUS, ATTEMPTS, TRANSACTION, STATUS_AFTER,
+            IDEMPOTENCY]
+
+
+def invalid_columns(info: RunInfo) -> list[Column[FailureRow]]:
+    keys = [Column[FailureRow](c.header, "ident", _failure_raw(name))
+            for c, name in zip(key_columns(info), info.key_columns, strict=True)]
+    return [
+        Column("Source", "text", lambda r: str(r.origin)),
+        Column("Row", "number", lambda r: r.origin.row),
+        Column("Column", "text", lambda r: r.failure and r.failure.column),
+        Column("Raw value", "ident", lambda r: r.failure and r.failure.value),
+        Column("Problem", "text", lambda r: r.failure.problem if r.failure else r.outcome.reason),
+        Column("Expected", "text", lambda r: r.failure and r.failure.expected),
+        *keys,
+    ]
+
+
+def _failure_raw(name: str) -> Callable[[FailureRow], str | None]:
+    return lambda r: r.outcome.raw.get(name)
+
+
+def problem_text(outcome: RowOutcome) -> str:
+    """One line saying what is wrong with a row, for the Fix and re-upload sheet."""
+    if outcome.failures:
+        return "; ".join(_failure_text(f) for f in outcome.failures)
+    if outcome.http_status or outcome.api_error_code:
+        status = f"HTTP {outcome.http_status}" if outcome.http_status else ""
+        code = " ".join(x for x in (status, outcome.api_error_code or "") if x)
+        param = f" (param {outcome.error_param})" if outcome.error_param else ""
+        return f"{code}{param}: {outcome.reason}" if outcome.reason else f"{code}{param}"
+    return outcome.reason
+
+
+def _failure_text(failure: CellFailure) -> str:
+    text = f'column "{failure.column}": "{failure.value}" {failure.problem}'
+    return f"{text} (expected {failure.expected})" if failure.expected else text
+
+
+def fix_columns(input_columns: Sequence[str]) -> list[Column[RowOutcome]]:
+    """The input's columns, exact names and order, then batchpay's three columns at the end."""
+    return [
+        *(Column(name, "ident", _raw(name)) for name in input_columns),
+        Column(FIX_SOURCE, "text", lambda o: str(o.origin)),
+        Column(FIX_OUTCOME, "text", lambda o: o.outcome.value,
+               fill=lambda o: OUTCOME_FILLS[o.outcome.category]),
+        Column(FIX_PROBLEM, "text", problem_text),
+    ]

@@ -1,0 +1,74 @@
+"""The JSON summary beside the workbook, for automation: run facts, counts, control totals.
+
+Amounts are given twice, never as floats: integer minor units and an exact decimal string.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from batchpay.records import RunInfo, RunResult
+
+from .amounts import UNKNOWN_CURRENCY, to_decimal
+from .totals import CurrencyTotals, Totals, category_counts, control_totals
+
+FORMAT = "batchpay-report-summary/1"
+
+
+def write_summary_json(result: RunResult, path: Path) -> Path:
+    """Write the summary to ``path`` with the suffix ``.json`` (same stem); return that path."""
+    target = Path(path).with_suffix(".json")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(summary_dict(result), indent=2) + "\n", encoding="utf-8")
+    return target
+
+
+def summary_dict(result: RunResult) -> dict[str, Any]:
+    totals = control_totals(result.outcomes)
+    rows_ok = result.info.rows_read == len(result.outcomes)
+    return {
+        "format": FORMAT,
+        "info": _info(result.info),
+        "rows_check": {"ok": rows_ok, "rows_read": result.info.rows_read,
+                       "rows_reported": len(result.outcomes)},
+        "counts": category_counts(result.outcomes),
+        "outcomes": dict(sorted(Counter(o.outcome.value for o in result.outcomes).items())),
+        "control_totals": [_currency(t) for t in totals],
+        "balanced": rows_ok and all(t.balanced for t in totals),
+    }
+
+
+def _info(info: RunInfo) -> dict[str, Any]:
+    return {
+        "job_name": info.job_name,
+        "input_name": info.input_name,
+        "input_sha256": info.input_sha256,
+        "mode": info.mode,
+        "target": info.target,
+        "api_version": info.api_version,
+        "batchpay_version": info.batchpay_version,
+        "started_at": info.started_at.isoformat(),
+        "finished_at": info.finished_at.isoformat(),
+        "operator": info.operator,
+        "rows_read": info.rows_read,
+        "notes": list(info.notes),
+    }
+
+
+def _currency(t: CurrencyTotals) -> dict[str, Any]:
+    return {
+        "currency": t.currency,
+        "balanced": t.balanced,
+        "read": _totals(t.read, t.currency),
+        "by_category": {name: _totals(v, t.currency) for name, v in t.by_category.items()},
+    }
+
+
+def _totals(totals: Totals, currency: str) -> dict[str, Any]:
+    if currency == UNKNOWN_CURRENCY:
+        return {"count": totals.count, "amount_minor": None, "amount": None}
+    return {"count": totals.count, "amount_minor": totals.amount_minor,
+            "amount": str(to_decimal(totals.amount_minor, currency))}

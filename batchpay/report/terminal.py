@@ -1,0 +1,67 @@
+"""The short plain-text table printed after a run: control totals and the report path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from batchpay.records import CATEGORIES, RunResult
+
+from .amounts import UNKNOWN_CURRENCY, format_minor
+from .totals import CurrencyTotals, Totals, control_totals
+from .words import balance_equation, category_label, rows_check
+
+LABEL, COUNT, AMOUNT = 14, 7, 17
+PER_BLOCK = 3  # currencies side by side: 14 + 3 * (2 + 7 + 2 + 17) = 98 columns
+
+
+def terminal_summary(result: RunResult, report_path: Path | None) -> str:
+    """Control totals per currency and per outcome, the balance check and the report path."""
+    info = result.info
+    totals = control_totals(result.outcomes)
+    title = {"dry-run": "Dry run", "execute": "Execute", "validate": "Validation"}
+    lines = [f'{title.get(info.mode, info.mode)} of "{info.input_name}" (job "{info.job_name}"): '
+             f"{len(result.outcomes):,} rows"]
+    if not totals:
+        lines.append("No rows were read.")
+    for start in range(0, len(totals), PER_BLOCK):
+        lines += ["", *_block(result, totals[start : start + PER_BLOCK])]
+    lines.append("")
+    unbalanced = [t.currency for t in totals if not t.balanced]
+    ok, rows_text = rows_check(result)
+    if unbalanced:
+        lines.append(f"MISMATCH: {balance_equation(info)} fails for {', '.join(unbalanced)}")
+    else:
+        lines.append(f"Balance check OK: {balance_equation(info)}")
+    if not ok:
+        lines.append(rows_text)
+    lines.append(f"Report: {report_path}" if report_path else "Report: not written")
+    return "\n".join(lines)
+
+
+def _block(result: RunResult, totals: Sequence[CurrencyTotals]) -> list[str]:
+    def row(label: str, cells: list[tuple[str, str]]) -> str:
+        body = "".join(f"  {n:>{COUNT}}  {a:>{AMOUNT}}" for n, a in cells)
+        return f"{label:<{LABEL}}{body}".rstrip()
+
+    names = [("unknown" if t.currency == UNKNOWN_CURRENCY else t.currency, "") for t in totals]
+    lines = [row("", names), row("", [("rows", "amount")] * len(totals))]
+    lines.append(row("read", [_cells(t.read, t.currency) for t in totals]))
+    for name in CATEGORIES:
+        label = category_label(name, result.info)
+        lines.append(row(label, [_cells(t.by_category[name], t.currency) for t in totals]))
+    checks = [_check(t) for t in totals]
+    lines.append(row("check", checks))
+    return lines
+
+
+def _cells(totals: Totals, currency: str) -> tuple[str, str]:
+    amount = "" if currency == UNKNOWN_CURRENCY else format_minor(totals.amount_minor, currency)
+    return f"{totals.count:,}", amount
+
+
+def _check(totals: CurrencyTotals) -> tuple[str, str]:
+    rows = "OK" if totals.read.count == totals.outcomes_total.count else "MISMATCH"
+    if totals.currency == UNKNOWN_CURRENCY:
+        return rows, ""
+    return rows, "OK" if totals.read.amount_minor == totals.outcomes_total.amount_minor else "MISMATCH"
