@@ -64,7 +64,8 @@ def _schema_for(media: dict[str, Any], wire: str) -> tuple[dict[str, Any], dict[
     ``transaction[amount]``, ``transactions[id][0]`` or ``coupon_ids[0]``."""
     match = _WIRE.match(wire)
     assert match, f"unparseable wire name {wire}"
-    top, nested, index = match.group(1), re.findall(r"\[([a-z_]+)\]", match.group(2)), match.group(3)
+    top, index = match.group(1), match.group(3)
+    nested = re.findall(r"\[([a-z_]+)\]", match.group(2))
     parent = media["schema"]
     assert top in parent["properties"], f"{wire}: {top} not in spec"
     schema = parent["properties"][top]
@@ -155,7 +156,7 @@ def test_apply_payments_columns_match_spec(specs: dict[str, Any]) -> None:
 
 def test_every_canonical_param_is_encodable_in_v2() -> None:
     for action, params in ACTION_PARAMS.items():
-        op = OPERATIONS[(action, "v2")]  # type: ignore[index]
+        op = OPERATIONS[(action, "v2")]
         names = {f.name for f in op.fields} | {"invoice_id", "transaction_id", "amount"}
         assert set(params) <= names, action
 
