@@ -263,7 +263,8 @@ def _check_workbook(path: Path, fmt: str) -> None:
     if head.startswith(_OLE):
         return
     if not head.startswith((_ZIP, _EMPTY_ZIP)):
-        raise InputError(f"{path}: is not an {fmt} workbook ({_looks_like(head)})")
+        kind = "an OpenDocument spreadsheet" if fmt == "ods" else "an Excel workbook"
+        raise InputError(f"{path} is not {kind} {_looks_like(head)}")
     try:
         with zipfile.ZipFile(path) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
@@ -279,12 +280,12 @@ def _check_workbook(path: Path, fmt: str) -> None:
 
 def _looks_like(head: bytes) -> str:
     if not head.strip():
-        return "the file is empty"
+        return "(the file is empty)"
     if head.lstrip().startswith(b"<"):
-        return "it looks like HTML or XML; save it from the bank's site as CSV or XLSX"
+        return "(it looks like HTML or XML); save it as CSV or XLSX instead"
     if b"\x00" in head:
-        return "unknown binary content"
-    return "it looks like text; set input.format: csv"
+        return "(unknown binary content)"
+    return "(it looks like text); set input.format: csv"
 
 
 def _open_workbook(path: Path) -> Any:
