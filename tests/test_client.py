@@ -19,6 +19,7 @@ from batchpay.chargebee.client import (
     api_version_of,
     base_url_for,
     is_test_site,
+    suppression_headers,
 )
 from batchpay.chargebee.encode import Request, encode, retrieve_request
 from batchpay.chargebee.errors import (
@@ -555,3 +556,11 @@ def test_key_absent_from_repr_and_every_error() -> None:
         assert KEY not in str(error) and KEY not in repr(error)
         assert all(KEY not in str(v) for v in vars(error).values())
     assert len(errors) == 13
+
+
+def test_suppression_headers() -> None:
+    assert suppression_headers(["email", "webhook"]) == {
+        "chargebee-event-email": "all-disabled", "chargebee-event-webhook": "all-disabled"}
+    assert suppression_headers([]) == {}
+    with pytest.raises(ValueError):
+        suppression_headers(["sms"])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
@@ -52,6 +52,7 @@ __all__ = [
     "api_version_of",
     "base_url_for",
     "is_test_site",
+    "suppression_headers",
 ]
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=30.0, pool=30.0)
@@ -154,6 +155,20 @@ def is_test_site(base_url: str) -> bool:
 def api_version_of(base_url: str) -> Literal["v1", "v2"]:
     """The API version a base URL addresses: v1 when its path ends in ``/v1``, else v2."""
     return "v1" if urlsplit(base_url).path.rstrip("/").endswith("/v1") else "v2"
+
+
+EVENT_KINDS = ("email", "webhook", "actions")
+
+
+def suppression_headers(kinds: Iterable[str]) -> dict[str, str]:
+    """``chargebee-event-<kind>: all-disabled`` for each kind (email, webhook, actions), to pass
+    as ``send(..., headers=...)`` on writes."""
+    headers: dict[str, str] = {}
+    for kind in kinds:
+        if kind not in EVENT_KINDS:
+            raise ValueError(f"event kind must be one of {', '.join(EVENT_KINDS)}, got {kind!r}")
+        headers[f"chargebee-event-{kind}"] = "all-disabled"
+    return headers
 
 
 @dataclass(frozen=True)
