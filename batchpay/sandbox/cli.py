@@ -1,0 +1,91 @@
+"""``sandbox`` click group; thin over :mod:`batchpay.sandbox.server`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from batchpay.sandbox.app import DEFAULT_API_KEY
+from batchpay.sandbox.faults import FaultConfig, FaultConfigError
+from batchpay.sandbox.seed import SeedError
+from batchpay.sandbox.server import DEFAULT_STATE, build_app, load_fault_file, run
+
+
+@click.group(name="sandbox")
+def sandbox_cli() -> None:
+    """A local fake of Chargebee's invoice API."""
+
+
+@sandbox_cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=DEFAULT_STATE,
+    show_default=True,
+    help="SQLite file holding the sandbox's state.",
+)
+@click.option(
+    "--seed",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML/JSON seed; ids already in the state are left alone.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML file of fault settings (the options below override it).",
+)
+@click.option("--api-key", "api_keys", multiple=True, help=f"Accepted key [{DEFAULT_API_KEY}].")
+@click.option("--rate-per-minute", type=int, help="429 after N requests in 60 s.")
+@click.option("--max-concurrent", type=int, help="429 above N requests in flight.")
+@click.option("--latency-ms", type=int, help="Delay before each request is applied.")
+@click.option("--latency-jitter-ms", type=int, help="Random extra delay, 0..N ms.")
+@click.option(
+    "--error-5xx-rate", type=float, help="Share of requests failing 500/503 before applying."
+)
+@click.option(
+    "--drop-after-apply-rate",
+    type=float,
+    help="Share of writes applied, then answered by closing the connection.",
+)
+@click.option(
+    "--lock-timeout/--no-lock-timeout",
+    default=None,
+    help="429 lock_timeout on a write to an invoice already being written.",
+)
+@click.option("--retry-after/--no-retry-after", default=None, help="Send Retry-After on 429.")
+@click.option("--fault-seed", "seed_value", type=int, help="Seed for the fault dice.")
+def serve(
+    host: str,
+    port: int,
+    state: Path,
+    seed: Path | None,
+    config_file: Path | None,
+    api_keys: tuple[str, ...],
+    seed_value: int | None,
+    **options: Any,
+) -> None:
+    """Serve the sandbox on HOST:PORT until Ctrl-C."""
+    settings: dict[str, Any] = {}
+    try:
+        if config_file is not None:
+            settings.update(load_fault_file(config_file))
+        settings.update({k: v for k, v in options.items() if v is not None})
+        if seed_value is not None:
+            settings["seed"] = seed_value
+        faults = FaultConfig.from_dict(settings)
+        app = build_app(state, seed, faults, set(api_keys) or {DEFAULT_API_KEY})
+    except (FaultConfigError, SeedError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    base = f"http://{host}:{port}"
+    click.echo(f"Chargebee sandbox: {base}/api/v2 (and {base}/api/v1), state {state}")
+    click.echo(
+        f"API key: {sorted(set(api_keys) or {DEFAULT_API_KEY})[0]}"
+        "  (HTTP Basic username, empty password)"
+    )
+    click.echo(f"Inspect: {base}/_sandbox/ledger   Ctrl-C to stop")
+    run(app, host, port)
