@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from batchpay.errors import SpecError
 
-ActionName = Literal["record_payment", "collect_payment", "apply_payments", "close_invoice", "charge"]
+ActionName = Literal[
+    "record_payment", "collect_payment", "apply_payments", "close_invoice", "charge"
+]
 ACTIONS: tuple[str, ...] = (
     "record_payment",
     "collect_payment",

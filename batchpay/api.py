@@ -1,0 +1,78 @@
+"""The public library surface: everything the CLI does, callable from Python."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from openpyxl import Workbook
+
+from batchpay.records import Outcome, RunResult
+from batchpay.report import default_report_path, write_report, write_summary_json
+from batchpay.run import RunOptions, run_job
+
+FAILURE_HEADER = ("row", "sheet", "column", "value", "problem", "expected")
+UNSUCCESSFUL = frozenset(
+    {Outcome.FAILED, Outcome.WOULD_FAIL, Outcome.INVALID, Outcome.NEEDS_REVIEW}
+)
+
+
+@dataclass
+class RunReport:
+    result: RunResult
+    path: Path  # the .xlsx workbook; the JSON summary sits beside it
+
+
+def run_and_report(
+    spec_path: Path,
+    input_path: Path,
+    options: RunOptions,
+    report_path: Path | None = None,
+    reports_dir: Path = Path("reports"),
+) -> RunReport:
+    """Run the job and write its workbook and JSON summary."""
+    result = run_job(spec_path, input_path, options)
+    path = report_path or default_report_path(
+        reports_dir, result.info.job_name, result.info.mode, datetime.now(UTC)
+    )
+    write_report(result, path)
+    write_summary_json(result, path.with_suffix(".json"))
+    return RunReport(result=result, path=path)
+
+
+def exit_code(result: RunResult) -> int:
+    """0 when every row went as planned, 1 when any failed, was invalid or needs review."""
+    return 1 if any(o.outcome in UNSUCCESSFUL for o in result.outcomes) else 0
+
+
+def write_failures(result: RunResult, path: Path) -> Path:
+    """The validation failures alone, as .csv or .xlsx (every value written as text)."""
+    rows = [
+        (str(f.origin.row), f.origin.sheet or "", f.column, f.value, f.problem, f.expected)
+        for outcome in result.outcomes
+        for f in outcome.failures
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".xlsx":
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("Failures")
+        sheet.append(FAILURE_HEADER)
+        for row in rows:
+            sheet.append([_text_cell(v) for v in row])
+        book.save(path)
+    else:
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(FAILURE_HEADER)
+            writer.writerows([[_csv_safe(v) for v in row] for row in rows])
+    return path
+
+
+def _csv_safe(value: str) -> str:
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _text_cell(value: str) -> str:
+    return _csv_safe(value)

@@ -1,0 +1,204 @@
+"""The ``batchpay`` command: thin click wrappers over batchpay.api.
+
+Library errors become ``Error: ...`` and exit code 2; rows that failed or need review give 1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from batchpay import __version__
+from batchpay.api import RunReport, exit_code, run_and_report, write_failures
+from batchpay.errors import BatchpayError
+from batchpay.execute import Progress
+from batchpay.money import format_amount
+from batchpay.report import terminal_summary
+from batchpay.run import PlanSummary, RunOptions
+
+EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Command(click.Group):
+    """Turns library errors into ``Error: ...`` with exit code 2 and no traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BatchpayError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Command)
+@click.version_option(__version__, prog_name="batchpay")
+def main() -> None:
+    """Turn payment spreadsheets into Chargebee API calls, safely.
+
+    \b
+    The monthly routine:
+      batchpay validate jobs/bank.yaml deposits.csv      # is the file clean?
+      batchpay run jobs/bank.yaml deposits.csv           # dry run: what would happen
+      batchpay run jobs/bank.yaml deposits.csv --execute # post it, exactly once
+
+    With no site configured, runs use the built-in sandbox (no account needed).
+    """
+
+
+def _report_options(command: F) -> F:
+    command = click.option(
+        "--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the workbook here (default: reports/<job>-<time>-<mode>.xlsx).",
+    )(command)
+    return click.option(
+        "--reports-dir", type=click.Path(file_okay=False, path_type=Path),
+        default=Path("reports"), show_default=True, help="Folder for reports.",
+    )(command)
+
+
+@main.command()
+@click.argument("job", type=EXISTING_FILE)
+@click.argument("file", type=EXISTING_FILE)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the failures alone as .csv or .xlsx.")
+@_report_options
+def validate(job: Path, file: Path, output: Path | None, report_path: Path | None,
+             reports_dir: Path) -> None:
+    """Check FILE against JOB: every row parsed and validated, nothing sent.
+
+    Exit 0 when the file is clean, 1 when rows fail, 2 on a bad job spec or unreadable file.
+
+    \b
+    Example:
+      batchpay validate samples/bank-deposits/job.yaml samples/bank-deposits/deposits.csv
+    """
+    report = run_and_report(job, file, RunOptions(mode="validate"), report_path, reports_dir)
+    _print_validation(report)
+    if output is not None:
+        write_failures(report.result, output)
+        click.echo(f"Failures written to {output}")
+    sys.exit(exit_code(report.result))
+
+
+@main.command()
+@click.argument("job", type=EXISTING_FILE)
+@click.argument("file", type=EXISTING_FILE)
+@click.option("--execute", is_flag=True, help="Make the calls (default: dry run, nothing sent).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation before executing.")
+@click.option("--offline", is_flag=True, help="Dry run without reading the site.")
+@click.option("--skip-invalid", is_flag=True,
+              help="Execute the valid rows even if some are invalid.")
+@click.option("--allow-live", is_flag=True, help="Allow execute on a live (non -test) site.")
+@click.option("--site", help="Chargebee site name, e.g. acme-test (overrides the job).")
+@click.option("--base-url", help="Explicit API base URL (http only for loopback).")
+@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
+              help="Journal file (default: the job's, else reports/batchpay-journal.sqlite).")
+@click.option("--sandbox-state", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path(".batchpay/sandbox.sqlite"), show_default=True,
+              help="State file of the built-in sandbox.")
+@click.option("--rate", "rate_per_minute", type=click.IntRange(1), help="Calls per minute.")
+@click.option("--concurrency", type=click.IntRange(1, 100), help="Calls in flight at once.")
+@_report_options
+def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_invalid: bool,
+        allow_live: bool, site: str | None, base_url: str | None, journal: Path | None,
+        sandbox_state: Path, rate_per_minute: int | None, concurrency: int | None,
+        report_path: Path | None, reports_dir: Path) -> None:
+    """Dry-run JOB on FILE (default), or post it with --execute.
+
+    The API key is read from CHARGEBEE_API_KEY (or the file named by CHARGEBEE_API_KEY_FILE).
+    Exit 0 when every row went as planned, 1 when rows failed or need review, 2 when the run
+    could not start.
+
+    \b
+    Examples:
+      batchpay run samples/bank-deposits/job.yaml samples/bank-deposits/deposits.csv
+      batchpay run samples/bank-deposits/job.yaml samples/bank-deposits/deposits.csv --execute --yes
+    """
+    if execute and offline:
+        raise click.UsageError("--offline is for dry runs; --execute needs the site")
+    if execute and not yes and not sys.stdin.isatty():
+        raise click.UsageError("--execute asks for confirmation; without a terminal pass --yes")
+    options = RunOptions(
+        mode="execute" if execute else "dry-run", offline=offline, skip_invalid=skip_invalid,
+        allow_live=allow_live, site=site, base_url=base_url, sandbox_state=sandbox_state,
+        journal_path=journal, rate_per_minute=rate_per_minute, concurrency=concurrency,
+        confirm=None if yes else _confirm, on_progress=_ProgressPrinter(),
+    )
+    report = run_and_report(job, file, options, report_path, reports_dir)
+    click.echo(terminal_summary(report.result, report.path))
+    sys.exit(exit_code(report.result))
+
+
+def _print_validation(report: RunReport) -> None:
+    click.echo(terminal_summary(report.result, report.path))
+    failures = [f for o in report.result.outcomes for f in o.failures]
+    for failure in failures[:10]:
+        click.echo(f"  {failure}")
+    if len(failures) > 10:
+        click.echo(f"  ... and {len(failures) - 10} more (see the report)")
+
+
+def _confirm(summary: PlanSummary) -> bool:
+    totals = ", ".join(f"{format_amount(v, c)} {c}" for c, v in sorted(summary.totals.items()))
+    click.echo(
+        f"About to send {summary.calls} call(s) for {summary.rows} row(s) to {summary.target}"
+        f" — {totals or 'no amounts'}. Skipped: {summary.skipped}, failing: {summary.failing},"
+        f" invalid: {summary.invalid}."
+    )
+    return click.confirm("Post these now?", default=False)
+
+
+class _ProgressPrinter:
+    """A bar on a terminal; a plain line every few seconds otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def __call__(self, progress: Progress) -> None:
+        now = time.monotonic()
+        finished = progress.done == progress.total
+        if not finished and now - self.last < (0.2 if self.tty else 5.0):
+            return
+        self.last = now
+        elapsed = max(now - self.started, 1e-6)
+        rate = progress.done / elapsed
+        eta = (progress.total - progress.done) / rate if rate else 0.0
+        line = (
+            f"{_bar(progress) if self.tty else ''}{progress.done}/{progress.total} done, "
+            f"{progress.posted} posted, {progress.failed} failed, {progress.review} review, "
+            f"{progress.retries} retries, {rate:.1f} calls/s, ETA {eta:.0f}s"
+        )
+        if self.tty:
+            click.echo("\r" + line, err=True, nl=finished)
+        else:
+            click.echo(line, err=True)
+
+
+def _bar(progress: Progress, width: int = 24) -> str:
+    filled = int(width * progress.done / max(progress.total, 1))
+    return "[" + "#" * filled + "." * (width - filled) + "] "
+
+
+def _mount_sandbox() -> None:
+    from batchpay.sandbox import sandbox_cli
+
+    main.add_command(sandbox_cli, name="sandbox")
+
+
+_mount_sandbox()
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

@@ -1,0 +1,212 @@
+"""Send planned calls: concurrently, inside the rate limit, one write per invoice at a time,
+retrying with the same idempotency key, journalled before and after every attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+
+from batchpay.chargebee.client import ApiResponse, ChargebeeClient
+from batchpay.chargebee.errors import ApiError, ChargebeeError, RateLimitError, TransportError
+from batchpay.chargebee.retry import RetryPolicy, retry_delay, should_retry
+from batchpay.journal import FAILED, NEEDS_REVIEW, POSTED, Journal
+from batchpay.plan import PlannedCall
+from batchpay.ratelimit import SlidingWindowLimiter
+
+T = TypeVar("T")
+
+
+@dataclass
+class CallResult:
+    """How one call ended."""
+
+    state: str  # journal state: posted, failed, needs_review; "not_sent" when stopped first
+    attempts: int = 0
+    http_status: int | None = None
+    api_error_code: str | None = None
+    param: str | None = None
+    message: str = ""
+    transaction_id: str | None = None
+    invoice_status: str | None = None
+    result_invoice_id: str | None = None
+    replayed: bool = False
+
+
+@dataclass
+class Progress:
+    total: int
+    done: int = 0
+    posted: int = 0
+    failed: int = 0
+    review: int = 0
+    retries: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class LimitedTransport(httpx.AsyncBaseTransport):
+    """Every request, read or write, waits for the rate limiter first."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, limiter: SlidingWindowLimiter) -> None:
+        self._inner = inner
+        self._limiter = limiter
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self._limiter.acquire()
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def with_retries(
+    operation: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    limiter: SlidingWindowLimiter | None = None,
+    rand: Callable[[], float] = random.random,
+) -> T:
+    """Run a read with the retry policy (reads are safe to repeat)."""
+    attempt = 1
+    while True:
+        try:
+            return await operation()
+        except ChargebeeError as exc:
+            if not should_retry(policy, attempt, exc):
+                raise
+            await _back_off(policy, attempt, exc, limiter, rand)
+            attempt += 1
+
+
+async def _back_off(
+    policy: RetryPolicy,
+    attempt: int,
+    exc: ChargebeeError,
+    limiter: SlidingWindowLimiter | None,
+    rand: Callable[[], float],
+) -> None:
+    delay = retry_delay(policy, attempt, exc, rand)
+    if limiter is not None and isinstance(exc, RateLimitError) and not exc.lock_timeout:
+        limiter.pause(delay)  # the whole site is over its limit, not just this call
+    await asyncio.sleep(delay)
+
+
+@dataclass
+class Executor:
+    client: ChargebeeClient
+    journal: Journal
+    site: str
+    job: str
+    policy: RetryPolicy
+    concurrency: int
+    limiter: SlidingWindowLimiter | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    on_progress: Callable[[Progress], None] | None = None
+    rand: Callable[[], float] = random.random
+
+    async def run(self, calls: Sequence[PlannedCall]) -> dict[str, CallResult]:
+        progress = Progress(total=len(calls))
+        semaphore = asyncio.Semaphore(self.concurrency)
+        locks: dict[str, asyncio.Lock] = {}
+        results: dict[str, CallResult] = {}
+
+        async def worker(call: PlannedCall) -> None:
+            lock = locks.setdefault(call.invoice_id or call.key, asyncio.Lock())
+            async with lock, semaphore:
+                if self.stop.is_set():
+                    results[call.key] = CallResult(state="not_sent", message="run interrupted")
+                    return
+                result = await self._send(call, progress)
+            results[call.key] = result
+            self._count(progress, result)
+
+        await asyncio.gather(*(worker(call) for call in calls))
+        return results
+
+    def _count(self, progress: Progress, result: CallResult) -> None:
+        progress.done += 1
+        progress.posted += result.state == POSTED
+        progress.failed += result.state == FAILED
+        progress.review += result.state == NEEDS_REVIEW
+        if self.on_progress is not None:
+            self.on_progress(progress)
+
+    async def _send(self, call: PlannedCall, progress: Progress) -> CallResult:
+        request_record: dict[str, object] = {
+            "method": call.request.method, "path": call.request.path, "form": call.request.form,
+        }
+        attempt = 1
+        while True:
+            self.journal.begin(
+                self.site, call.key, job=self.job, action=call.action,
+                invoice_id=call.invoice_id, business_key=call.business_key,
+                request=request_record,
+            )
+            try:
+                response = await self.client.send(
+                    call.request, idempotency_key=call.key, headers=self.headers
+                )
+            except ChargebeeError as exc:
+                if should_retry(self.policy, attempt, exc) and not self.stop.is_set():
+                    progress.retries += 1
+                    await _back_off(self.policy, attempt, exc, self.limiter, self.rand)
+                    attempt += 1
+                    continue
+                return self._settle_error(call, exc, attempt)
+            return self._settle_success(call, response, attempt)
+
+    def _settle_success(
+        self, call: PlannedCall, response: ApiResponse, attempts: int
+    ) -> CallResult:
+        invoice: dict[str, Any] = response.body.get("invoice") or {}
+        transaction: dict[str, Any] = response.body.get("transaction") or {}
+        result = CallResult(
+            state=POSTED,
+            attempts=attempts,
+            http_status=response.status,
+            transaction_id=transaction.get("id"),
+            invoice_status=invoice.get("status"),
+            result_invoice_id=invoice.get("id"),
+            replayed=response.replayed,
+        )
+        self.journal.settle(
+            self.site, call.key, POSTED, http_status=response.status,
+            transaction_id=result.transaction_id, invoice_status=result.invoice_status,
+            result_invoice_id=result.result_invoice_id,
+        )
+        return result
+
+    def _settle_error(self, call: PlannedCall, exc: ChargebeeError, attempts: int) -> CallResult:
+        state = FAILED if _surely_not_applied(exc) else NEEDS_REVIEW
+        result = CallResult(state=state, attempts=attempts, message=str(exc))
+        if isinstance(exc, ApiError):
+            result.http_status = exc.status
+            result.api_error_code = exc.api_error_code
+            result.param = exc.param
+            result.message = exc.message
+        if state == NEEDS_REVIEW:
+            result.message = (
+                f"outcome unknown after {attempts} attempt(s): {result.message}. Running the job "
+                "again within 30 minutes re-sends with the same idempotency key (safe); later, "
+                "batchpay checks the site before deciding"
+            )
+            return result  # the journal keeps it in flight, which is what it is
+        self.journal.settle(
+            self.site, call.key, FAILED, http_status=result.http_status,
+            api_error_code=result.api_error_code, message=result.message,
+        )
+        return result
+
+
+def _surely_not_applied(exc: ChargebeeError) -> bool:
+    """A 4xx, a 429 or an unsent request changed nothing; a 5xx or a lost response may have."""
+    if isinstance(exc, TransportError):
+        return not exc.sent
+    if isinstance(exc, ApiError):
+        return exc.status < 500 or exc.status == 503
+    return True

@@ -1,0 +1,311 @@
+"""Derive business fields from a table of text, column by column.
+
+Text extraction (column, template, regex, lookup, default) is vectorised with pandas; the
+conversion of each value (money, date, integer) is a plain function per value, so a failure
+can name its row, column and raw text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from batchpay.dates import DateError, describe_format, parse_date
+from batchpay.money import MoneyError, UnknownCurrency, parse_amount, to_minor_units
+from batchpay.records import CellFailure, Origin
+from batchpay.spec import FieldSpec, JobSpec
+
+_TRUE = {"true", "yes", "y", "1"}
+_FALSE = {"false", "no", "n", "0"}
+_INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+@dataclass
+class ParsedFields:
+    """Per-field values aligned with the table's rows (None where empty or unparsable)."""
+
+    values: dict[str, list[object]]
+    currencies: dict[str, list[str | None]]  # money field -> currency of each row
+    failures: dict[int, list[CellFailure]]  # row position -> failures
+    broken: dict[str, set[int]] = field(default_factory=dict)  # field -> rows whose text is bad
+
+    def row(self, position: int) -> dict[str, object]:
+        return {name: column[position] for name, column in self.values.items()}
+
+
+def derive_fields(
+    spec: JobSpec, frame: pd.DataFrame, origin: Callable[[int], Origin]
+) -> ParsedFields:
+    """Compute every field of ``spec`` for every row of ``frame`` (all cells text)."""
+    parsed = ParsedFields(values={}, currencies={}, failures={})
+    for name in _dependency_order(spec):
+        _derive_one(name, spec.fields[name], frame, parsed, origin)
+    _apply_sign_columns(spec, frame, parsed)
+    return parsed
+
+
+def _dependency_order(spec: JobSpec) -> list[str]:
+    """Currency fields first, so money fields can read them."""
+    firsts = [n for n, f in spec.fields.items() if f.type != "money"]
+    return firsts + [n for n, f in spec.fields.items() if f.type == "money"]
+
+
+def _derive_one(
+    name: str,
+    spec: FieldSpec,
+    frame: pd.DataFrame,
+    parsed: ParsedFields,
+    origin: Callable[[int], Origin],
+) -> None:
+    column = source_column(name, spec)
+    raw = frame[column].tolist() if column in frame.columns else [""] * len(frame)
+
+    def fail(
+        position: int,
+        problem: str,
+        expected: str = "",
+        value: str | None = None,
+        broken: bool = True,
+    ) -> None:
+        failure = CellFailure(
+            origin=origin(position),
+            column=column,
+            value=raw[position] if value is None else value,
+            problem=problem,
+            expected=expected,
+        )
+        parsed.failures.setdefault(position, []).append(failure)
+        if broken:  # an empty value can still be tested by a filter ("empty: true")
+            parsed.broken.setdefault(name, set()).add(position)
+
+    if spec.type == "money" and spec.column is None and spec.columns is None:
+        texts = _credit_debit_texts(spec, frame)
+    else:
+        texts = _texts(name, spec, frame, fail)
+    currencies = _currencies(spec, parsed, len(frame)) if spec.type == "money" else None
+    convert = _converter(spec)
+    values: list[object] = []
+    for position, text in enumerate(texts):
+        if text == "":
+            values.append(None)
+            if spec.required:
+                fail(position, "is empty", _empty_hint(spec), value=raw[position], broken=False)
+            continue
+        try:
+            currency = currencies[position] if currencies is not None else None
+            values.append(convert(text, currency))
+        except (MoneyError, DateError, _Invalid) as exc:
+            values.append(None)
+            fail(position, exc.problem, exc.expected, value=text)
+        except UnknownCurrency as exc:
+            values.append(None)
+            fail(position, f"has no valid currency ({exc})", "an ISO 4217 code such as EUR")
+    parsed.values[name] = values
+    if currencies is not None:
+        parsed.currencies[name] = currencies
+
+
+def source_column(name: str, spec: FieldSpec) -> str:
+    """The input column a failure of this field points at (the field name for constants)."""
+    return (spec.input_columns() or [name])[0]
+
+
+def _empty_hint(spec: FieldSpec) -> str:
+    if spec.regex:
+        return f"text matching /{spec.regex}/"
+    return "a value"
+
+
+class _Invalid(ValueError):
+    def __init__(self, problem: str, expected: str = "") -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.expected = expected
+
+
+def _texts(
+    name: str, spec: FieldSpec, frame: pd.DataFrame, fail: Callable[..., None]
+) -> list[str]:
+    series = _source_series(spec, frame)
+    if spec.regex is not None:
+        series = _regex_capture(series, spec.regex)
+    if spec.lookup is not None:
+        series = _apply_lookup(series, spec, fail)
+    if spec.default is not None:
+        series = series.mask(series == "", spec.default)
+    return series.tolist()
+
+
+def _source_series(spec: FieldSpec, frame: pd.DataFrame) -> pd.Series:
+    if spec.const is not None:
+        return pd.Series([spec.const] * len(frame), index=frame.index, dtype=object)
+    if spec.template is not None:
+        return _render_template(spec.template, frame)
+    if spec.columns is not None:
+        result = pd.Series([""] * len(frame), index=frame.index, dtype=object)
+        for column in reversed(spec.columns):
+            values = frame[column].str.strip()
+            result = values.where(values != "", result)
+        return result
+    assert spec.column is not None
+    return frame[spec.column].str.strip().astype(object)
+
+
+def _render_template(template: str, frame: pd.DataFrame) -> pd.Series:
+    parts = re.split(r"(\{[^{}]+\})", template)
+    result = pd.Series([""] * len(frame), index=frame.index, dtype=object)
+    for part in parts:
+        if part.startswith("{") and part.endswith("}"):
+            result = result + frame[part[1:-1]].str.strip().astype(object)
+        elif part:
+            result = result + part
+    return result
+
+
+def _regex_capture(series: pd.Series, pattern: str) -> pd.Series:
+    compiled = re.compile(pattern)
+    if compiled.groups == 0:
+        compiled = re.compile(f"({pattern})")
+    group: int | str = "value" if "value" in compiled.groupindex else 0
+    captured = series.str.extract(compiled, expand=True)
+    chosen = captured[group] if group == "value" else captured.iloc[:, 0]
+    return chosen.fillna("").astype(object).str.strip()
+
+
+def _apply_lookup(series: pd.Series, spec: FieldSpec, fail: Callable[..., None]) -> pd.Series:
+    table = {key.strip().casefold(): value for key, value in (spec.lookup or {}).items()}
+    folded = series.str.casefold()
+    mapped = folded.map(table)
+    unknown = mapped.isna() & (series != "")
+    if spec.lookup_default is not None:
+        mapped = mapped.where(~unknown, spec.lookup_default)
+    else:
+        expected = "one of " + ", ".join(repr(k) for k in (spec.lookup or {}))
+        for position in [i for i, bad in enumerate(unknown.tolist()) if bad]:
+            fail(position, "is not in the lookup table", expected, value=series.iloc[position])
+    return mapped.fillna("").astype(object)
+
+
+def _credit_debit_texts(spec: FieldSpec, frame: pd.DataFrame) -> list[str]:
+    """Merge credit/debit columns into signed text: debit amounts become negative."""
+    credit = frame[spec.credit_column].str.strip() if spec.credit_column else None
+    debit = frame[spec.debit_column].str.strip() if spec.debit_column else None
+    texts = []
+    for position in range(len(frame)):
+        c = credit.iloc[position] if credit is not None else ""
+        d = debit.iloc[position] if debit is not None else ""
+        if c and d and _nonzero(d, spec) and _nonzero(c, spec):
+            texts.append(f"{c}\x00{d}")  # both filled: rejected by the converter
+        elif c and (not d or not _nonzero(d, spec)):
+            texts.append(c)
+        elif d:
+            texts.append(f"\x01{d}")  # marks a debit; the converter makes it negative
+        else:
+            texts.append("")
+    return texts
+
+
+def _nonzero(text: str, spec: FieldSpec) -> bool:
+    try:
+        return parse_amount(text, decimal=spec.decimal, thousands=spec.thousands) != 0
+    except MoneyError:
+        return True
+
+
+def _currencies(spec: FieldSpec, parsed: ParsedFields, n: int) -> list[str | None]:
+    if spec.currency is not None:
+        return [spec.currency.upper()] * n
+    assert spec.currency_field is not None
+    return [
+        str(value).strip().upper() if value not in (None, "") else None
+        for value in parsed.values[spec.currency_field]
+    ]
+
+
+def _converter(spec: FieldSpec) -> Callable[[str, str | None], object]:
+    if spec.type == "money":
+        return lambda text, currency: _money(text, currency, spec)
+    if spec.type == "date":
+        return lambda text, _currency: _date(text, spec)
+    if spec.type == "integer":
+        return lambda text, _currency: _integer(text)
+    if spec.type == "boolean":
+        return lambda text, _currency: _boolean(text)
+    return lambda text, _currency: text
+
+
+def _money(text: str, currency: str | None, spec: FieldSpec) -> int:
+    if currency is None:
+        raise _Invalid("has no currency", "a currency for this row")
+    if "\x00" in text:
+        raise _Invalid("has both a credit and a debit amount", "only one of the two columns filled")
+    is_debit = text.startswith("\x01")
+    amount = parse_amount(text.lstrip("\x01"), decimal=spec.decimal, thousands=spec.thousands)
+    if is_debit:
+        amount = -abs(amount)
+    if spec.negate:
+        amount = -amount
+    return to_minor_units(amount, currency)
+
+
+def _date(text: str, spec: FieldSpec) -> int:
+    try:
+        return parse_date(
+            text,
+            spec.formats,
+            timezone=spec.timezone,
+            time_of_day=spec.time_of_day,
+            excel_serial=spec.excel_serial,
+        )
+    except DateError:
+        raise
+    except (ValueError, KeyError) as exc:  # e.g. unknown time zone
+        formats = " or ".join(describe_format(f) for f in spec.formats)
+        raise _Invalid(f"cannot be read as a date ({exc})", formats) from None
+
+
+def _integer(text: str) -> int:
+    cleaned = text.replace(" ", "")
+    if not _INTEGER.match(cleaned) or len(cleaned) > 19:
+        raise _Invalid("is not a whole number", "digits only, e.g. 1002")
+    return int(cleaned)
+
+
+def _boolean(text: str) -> bool:
+    folded = text.strip().casefold()
+    if folded in _TRUE:
+        return True
+    if folded in _FALSE:
+        return False
+    raise _Invalid("is not yes/no", "true/false, yes/no or 1/0")
+
+
+def _apply_sign_columns(spec: JobSpec, frame: pd.DataFrame, parsed: ParsedFields) -> None:
+    """Make money fields negative where their sign column holds a debit flag (D, DR, ...)."""
+    for name, field_spec in spec.fields.items():
+        if field_spec.type != "money" or field_spec.sign_column is None:
+            continue
+        debit_flags = {v.strip().upper() for v in field_spec.debit_values}
+        flags = frame[field_spec.sign_column].str.strip().str.upper().tolist()
+        values = parsed.values[name]
+        for position, flag in enumerate(flags):
+            value = values[position]
+            if flag in debit_flags and isinstance(value, int):
+                values[position] = -abs(value)
+
+
+def used_columns(spec: JobSpec) -> list[str]:
+    """Every input column the job reads, in first-use order (fields, filters, routes)."""
+    columns: list[str] = []
+    for field_spec in spec.fields.values():
+        columns += field_spec.input_columns()
+    columns += [f.column for f in spec.filters if f.column]
+    columns += [r.when.column for r in spec.routes or [] if r.when and r.when.column]
+    return list(dict.fromkeys(columns))
+
+
+def field_columns(spec: JobSpec, names: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(c for n in names for c in spec.fields[n].input_columns()))

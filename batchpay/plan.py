@@ -1,0 +1,249 @@
+"""Valid rows to planned Chargebee calls.
+
+Each call gets a business key (what identifies the payment in the real world, declared in the
+job or defaulting to every mapped parameter but free-text comments) and an idempotency key
+derived from site, action and business key only, never from the row's position or the attempt,
+so a re-run, an edited file or a crashed run always sends the same key for the same payment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from batchpay.chargebee.encode import EncodeError, Request, encode
+from batchpay.fields import source_column
+from batchpay.prepare import PreparedInput, PreparedRow, condition_mask
+from batchpay.records import CellFailure, Outcome, RowOutcome
+from batchpay.spec import ActionSpec, ConstParam, JobSpec
+
+FREE_TEXT_PARAMS = frozenset({"comment", "invoice_note"})
+KEY_PREFIX = "bp1-"
+
+
+@dataclass
+class PlannedRow:
+    row: PreparedRow
+    action: ActionSpec
+    params: dict[str, object]
+    currency: str | None
+    amount: int | None
+    business_key: str
+
+
+@dataclass
+class PlannedCall:
+    """One Chargebee write, made from one row (or several rows, for apply_payments)."""
+
+    key: str  # the idempotency key
+    action: str
+    request: Request
+    rows: list[PlannedRow]
+    business_key: str
+    params: dict[str, object]
+
+    @property
+    def invoice_id(self) -> str | None:
+        value = self.params.get("invoice_id")
+        return str(value) if value else None
+
+    @property
+    def currency(self) -> str | None:
+        return self.rows[0].currency
+
+    @property
+    def amount(self) -> int | None:
+        amounts = [r.amount for r in self.rows if r.amount is not None]
+        return sum(amounts) if amounts else None
+
+
+@dataclass
+class Plan:
+    calls: list[PlannedCall]
+    outcomes: dict[int, RowOutcome] = field(default_factory=dict)  # duplicates, unroutable, bad
+
+
+def idempotency_key(site: str, action: str, business_key: str) -> str:
+    digest = hashlib.sha256(f"{site}\x1f{action}\x1f{business_key}".encode()).hexdigest()
+    return KEY_PREFIX + digest[:40]
+
+
+def plan(prepared: PreparedInput, site: str, version: str) -> Plan:
+    """Plan every valid row; duplicates and unencodable rows become outcomes, not calls."""
+    spec = prepared.spec
+    result = Plan(calls=[])
+    routed = _route(spec, prepared, result)
+    seen: dict[tuple[str, str], PlannedRow] = {}
+    singles: list[PlannedRow] = []
+    for planned in routed:
+        identity = (planned.action.type, planned.business_key)
+        if identity in seen:
+            first = seen[identity]
+            result.outcomes[planned.row.position] = outcome_for(
+                planned, Outcome.SKIPPED,
+                f"duplicate of {first.row.origin} in this file (same business key)",
+            )
+            continue
+        seen[identity] = planned
+        singles.append(planned)
+    groups = _group(singles)
+    for rows in groups:
+        call = _call(rows, site, version, spec, result)
+        if call is not None:
+            result.calls.append(call)
+    return result
+
+
+def _route(spec: JobSpec, prepared: PreparedInput, result: Plan) -> list[PlannedRow]:
+    if spec.action is not None:
+        return [_planned_row(spec, spec.action, row) for row in prepared.valid]
+    masks = [
+        condition_mask(route.when, prepared.table.frame, prepared.parsed) if route.when else None
+        for route in spec.routes or []
+    ]
+    planned = []
+    for row in prepared.valid:
+        for route, mask in zip(spec.routes or [], masks, strict=True):
+            if mask is None or mask[row.position]:
+                planned.append(_planned_row(spec, route.action, row))
+                break
+        else:
+            result.outcomes[row.position] = RowOutcome(
+                origin=row.origin, outcome=Outcome.SKIPPED, raw=row.raw,
+                reason="no route of the job matches this row",
+            )
+    return planned
+
+
+def _planned_row(spec: JobSpec, action: ActionSpec, row: PreparedRow) -> PlannedRow:
+    params = {name: _param_value(source, row) for name, source in action.params.items()}
+    params = {name: value for name, value in params.items() if value not in (None, "")}
+    amount_source = action.params.get("amount")
+    currency = None
+    if isinstance(amount_source, str):
+        currency = row.currencies.get(amount_source)
+    elif isinstance(row.fields.get("currency"), str):
+        currency = str(row.fields["currency"]).upper()
+    amount = params.get("amount")
+    return PlannedRow(
+        row=row,
+        action=action,
+        params=params,
+        currency=currency,
+        amount=amount if isinstance(amount, int) else None,
+        business_key=business_key(action, row, params),
+    )
+
+
+def _param_value(source: str | ConstParam, row: PreparedRow) -> object:
+    if isinstance(source, ConstParam):
+        return source.const
+    return row.fields.get(source)
+
+
+def business_key(action: ActionSpec, row: PreparedRow, params: Mapping[str, object]) -> str:
+    if action.business_key:
+        parts = [(name, row.fields.get(name)) for name in action.business_key]
+    else:
+        parts = [(name, params.get(name)) for name in sorted(action.params)
+                 if name not in FREE_TEXT_PARAMS]
+    return "|".join(f"{name}={'' if value is None else value}" for name, value in parts)
+
+
+def _group(rows: list[PlannedRow]) -> list[list[PlannedRow]]:
+    """apply_payments rows for the same invoice become one call; others stay one row each."""
+    groups: list[list[PlannedRow]] = []
+    by_invoice: dict[str, list[PlannedRow]] = {}
+    for planned in rows:
+        if planned.action.type != "apply_payments":
+            groups.append([planned])
+            continue
+        invoice = str(planned.params["invoice_id"])
+        if invoice not in by_invoice:
+            by_invoice[invoice] = []
+            groups.append(by_invoice[invoice])
+        by_invoice[invoice].append(planned)
+    return groups
+
+
+def _call(
+    rows: list[PlannedRow], site: str, version: str, spec: JobSpec, result: Plan
+) -> PlannedCall | None:
+    first = rows[0]
+    action = first.action.type
+    params = dict(first.params) if len(rows) == 1 else _merged_params(rows)
+    if action == "apply_payments":
+        params = _apply_params(rows)
+    key_text = "||".join(sorted(r.business_key for r in rows))
+    try:
+        request = encode(action, version, params)  # type: ignore[arg-type]
+    except EncodeError as exc:
+        for planned in rows:
+            result.outcomes[planned.row.position] = _encode_failure(spec, planned, exc)
+        return None
+    return PlannedCall(
+        key=idempotency_key(site, action, key_text),
+        action=action,
+        request=request,
+        rows=rows,
+        business_key=key_text,
+        params=params,
+    )
+
+
+def _merged_params(rows: list[PlannedRow]) -> dict[str, object]:
+    merged: dict[str, object] = {}
+    for planned in rows:
+        for name, value in planned.params.items():
+            merged.setdefault(name, value)
+    return merged
+
+
+def _apply_params(rows: list[PlannedRow]) -> dict[str, object]:
+    params = _merged_params(rows)
+    transactions = [
+        (str(r.params["transaction_id"]), r.amount) for r in rows if r.params.get("transaction_id")
+    ]
+    params.pop("transaction_id", None)
+    params.pop("amount", None)
+    params["transactions"] = transactions
+    return params
+
+
+def _encode_failure(spec: JobSpec, planned: PlannedRow, exc: EncodeError) -> RowOutcome:
+    source = planned.action.params.get(exc.param)
+    if isinstance(source, str) and source in spec.fields:
+        column = source_column(source, spec.fields[source])
+        value = planned.row.raw.get(column, "")
+    else:
+        column, value = exc.param, str(planned.params.get(exc.param, ""))
+    failure = CellFailure(planned.row.origin, column, value, "cannot be sent", str(exc))
+    outcome = outcome_for(planned, Outcome.INVALID, str(failure))
+    outcome.failures = (failure,)
+    return outcome
+
+
+def outcome_for(planned: PlannedRow, outcome: Outcome, reason: str = "") -> RowOutcome:
+    """A row outcome carrying everything the plan knows about the row."""
+    params = planned.params
+    date = params.get("date") or params.get("invoice_date")
+    return RowOutcome(
+        origin=planned.row.origin,
+        outcome=outcome,
+        raw=planned.row.raw,
+        action=planned.action.type,
+        invoice_id=_text(params.get("invoice_id")),
+        customer_id=_text(params.get("customer_id")),
+        currency=planned.currency,
+        amount_minor=planned.amount,
+        payment_method=_text(params.get("payment_method")),
+        date=datetime.fromtimestamp(date, UTC) if isinstance(date, int) else None,
+        business_key=planned.business_key,
+        reason=reason,
+    )
+
+
+def _text(value: object) -> str | None:
+    return None if value in (None, "") else str(value)

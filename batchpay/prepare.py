@@ -1,0 +1,239 @@
+"""From a job spec and an input file to valid rows, skipped rows and invalid rows.
+
+read (text) -> derive fields -> filters (with reasons) -> pandera schema -> PreparedInput.
+Nothing is lost: every row read ends up either valid, skipped with a reason, or invalid with
+its failures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from batchpay.fields import ParsedFields, derive_fields, source_column, used_columns
+from batchpay.read import Table, read_table
+from batchpay.records import CellFailure, Origin, Outcome, RowOutcome
+from batchpay.schema import load_schema, validate_rows
+from batchpay.spec import Condition, JobSpec
+
+
+@dataclass
+class PreparedRow:
+    """A row that parsed and validated: its fields are ready to map to an action."""
+
+    position: int
+    origin: Origin
+    raw: dict[str, str]
+    fields: dict[str, object]
+    currencies: dict[str, str | None]
+
+
+@dataclass
+class PreparedInput:
+    spec: JobSpec
+    table: Table
+    raw_rows: list[dict[str, str]]
+    valid: list[PreparedRow]
+    outcomes: dict[int, RowOutcome]  # skipped and invalid rows, by position
+    sha256: str
+    parsed: ParsedFields
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.raw_rows)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def prepare(spec: JobSpec, input_path: Path, spec_dir: Path | None = None) -> PreparedInput:
+    """Read, parse, filter and validate ``input_path`` as ``spec`` describes."""
+    field_types = {name: f.type for name, f in spec.fields.items()}
+    schema = (
+        load_schema(spec.schema_, spec_dir or Path.cwd(), field_types) if spec.schema_ else None
+    )
+    table = read_table(input_path, spec.input, required_columns=used_columns(spec))
+    frame = table.frame
+    parsed = derive_fields(spec, frame, lambda position: table.origin(int(frame.index[position])))
+    raw_rows: list[dict[str, str]] = frame.to_dict("records")  # type: ignore[assignment]
+    skip_reasons = _filter_reasons(spec, frame, parsed)
+    outcomes: dict[int, RowOutcome] = {}
+    candidates: list[int] = []
+    for position in range(len(frame)):
+        reason = skip_reasons[position]
+        if reason is not None:
+            outcomes[position] = _row_outcome(spec, table, parsed, raw_rows, position,
+                                              Outcome.SKIPPED, reason)
+        elif position in parsed.failures:
+            outcomes[position] = _invalid(spec, table, parsed, raw_rows, position,
+                                          parsed.failures[position])
+        else:
+            candidates.append(position)
+    if schema is not None:
+        schema_failures = validate_rows(
+            schema,
+            parsed.values,
+            candidates,
+            field_types,
+            lambda position, name: _describe(spec, table, raw_rows, position, name),
+        )
+        for position, failures in schema_failures.items():
+            outcomes[position] = _invalid(spec, table, parsed, raw_rows, position, failures)
+        candidates = [p for p in candidates if p not in schema_failures]
+    valid = [_prepared_row(table, parsed, raw_rows, position) for position in candidates]
+    return PreparedInput(
+        spec=spec,
+        table=table,
+        raw_rows=raw_rows,
+        valid=valid,
+        outcomes=outcomes,
+        sha256=file_sha256(input_path),
+        parsed=parsed,
+    )
+
+
+def _describe(
+    spec: JobSpec, table: Table, raw_rows: list[dict[str, str]], position: int, name: str
+) -> tuple[Origin, str, str]:
+    origin = table.origin(int(table.frame.index[position]))
+    if name not in spec.fields:
+        return origin, name, ""
+    column = source_column(name, spec.fields[name])
+    return origin, column, raw_rows[position].get(column, "")
+
+
+def _prepared_row(
+    table: Table, parsed: ParsedFields, raw_rows: list[dict[str, str]], position: int
+) -> PreparedRow:
+    return PreparedRow(
+        position=position,
+        origin=table.origin(int(table.frame.index[position])),
+        raw=raw_rows[position],
+        fields=parsed.row(position),
+        currencies={name: values[position] for name, values in parsed.currencies.items()},
+    )
+
+
+def _invalid(
+    spec: JobSpec,
+    table: Table,
+    parsed: ParsedFields,
+    raw_rows: list[dict[str, str]],
+    position: int,
+    failures: Sequence[CellFailure],
+) -> RowOutcome:
+    outcome = _row_outcome(spec, table, parsed, raw_rows, position, Outcome.INVALID,
+                           "; ".join(str(f) for f in failures))
+    outcome.failures = tuple(failures)
+    return outcome
+
+
+def _row_outcome(
+    spec: JobSpec,
+    table: Table,
+    parsed: ParsedFields,
+    raw_rows: list[dict[str, str]],
+    position: int,
+    outcome: Outcome,
+    reason: str,
+) -> RowOutcome:
+    """A row outcome with whatever amount and currency could be parsed (for control totals)."""
+    amount, currency = row_amount(spec, parsed, position)
+    return RowOutcome(
+        origin=table.origin(int(table.frame.index[position])),
+        outcome=outcome,
+        raw=raw_rows[position],
+        currency=currency,
+        amount_minor=amount,
+        reason=reason,
+    )
+
+
+def amount_field(spec: JobSpec) -> str | None:
+    """The money field that holds a row's amount: the one mapped to 'amount', else the first."""
+    for action in spec.actions():
+        source = action.params.get("amount")
+        if isinstance(source, str):
+            return source
+    money = [name for name, f in spec.fields.items() if f.type == "money"]
+    return money[0] if money else None
+
+
+def row_amount(spec: JobSpec, parsed: ParsedFields, position: int) -> tuple[int | None, str | None]:
+    name = amount_field(spec)
+    if name is None:
+        return None, None
+    value = parsed.values[name][position]
+    currency = parsed.currencies[name][position]
+    return (value if isinstance(value, int) else None), currency
+
+
+def _filter_reasons(spec: JobSpec, frame: pd.DataFrame, parsed: ParsedFields) -> list[str | None]:
+    """The first filter reason that skips each row, or None to keep it."""
+    reasons: list[str | None] = [None] * len(frame)
+    for rule in spec.filters:
+        matches = condition_mask(rule, frame, parsed)
+        for position, matched in enumerate(matches):
+            if reasons[position] is None and matched is not None and matched != rule.keep:
+                reasons[position] = rule.reason
+    return reasons
+
+
+def condition_mask(rule: Condition, frame: pd.DataFrame, parsed: ParsedFields) -> list[bool | None]:
+    """Whether each row meets the condition; None where a field it tests did not parse."""
+    if rule.column is not None:
+        texts = frame[rule.column].str.strip().tolist()
+        return [_text_test(rule, text) for text in texts]
+    assert rule.field is not None
+    values = parsed.values[rule.field]
+    broken = parsed.broken.get(rule.field, set())
+    text_rule = rule.model_copy(update={"empty": None})
+    return [
+        None if position in broken else _value_test(rule, text_rule, value)
+        for position, value in enumerate(values)
+    ]
+
+
+def _text_test(rule: Condition, text: str) -> bool:
+    checks = []
+    if rule.equals is not None:
+        checks.append(text == rule.equals.strip())
+    if rule.one_of is not None:
+        checks.append(text in {v.strip() for v in rule.one_of})
+    if rule.matches is not None:
+        checks.append(re.search(rule.matches, text) is not None)
+    if rule.empty is not None:
+        checks.append((text == "") == rule.empty)
+    return all(checks)
+
+
+def _value_test(rule: Condition, text_rule: Condition, value: object) -> bool:
+    if rule.empty is not None and (value in (None, "")) != rule.empty:
+        return False
+    text = "" if value is None else str(value)
+    if not _text_test(text_rule, text):
+        return False
+    if any(bound is not None for bound in (rule.gt, rule.lt, rule.ge, rule.le)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            return False
+        return _in_bounds(rule, value)
+    return True
+
+
+def _in_bounds(rule: Condition, value: int) -> bool:
+    return not (
+        (rule.gt is not None and not value > rule.gt)
+        or (rule.lt is not None and not value < rule.lt)
+        or (rule.ge is not None and not value >= rule.ge)
+        or (rule.le is not None and not value <= rule.le)
+    )

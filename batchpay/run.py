@@ -1,0 +1,425 @@
+"""One run of a job on a file: validate, dry run (the default) or execute.
+
+    prepare (read, parse, filter, validate) -> plan -> journal -> live checks -> [execute]
+                                                                      -> RunResult -> report
+
+The library never prompts or prints: the caller passes ``confirm`` and ``on_progress``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import httpx
+
+from batchpay import __version__
+from batchpay.chargebee.client import ChargebeeClient
+from batchpay.chargebee.retry import RetryPolicy
+from batchpay.checks import Prediction, SiteState, predict, read_state
+from batchpay.errors import RunRefused
+from batchpay.execute import CallResult, Executor, LimitedTransport, Progress, with_retries
+from batchpay.fields import used_columns
+from batchpay.journal import IN_FLIGHT, POSTED, Entry, Journal, execute_lock
+from batchpay.plan import Plan, PlannedCall, outcome_for, plan
+from batchpay.prepare import PreparedInput, prepare
+from batchpay.ratelimit import SlidingWindowLimiter
+from batchpay.records import Outcome, RowOutcome, RunInfo, RunResult
+from batchpay.spec import JobSpec, load_spec
+from batchpay.target import DEFAULT_SANDBOX_STATE, Target, resolve_target
+
+Mode = Literal["validate", "dry-run", "execute"]
+IDEMPOTENCY_WINDOW = 30 * 60.0  # Chargebee keeps idempotency keys this long
+RESEND_MARGIN = 2 * 60.0  # re-send an unfinished call only while well inside the window
+DEFAULT_JOURNAL = Path("reports") / "batchpay-journal.sqlite"
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What execute is about to do, for the confirmation prompt."""
+
+    calls: int
+    rows: int
+    totals: dict[str, int]  # currency -> minor units to post
+    skipped: int
+    failing: int
+    invalid: int
+    target: str
+
+
+@dataclass
+class RunOptions:
+    mode: Mode = "dry-run"
+    offline: bool = False
+    skip_invalid: bool = False
+    allow_live: bool = False
+    site: str | None = None
+    base_url: str | None = None
+    sandbox_state: Path = DEFAULT_SANDBOX_STATE
+    journal_path: Path | None = None
+    rate_per_minute: int | None = None
+    concurrency: int | None = None
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    confirm: Callable[[PlanSummary], bool] | None = None
+    on_progress: Callable[[Progress], None] | None = None
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    clock: Callable[[], float] = time.time
+
+
+def run_job(spec_path: Path, input_path: Path, options: RunOptions) -> RunResult:
+    """Run ``spec_path`` on ``input_path`` as ``options.mode`` says; return every row's outcome."""
+    started = datetime.now(UTC)
+    spec = load_spec(spec_path)
+    prepared = prepare(spec, input_path, spec_dir=spec_path.parent)
+    if options.mode == "execute":
+        _refuse_invalid(prepared, options)
+    local = options.mode == "validate" or options.offline
+    target = None if local else resolve_target(
+        spec, site=options.site, base_url=options.base_url,
+        sandbox_state=options.sandbox_state, env=options.env,
+    )
+    site = target.site if target else (options.site or spec.site.name or "sandbox")
+    planned = plan(prepared, site, spec.api_version)
+    outcomes: dict[int, RowOutcome] = {**prepared.outcomes, **planned.outcomes}
+    notes: list[str] = []
+    if target is None:
+        notes.append("no live checks: nothing was read from or sent to Chargebee")
+        _offline_outcomes(planned.calls, outcomes)
+    else:
+        if target.embedded:
+            notes.append("target: the built-in sandbox (no real Chargebee account involved)")
+        if options.mode == "execute" and target.is_live and not (
+            options.allow_live or spec.site.allow_live
+        ):
+            raise RunRefused(
+                f"{target.label} is a live site; posting to it needs --allow-live "
+                "(or site.allow_live: true in the job)"
+            )
+        asyncio.run(_live(spec, prepared, planned, target, options, outcomes))
+    info = _info(spec, input_path, prepared, options, target, started, notes)
+    ordered = [outcomes[p] for p in sorted(outcomes)]
+    return RunResult(info=info, outcomes=ordered)
+
+
+def _refuse_invalid(prepared: PreparedInput, options: RunOptions) -> None:
+    invalid = [o for o in prepared.outcomes.values() if o.outcome is Outcome.INVALID]
+    if invalid and not options.skip_invalid:
+        first = invalid[0].failures[0] if invalid[0].failures else invalid[0].reason
+        raise RunRefused(
+            f"{len(invalid)} row(s) are invalid (first: {first}); fix them, or pass "
+            "--skip-invalid to post the valid rows only"
+        )
+
+
+def _offline_outcomes(calls: Sequence[PlannedCall], outcomes: dict[int, RowOutcome]) -> None:
+    for call in calls:
+        for planned in call.rows:
+            row = outcome_for(planned, Outcome.WOULD_POST, "valid; not checked against the site")
+            row.idempotency_key = call.key
+            outcomes[planned.row.position] = row
+
+
+async def _live(
+    spec: JobSpec,
+    prepared: PreparedInput,
+    planned: Plan,
+    target: Target,
+    options: RunOptions,
+    outcomes: dict[int, RowOutcome],
+) -> None:
+    rate = options.rate_per_minute or spec.site.rate_per_minute
+    concurrency = options.concurrency or spec.site.concurrency
+    limiter = SlidingWindowLimiter(rate)
+    inner = target.transport or httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(max_connections=concurrency)
+    )
+    journal_path = _journal_path(spec, options)
+    with ExitStack() as stack:
+        if options.mode == "execute":
+            stack.enter_context(execute_lock(journal_path, target.site))
+        dry = options.mode != "execute" and not journal_path.exists()
+        journal = Journal(None if dry else journal_path, clock=options.clock)
+        stack.callback(journal.close)
+        async with ChargebeeClient(
+            target.base_url, target.api_key, transport=LimitedTransport(inner, limiter),
+            max_connections=concurrency,
+        ) as client:
+            run = _LiveRun(spec, planned, target, options, journal, client, limiter, outcomes)
+            await run.go(concurrency)
+
+
+def _journal_path(spec: JobSpec, options: RunOptions) -> Path:
+    if options.journal_path is not None:
+        return options.journal_path
+    return Path(spec.journal) if spec.journal else DEFAULT_JOURNAL
+
+
+@dataclass
+class _LiveRun:
+    """The remote part of a dry run or an execute."""
+
+    spec: JobSpec
+    planned: Plan
+    target: Target
+    options: RunOptions
+    journal: Journal
+    client: ChargebeeClient
+    limiter: SlidingWindowLimiter
+    outcomes: dict[int, RowOutcome]
+
+    async def go(self, concurrency: int) -> None:
+        calls = self.planned.calls
+        entries = self.journal.lookup(self.target.site, [c.key for c in calls])
+        done, resend, check = self._sort_by_journal(calls, entries)
+        state = await with_retries(
+            lambda: read_state(self.client, check, self.spec.api_version),
+            self.options.policy, self.limiter,
+        )
+        recovered, reviewed = await self._recover(check, entries, state)
+        predictions = predict(
+            [c for c in check if c.key not in recovered and c.key not in reviewed], state
+        )
+        for call in resend:
+            predictions[call.key] = Prediction(
+                Outcome.WOULD_POST, "unfinished in an earlier run; re-sent with the same key"
+            )
+        for call, entry in done + [(c, entries[c.key]) for c in check if c.key in recovered]:
+            self._record(call, Outcome.SKIPPED, _posted_reason(entry, recovered.get(call.key)),
+                         transaction_id=entry.transaction_id)
+        to_send = self._apply_predictions(calls, predictions)
+        if self.options.mode != "execute":
+            return
+        self._confirm(to_send)
+        await self._execute(to_send, concurrency)
+
+    def _sort_by_journal(
+        self, calls: Sequence[PlannedCall], entries: Mapping[str, Entry]
+    ) -> tuple[list[tuple[PlannedCall, Entry]], list[PlannedCall], list[PlannedCall]]:
+        now = self.options.clock()
+        done, resend, check = [], [], []
+        for call in calls:
+            entry = entries.get(call.key)
+            if entry is not None and entry.state == POSTED:
+                done.append((call, entry))
+            elif entry is not None and entry.state == IN_FLIGHT and _inside_window(entry, now):
+                resend.append(call)
+            else:
+                check.append(call)
+        return done, resend, check
+
+    async def _recover(
+        self, calls: Sequence[PlannedCall], entries: Mapping[str, Entry], state: SiteState
+    ) -> tuple[dict[str, str], set[str]]:
+        """Calls left in flight past the idempotency window: settle them from server state.
+
+        Returns the keys found applied (key -> evidence) and the keys whose outcome cannot be
+        known: those are recorded as needs review and never re-sent.
+        """
+        found: dict[str, str] = {}
+        reviewed: set[str] = set()
+        for call in calls:
+            entry = entries.get(call.key)
+            if entry is None or entry.state != IN_FLIGHT:
+                continue
+            evidence = await self._evidence(call, state)
+            if evidence is True:
+                continue  # the server shows it was never applied: safe to plan normally
+            if evidence:
+                found[call.key] = evidence
+                if self.options.mode == "execute":
+                    self.journal.settle(self.target.site, call.key, POSTED, message=evidence)
+                continue
+            reviewed.add(call.key)
+            self._record(call, Outcome.NEEDS_REVIEW, _review_reason(entry))
+        return found, reviewed
+
+    async def _evidence(self, call: PlannedCall, state: SiteState) -> str | bool | None:
+        """A description when applied; True when surely not applied; None when unknowable."""
+        invoice = state.invoices.get(call.invoice_id or "")
+        reference = call.params.get("reference_number")
+        if call.action == "record_payment" and reference and self.spec.api_version == "v2":
+            txns = await with_retries(
+                lambda: self.client.find_transactions(reference_number=str(reference)),
+                self.options.policy, self.limiter,
+            )
+            mine = [t for t in txns if invoice is None or
+                    t.get("customer_id") == invoice.get("customer_id")]
+            return f"found transaction {mine[0].get('id')} with reference {reference}" if mine \
+                else True
+        if call.action == "close_invoice" and invoice is not None:
+            return True if invoice.get("status") == "pending" else \
+                f"invoice {call.invoice_id} is now {invoice.get('status')}"
+        return None
+
+    def _apply_predictions(
+        self, calls: Sequence[PlannedCall], predictions: Mapping[str, Prediction]
+    ) -> list[PlannedCall]:
+        to_send = []
+        for call in calls:
+            prediction = predictions.get(call.key)
+            if prediction is None:
+                continue  # already recorded (journal, recovered or needs review)
+            if prediction.outcome is Outcome.WOULD_POST:
+                to_send.append(call)
+                if self.options.mode == "execute":
+                    continue
+            outcome = prediction.outcome
+            if self.options.mode == "execute" and outcome is Outcome.WOULD_FAIL:
+                outcome = Outcome.FAILED  # checked before sending; nothing was sent
+            self._record(call, outcome, prediction.reason, http_status=prediction.http_status,
+                         api_error_code=prediction.api_error_code,
+                         transaction_id=prediction.transaction_id)
+        return to_send
+
+    def _confirm(self, to_send: Sequence[PlannedCall]) -> None:
+        totals: dict[str, int] = {}
+        for call in to_send:
+            if call.currency and call.amount is not None:
+                totals[call.currency] = totals.get(call.currency, 0) + call.amount
+        categories = [o.outcome.category for o in self.outcomes.values()]
+        summary = PlanSummary(
+            calls=len(to_send),
+            rows=sum(len(c.rows) for c in to_send),
+            totals=totals,
+            skipped=categories.count("skipped"),
+            failing=categories.count("failed") + categories.count("needs_review"),
+            invalid=categories.count("invalid"),
+            target=self.target.label,
+        )
+        if self.options.confirm is not None and not self.options.confirm(summary):
+            raise RunRefused("execute cancelled; nothing was sent")
+
+    async def _execute(self, calls: Sequence[PlannedCall], concurrency: int) -> None:
+        executor = Executor(
+            client=self.client, journal=self.journal, site=self.target.site, job=self.spec.name,
+            policy=self.options.policy, concurrency=concurrency, limiter=self.limiter,
+            headers=_event_headers(self.spec), on_progress=self.options.on_progress,
+        )
+        _stop_on_sigint(executor.stop)
+        try:
+            results = await executor.run(calls)
+        finally:
+            _restore_sigint()
+        for call in calls:
+            self._record_result(call, results[call.key])
+
+    def _record_result(self, call: PlannedCall, result: CallResult) -> None:
+        outcome = {
+            POSTED: Outcome.POSTED, "failed": Outcome.FAILED, "needs_review": Outcome.NEEDS_REVIEW,
+        }.get(result.state, Outcome.SKIPPED)
+        reason = result.message if outcome is not Outcome.SKIPPED else (
+            "not sent: the run was interrupted; run the job again to post it")
+        for row in self._record(call, outcome, reason, http_status=result.http_status,
+                                api_error_code=result.api_error_code,
+                                transaction_id=result.transaction_id):
+            row.attempts = result.attempts
+            row.error_param = result.param
+            row.invoice_status_after = result.invoice_status
+            row.replayed = result.replayed
+            if call.action == "charge" and result.result_invoice_id:
+                row.invoice_id = result.result_invoice_id
+
+    def _record(
+        self,
+        call: PlannedCall,
+        outcome: Outcome,
+        reason: str,
+        *,
+        http_status: int | None = None,
+        api_error_code: str | None = None,
+        transaction_id: str | None = None,
+    ) -> list[RowOutcome]:
+        rows = []
+        for planned in call.rows:
+            row = outcome_for(planned, outcome, reason)
+            row.idempotency_key = call.key
+            row.http_status = http_status
+            row.api_error_code = api_error_code
+            row.transaction_id = transaction_id
+            self.outcomes[planned.row.position] = row
+            rows.append(row)
+        return rows
+
+
+def _inside_window(entry: Entry, now: float) -> bool:
+    return entry.first_sent_at is not None and (
+        now - entry.first_sent_at < IDEMPOTENCY_WINDOW - RESEND_MARGIN
+    )
+
+
+def _posted_reason(entry: Entry, evidence: str | None) -> str:
+    if evidence:
+        return f"already posted by an earlier run that did not finish ({evidence})"
+    when = datetime.fromtimestamp(entry.settled_at or 0, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    txn = f" (transaction {entry.transaction_id})" if entry.transaction_id else ""
+    return f"already posted in an earlier run on {when}{txn}"
+
+
+def _review_reason(entry: Entry) -> str:
+    when = datetime.fromtimestamp(entry.first_sent_at or 0, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"an earlier run sent this call at {when} and its outcome is unknown; Chargebee's "
+        "30-minute idempotency window has passed and the site cannot show whether it was "
+        "applied, so batchpay will not re-send it: check the invoice in Chargebee"
+    )
+
+
+def _event_headers(spec: JobSpec) -> dict[str, str]:
+    return {f"chargebee-event-{kind}": "all-disabled" for kind in spec.site.suppress_events}
+
+
+def _stop_on_sigint(stop: asyncio.Event) -> None:
+    # Outside the main thread this fails and Ctrl-C handling stays with the caller.
+    with suppress(NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
+
+
+def _restore_sigint() -> None:
+    with suppress(NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+
+
+def _info(
+    spec: JobSpec,
+    input_path: Path,
+    prepared: PreparedInput,
+    options: RunOptions,
+    target: Target | None,
+    started: datetime,
+    notes: list[str],
+) -> RunInfo:
+    return RunInfo(
+        job_name=spec.name,
+        input_name=input_path.name,
+        input_sha256=prepared.sha256,
+        mode="dry-run" if options.mode == "dry-run" else options.mode,
+        target=target.label if target else "none (offline)",
+        api_version=spec.api_version,
+        batchpay_version=__version__,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        operator=_operator(options.env),
+        input_columns=prepared.table.columns,
+        key_columns=tuple(c for c in used_columns(spec) if c in prepared.table.columns),
+        rows_read=prepared.rows_read,
+        notes=tuple(notes),
+    )
+
+
+def _operator(env: Mapping[str, str]) -> str:
+    for name in ("BATCHPAY_OPERATOR", "USER", "USERNAME", "LOGNAME"):
+        if env.get(name):
+            return env[name]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -1,0 +1,140 @@
+"""pandera schemas for parsed fields: loading them and turning failures into spreadsheet terms.
+
+Schemas live in ``schemas/`` as pandera YAML (declarative), one per input kind. They validate
+the *parsed* fields (text, integer minor units, unix times), never raw text: parsing happens
+first so a failure keeps its row (pandera loses the index on coercion failures, issue #1080).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaError, SchemaErrors
+
+from batchpay.errors import SpecError
+from batchpay.records import CellFailure, Origin
+
+SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
+
+FieldTypes = Mapping[str, str]  # field name -> "text" | "money" | "date" | "integer" | "boolean"
+
+
+def schema_path(name: str, spec_dir: Path) -> Path:
+    """A bare name is looked up in schemas/; anything with a slash or .yaml is a path."""
+    if "/" in name or name.endswith((".yaml", ".yml")):
+        return (spec_dir / name).resolve()
+    return SCHEMAS_DIR / f"{name}.yaml"
+
+
+def load_schema(name: str, spec_dir: Path, field_types: FieldTypes) -> pa.DataFrameSchema:
+    """Load a schema and check that the job defines every column it requires."""
+    path = schema_path(name, spec_dir)
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in SCHEMAS_DIR.glob("*.yaml")))
+        raise SpecError(f"schema: no schema '{name}' ({path}); known: {known}")
+    schema = _read_schema(path)
+    missing = [
+        col for col, column in schema.columns.items() if column.required and col not in field_types
+    ]
+    if missing:
+        raise SpecError(
+            f"schema: '{name}' needs field(s) {', '.join(missing)}; "
+            f"the job defines {', '.join(field_types)}"
+        )
+    return schema
+
+
+@lru_cache(maxsize=32)
+def _read_schema(path: Path) -> pa.DataFrameSchema:
+    try:
+        return pa.DataFrameSchema.from_yaml(path)
+    except Exception as exc:  # pandera raises many kinds on a malformed schema file
+        raise SpecError(f"{path}: not a valid pandera schema: {exc}") from None
+
+
+def validate_rows(
+    schema: pa.DataFrameSchema,
+    values: Mapping[str, Sequence[object]],
+    positions: Sequence[int],
+    field_types: FieldTypes,
+    describe: Callable[[int, str], tuple[Origin, str, str]],
+) -> dict[int, list[CellFailure]]:
+    """Validate the given row positions lazily; return failures by row position.
+
+    ``describe(position, field)`` gives the origin, input column and raw text to report.
+    """
+    if not positions:
+        return {}
+    frame = _frame(schema, values, positions, field_types)
+    try:
+        schema.validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        return _failures(exc.failure_cases, describe)
+    except SchemaError as exc:  # pragma: no cover - lazy=True collects into SchemaErrors
+        raise SpecError(f"schema {schema.name}: {exc}") from None
+    return {}
+
+
+def _frame(
+    schema: pa.DataFrameSchema,
+    values: Mapping[str, Sequence[object]],
+    positions: Sequence[int],
+    field_types: FieldTypes,
+) -> pd.DataFrame:
+    columns: dict[str, pd.Series] = {}
+    for name in schema.columns:
+        if name not in values:
+            continue
+        column: list[Any] = [values[name][p] for p in positions]
+        numeric = field_types[name] in ("money", "date", "integer")
+        dtype = ("int64" if None not in column else "Int64") if numeric else "str"
+        columns[name] = pd.Series(column, index=list(positions), dtype=dtype)
+    return pd.DataFrame(columns, index=pd.Index(positions))
+
+
+def _failures(
+    cases: pd.DataFrame, describe: Callable[[int, str], tuple[Origin, str, str]]
+) -> dict[int, list[CellFailure]]:
+    failures: dict[int, list[CellFailure]] = {}
+    for case in cases.to_dict("records"):
+        if pd.isna(case["index"]) or case["column"] is None:
+            continue
+        position = int(case["index"])
+        origin, column, raw = describe(position, str(case["column"]))
+        problem, expected = describe_check(str(case["check"]))
+        failures.setdefault(position, []).append(
+            CellFailure(origin, column, raw, problem, expected)
+        )
+    return failures
+
+
+_CHECK = re.compile(r"^(?P<name>\w+)\((?P<args>.*)\)$", re.S)
+
+
+def describe_check(check: str) -> tuple[str, str]:
+    """pandera's check name, e.g. 'str_length(1, 50)', as (problem, expected) in words."""
+    match = _CHECK.match(check)
+    name, args = (match["name"], match["args"]) if match else (check, "")
+    words = {
+        "str_length": ("has the wrong length", f"between {args.replace(', ', ' and ')} characters"),
+        "greater_than": ("is too small", f"more than {args}"),
+        "greater_than_or_equal_to": ("is too small", f"at least {args}"),
+        "less_than": ("is too large", f"less than {args}"),
+        "less_than_or_equal_to": ("is too large", f"at most {args}"),
+        "in_range": ("is out of range", f"between {args.replace(', ', ' and ')}"),
+        "isin": ("is not allowed", f"one of {args}"),
+        "str_matches": ("does not have the expected form", f"text matching {args}"),
+        "not_nullable": ("is empty", "a value"),
+        "field_uniqueness": ("is repeated", "a value unique in the file"),
+    }
+    if name in words:
+        return words[name]
+    if check.startswith("dtype("):
+        return ("has the wrong type", check)
+    return ("fails the check", check)

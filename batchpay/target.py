@@ -1,0 +1,106 @@
+"""Where a run's calls go: a Chargebee site, an explicit base URL, or the built-in sandbox.
+
+With no site configured, runs target the built-in sandbox in-process, its state in a local
+SQLite file (seeded with samples/sandbox-seed.yaml the first time), so the whole workflow can
+be tried with no account. The API key comes from CHARGEBEE_API_KEY or a file named by
+CHARGEBEE_API_KEY_FILE, never from the command line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from batchpay.chargebee.client import base_url_for, is_test_site
+from batchpay.chargebee.errors import ConfigError
+from batchpay.spec import JobSpec
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SANDBOX_STATE = Path(".batchpay") / "sandbox.sqlite"
+DEFAULT_SANDBOX_SEED = REPO_ROOT / "samples" / "sandbox-seed.yaml"
+SANDBOX_HOST = "127.0.0.1"  # loopback name; requests never leave the process
+
+
+@dataclass
+class Target:
+    """A resolved destination. ``api_key`` is excluded from repr so it cannot reach a log."""
+
+    label: str  # for people and reports: "built-in sandbox (.batchpay/sandbox.sqlite)"
+    site: str  # identity used in idempotency keys and the journal
+    base_url: str
+    api_key: str = field(repr=False)
+    transport: httpx.AsyncBaseTransport | None = field(default=None, repr=False)
+    is_live: bool = False
+    embedded: bool = False
+
+
+def resolve_target(
+    spec: JobSpec,
+    *,
+    site: str | None = None,
+    base_url: str | None = None,
+    sandbox_state: Path = DEFAULT_SANDBOX_STATE,
+    env: Mapping[str, str] = os.environ,
+) -> Target:
+    """Pick the target: command-line site/URL, else the job's, else the built-in sandbox."""
+    version = spec.api_version
+    site = site or spec.site.name
+    base_url = base_url or spec.site.base_url
+    if site is None and base_url is None:
+        return embedded_sandbox(sandbox_state, version)
+    url = base_url_for(site=None if base_url else site, base_url=base_url, version=version)
+    host = urlsplit(url).hostname or url
+    return Target(
+        label=host,
+        site=site or host,
+        base_url=url,
+        api_key=api_key_from(env),
+        is_live=not is_test_site(url),
+    )
+
+
+def api_key_from(env: Mapping[str, str]) -> str:
+    key = env.get("CHARGEBEE_API_KEY", "").strip()
+    key_file = env.get("CHARGEBEE_API_KEY_FILE", "").strip()
+    if not key and key_file:
+        try:
+            key = Path(key_file).expanduser().read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read CHARGEBEE_API_KEY_FILE ({key_file}): "
+                              f"{exc.strerror}") from None
+    if not key:
+        raise ConfigError(
+            "no API key: set CHARGEBEE_API_KEY, or CHARGEBEE_API_KEY_FILE to a file holding it"
+        )
+    return key
+
+
+def embedded_sandbox(state: Path, version: str) -> Target:
+    """The built-in sandbox, in-process, its state persisted in ``state``."""
+    from batchpay.sandbox import (  # imported here: only embedded runs need the sandbox
+        DEFAULT_API_KEY,
+        SandboxStore,
+        create_app,
+        load_seed_file,
+        sandbox_transport,
+    )
+
+    fresh = not state.exists()
+    state.parent.mkdir(parents=True, exist_ok=True)
+    store = SandboxStore(state)
+    if fresh and DEFAULT_SANDBOX_SEED.exists():
+        store.load_seed(load_seed_file(DEFAULT_SANDBOX_SEED))
+    app = create_app(store)
+    return Target(
+        label=f"built-in sandbox ({state})",
+        site="sandbox",
+        base_url=f"http://{SANDBOX_HOST}/api/{version}",
+        api_key=DEFAULT_API_KEY,
+        transport=sandbox_transport(app),
+        embedded=True,
+    )
