@@ -370,7 +370,21 @@ def _assemble(
     width = len(columns)
     rows = [(number, _fit(path, cells, width, Origin(number, sheet), spec.header))
             for number, cells in records]  # fmt: skip
-    return header_at, columns, rows
+    return header_at, *_drop_unnamed_empty(columns, rows)
+
+
+def _drop_unnamed_empty(columns: list[str], rows: list[Record]) -> tuple[list[str], list[Record]]:
+    """Drop columns with neither a header name nor data (a sheet's empty leading columns)."""
+    unnamed = {i for i, name in enumerate(columns) if name == _unnamed(i)}
+    empty = {i for i in unnamed if all(not cells[i].strip() for _, cells in rows)}
+    if not empty:
+        return columns, rows
+    keep = [i for i in range(len(columns)) if i not in empty]
+    return [columns[i] for i in keep], [(n, [cells[i] for i in keep]) for n, cells in rows]
+
+
+def _unnamed(index: int) -> str:
+    return f"Column {index + 1}"
 
 
 def _where(sheet: str | None) -> str:
@@ -398,7 +412,7 @@ def _header_names(path: Path, cells: list[str], origin: Origin) -> list[str]:
     names = [cell.strip() for cell in cells]
     while names and not names[-1]:
         names.pop()  # "a,b," (Lloyds) or "a;b;" (OP): the trailing delimiter is not a column
-    names = [name or f"Column {index}" for index, name in enumerate(names, start=1)]
+    names = [name or _unnamed(index) for index, name in enumerate(names)]
     _refuse_duplicates(path, names, f"the header ({origin})")
     return names
 

@@ -1,0 +1,496 @@
+"""Text-first readers: every option, every failure, and where each row came from."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from batchpay import read
+from batchpay.errors import InputError, SpecError
+from batchpay.read import FIX_SHEET, Table, detect_format, read_table
+from batchpay.records import Origin
+from batchpay.spec import InputSpec
+
+
+def spec(**options: Any) -> InputSpec:
+    return InputSpec(**options)
+
+
+def write(tmp_path: Path, name: str, content: str | bytes, encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
+    return path
+
+
+def rows(table: Table) -> list[tuple[int, list[str]]]:
+    return [(int(number), list(cells)) for number, cells in zip(
+        table.frame.index, table.frame.itertuples(index=False, name=None), strict=True
+    )]  # fmt: skip
+
+
+def error(path: Path, input_spec: InputSpec | None = None, **kwargs: Any) -> str:
+    with pytest.raises(InputError) as caught:
+        read_table(path, input_spec or spec(), **kwargs)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+# ------------------------------------------------------------------------------------------ CSV
+
+
+def test_csv_cells_are_text_and_rows_keep_their_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "deposits.csv", "Ref,Amount,Date\n00123,12.50,01/02/2024\n"
+                 "12345678901234567890,1e5,2024-01-15\n")  # fmt: skip
+    table = read_table(path, spec())
+    assert table.columns == ("Ref", "Amount", "Date")
+    assert (table.format, table.sheet, table.path) == ("csv", None, path)
+    assert rows(table) == [
+        (2, ["00123", "12.50", "01/02/2024"]),
+        (3, ["12345678901234567890", "1e5", "2024-01-15"]),
+    ]
+    assert set(table.frame.dtypes.astype(str)) == {"object"}
+    assert all(type(cell) is str for cell in table.frame.to_numpy().ravel())
+    assert table.origin(3) == Origin(3) and str(table.origin(3)) == "line 3"
+
+
+def test_multiline_fields_and_preamble_count_physical_lines(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "bank.csv",
+        "Account statement\nExported 2024-01-31\n"  # lines 1-2: preamble
+        "Date,Memo,Amount\n"  # line 3: header
+        '01/01/2024,"first\nsecond\nthird",1.00\n'  # lines 4-6: one row
+        "02/01/2024,plain,2.00\n"  # line 7
+        '03/01/2024,"a ""quoted"" word",3.00\n',  # line 8
+    )
+    table = read_table(path, spec(skip_lines=2))
+    assert rows(table) == [
+        (4, ["01/01/2024", "first\nsecond\nthird", "1.00"]),
+        (7, ["02/01/2024", "plain", "2.00"]),
+        (8, ["03/01/2024", 'a "quoted" word', "3.00"]),
+    ]
+
+
+def test_crlf_and_bom(tmp_path: Path) -> None:
+    path = write(tmp_path, "crlf.csv", b'\xef\xbb\xbfRef,Memo\r\n1,"two\r\nlines"\r\n2,x\r\n')
+    table = read_table(path, spec())
+    assert table.columns == ("Ref", "Memo")
+    assert rows(table) == [(2, ["1", "two\r\nlines"]), (4, ["2", "x"])]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "text"),
+    [
+        ("latin-1", "Määrä;Selitys\n-66,50;MEIKÄLÄINEN\n"),
+        ("cp1252", "Betrag;Text\n€ 5,00;Überweisung\n"),
+        ("cp1250", "Kwota;Opis\n5,00;Zażółć\n"),
+        ("iso-8859-13", "Summa;Apraksts\n5,00;Ąžuolas\n"),
+    ],
+)
+def test_single_byte_encodings(tmp_path: Path, encoding: str, text: str) -> None:
+    path = write(tmp_path, "enc.csv", text, encoding)
+    table = read_table(path, spec(encoding=encoding, delimiter=";"))
+    header, data = text.splitlines()
+    assert table.columns == tuple(header.split(";"))
+    assert rows(table) == [(2, data.split(";"))]
+
+
+def test_wrong_encoding_names_line_and_byte(tmp_path: Path) -> None:
+    path = write(tmp_path, "file.csv", "Name,Amount\nok,1\nMüller,2\n", "latin-1")
+    assert error(path) == (
+        f"{path}: line 3 is not valid utf-8 (byte 0xfc); set input.encoding, e.g. latin-1 or cp1252"
+    )
+
+
+def test_unknown_encoding_is_a_spec_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "file.csv", "a\n1\n")
+    with pytest.raises(SpecError, match=r"input\.encoding: unknown encoding 'klingon'"):
+        read_table(path, spec(encoding="klingon"))
+
+
+def test_delimiter_and_quotechar(tmp_path: Path) -> None:
+    path = write(tmp_path, "q.csv", "a|b\n'x|y'|'it''s'\n")
+    table = read_table(path, spec(delimiter="|", quotechar="'"))
+    assert rows(table) == [(2, ["x|y", "it's"])]
+
+
+def test_headerless_file_uses_declared_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, "nohead.csv", "AT1;+1,23;EUR\nAT1;-0,42\n")
+    table = read_table(path, spec(header=False, columns=["IBAN", "Amount", "Currency"],
+                                  delimiter=";"))  # fmt: skip
+    assert table.columns == ("IBAN", "Amount", "Currency")
+    assert rows(table) == [(1, ["AT1", "+1,23", "EUR"]), (2, ["AT1", "-0,42", ""])]
+
+
+def test_headerless_row_too_wide(tmp_path: Path) -> None:
+    path = write(tmp_path, "nohead.csv", "a,b\nc,d,e\n")
+    assert error(path, spec(header=False, columns=["x", "y"])) == (
+        f"{path}: line 2 has 3 fields, input.columns names 2"
+    )
+
+
+def test_headerless_duplicate_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, "nohead.csv", "a,b\n")
+    assert error(path, spec(header=False, columns=["x", "x"])) == (
+        f'{path}: input.columns repeats "x" (columns 1, 2); rename them, or read the file with '
+        "header: false, skip_lines and columns: [...]"
+    )
+
+
+def test_skip_footer_ignores_trailing_blank_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, "foot.csv", "a,b\n1,2\n3,4\nTotal,6\n\n\n")
+    table = read_table(path, spec(skip_footer=1))
+    assert rows(table) == [(2, ["1", "2"]), (3, ["3", "4"])]
+
+
+def test_drop_rows_matching_looks_at_the_first_filled_cell(tmp_path: Path) -> None:
+    path = write(tmp_path, "markers.csv",
+                 'Date,Memo\n"Posted Transactions"\n,Pending Transactions\n01/01/2024,x\n')
+    table = read_table(path, spec(drop_rows_matching=r"^(Pending|Posted) Transactions"))
+    assert rows(table) == [(4, ["01/01/2024", "x"])]
+
+
+def test_bad_drop_regex_is_a_spec_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "f.csv", "a\n1\n")
+    with pytest.raises(SpecError, match=r"input\.drop_rows_matching: regex does not compile"):
+        read_table(path, spec(drop_rows_matching="("))
+
+
+def test_comment_lines_are_skipped_but_not_inside_quotes(tmp_path: Path) -> None:
+    text = '# exported by bank\nRef,Memo\n# note\n1,"line\n# not a comment"\n2,x\n'
+    path = write(tmp_path, "c.csv", text)
+    table = read_table(path, spec(comment_prefix="#"))
+    assert table.columns == ("Ref", "Memo")
+    assert rows(table) == [(4, ["1", "line\n# not a comment"]), (6, ["2", "x"])]
+
+
+def test_blank_rows(tmp_path: Path) -> None:
+    path = write(tmp_path, "blank.csv", "\n\na,b\n1,2\n\n , \n3,4\n")
+    assert rows(read_table(path, spec())) == [(4, ["1", "2"]), (7, ["3", "4"])]
+    kept = read_table(path, spec(skip_blank_rows=False))
+    assert rows(kept) == [(4, ["1", "2"]), (5, ["", ""]), (6, [" ", " "]), (7, ["3", "4"])]
+
+
+def test_header_is_cleaned(tmp_path: Path) -> None:
+    # Lloyds ends the header with ","; OP ends every line with ";".
+    path = write(tmp_path, "h.csv", " Date ,,Amount,\n01/01/2024,x,1.00\n02/01/2024,,2.00,\n")
+    table = read_table(path, spec())
+    assert table.columns == ("Date", "Column 2", "Amount")  # unnamed, but it holds data
+    assert rows(table) == [(2, ["01/01/2024", "x", "1.00"]), (3, ["02/01/2024", "", "2.00"])]
+    blank = write(tmp_path, "b.csv", ",Date,,Amount\n,01/01/2024,,1.00\n")
+    assert read_table(blank, spec()).columns == ("Date", "Amount")
+
+
+def test_short_rows_are_padded(tmp_path: Path) -> None:
+    path = write(tmp_path, "short.csv", "a,b,c\n1\n1,2\n")
+    assert rows(read_table(path, spec())) == [(2, ["1", "", ""]), (3, ["1", "2", ""])]
+
+
+def test_row_wider_than_header(tmp_path: Path) -> None:
+    path = write(tmp_path, "wide.csv", "a,b,c\n1,2,3,,\n1,2,3,4,,\n")
+    assert error(path) == f"{path}: line 3 has 4 fields, the header has 3"
+
+
+def test_duplicate_header_names(tmp_path: Path) -> None:
+    path = write(tmp_path, "dup.csv", "Title\nDate,Amount,Memo,Amount,Date\n1,2,3,4,5\n")
+    assert error(path, spec(skip_lines=1)) == (
+        f'{path}: the header (line 2) repeats "Date" (columns 1, 5), "Amount" (columns 2, 4); '
+        "rename them, or read the file with header: false, skip_lines and columns: [...]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "options", "message"),
+    [
+        (b"", {}, "the file is empty"),
+        (b"\n\r\n  \n", {}, "the file is empty (only blank lines)"),
+        (b"a,b\n", {}, "no data rows after the header (line 1)"),
+        (b"title\n\na,b\n\n", {"skip_lines": 1}, "no data rows after the header (line 3)"),
+        (b"a,b\nTotal,1\n", {"skip_footer": 1}, "no data rows after the header (line 1)"),
+        (b"x\ny\n", {"skip_lines": 5}, "nothing after the first 5 lines (skip_lines: 5)"),
+        (b"\n", {"header": False, "columns": ["a"]}, "no data rows"),
+    ],
+)
+def test_nothing_to_read(
+    tmp_path: Path, content: bytes, options: dict[str, Any], message: str
+) -> None:
+    path = write(tmp_path, "empty.csv", content)
+    assert error(path, spec(**options)) == f"{path}: {message}"
+
+
+def test_binary_garbage(tmp_path: Path) -> None:
+    path = write(tmp_path, "garbage.csv", b"a,b\n1,2\n\x89\x00\x13\x00\xff")
+    assert error(path) == f"{path}: line 3 contains NUL bytes; this is a binary file, not CSV text"
+
+
+def test_utf16_is_recognised(tmp_path: Path) -> None:
+    path = write(tmp_path, "wide.csv", "a,b\n1,2\n", "utf-16")
+    assert error(path) == f"{path}: the file is UTF-16 text; set input.encoding: utf-16"
+    assert rows(read_table(path, spec(encoding="utf-16"))) == [(2, ["1", "2"])]
+
+
+def test_workbook_given_as_csv(tmp_path: Path) -> None:
+    path = tmp_path / "statement.csv"
+    openpyxl.Workbook().save(path)
+    assert error(path, spec(format="csv")) == (
+        f"{path}: looks like an xlsx or ods workbook, not CSV text; set input.format "
+        "(or leave it unset to detect it)"
+    )
+    # Left unset, the content decides.
+    assert detect_format(path) == "xlsx"
+
+
+def test_missing_file_and_directory(tmp_path: Path) -> None:
+    assert error(tmp_path / "nope.csv") == f"{tmp_path / 'nope.csv'}: no such file"
+    assert error(tmp_path / "nope.xlsx") == f"{tmp_path / 'nope.xlsx'}: no such file"
+    folder = tmp_path / "folder.csv"
+    folder.mkdir()
+    assert error(folder) == f"{folder}: is a directory, not a file"
+
+
+def test_huge_field_is_refused(tmp_path: Path) -> None:
+    big = "x" * (read.MAX_FIELD_CHARS + 1)
+    path = write(tmp_path, "big.csv", f"a,b\n1,2\n3,{big}\n")
+    assert error(path) == (
+        f"{path}: line 3: a field is longer than {read.MAX_FIELD_CHARS} characters "
+        "(an unclosed quote?)"
+    )
+
+
+def test_unclosed_quote(tmp_path: Path) -> None:
+    path = write(tmp_path, "quote.csv", 'a,b\n1,2\n3,"never closed\n4,5\n')
+    assert error(path) == f"{path}: line 3: a quoted field is never closed"
+
+
+def test_required_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, "deposits.csv", "Date,Amount ,Memo\n1,2,3\n")
+    assert read_table(path, spec(), required_columns=["Date", "Amount"]).columns == (
+        "Date", "Amount", "Memo",
+    )  # fmt: skip
+    assert error(path, required_columns=["Date", "amount", "Reference"]) == (
+        f'{path}: columns "amount", "Reference" not found in the header (line 1); '
+        'found: "Date", "Amount", "Memo"; did you mean "Amount" for "amount"?'
+    )
+    assert error(path, required_columns=["Amout"]) == (
+        f'{path}: column "Amout" not found in the header (line 1); '
+        'found: "Date", "Amount", "Memo"; did you mean "Amount" for "Amout"?'
+    )
+    headerless = spec(header=False, columns=["Date", "Value", "Note"])
+    assert error(path, headerless, required_columns=["Memo"]) == (
+        f'{path}: column "Memo" not found in input.columns; found: "Date", "Value", "Note"'
+    )
+
+
+# --------------------------------------------------------------------------------- detection
+
+
+def test_detect_format(tmp_path: Path) -> None:
+    xlsx = tmp_path / "book.bin"
+    openpyxl.Workbook().save(xlsx)
+    ods = tmp_path / "book.zip"
+    with zipfile.ZipFile(ods, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("content.xml", "<x/>")
+    xls = write(tmp_path, "legacy.dat", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 64)
+    assert detect_format(xlsx) == "xlsx"
+    assert detect_format(ods) == "ods"
+    assert detect_format(xls) == "xls"
+    assert detect_format(write(tmp_path, "x.XLSX", "a,b\n")) == "xlsx"  # by extension
+    assert detect_format(write(tmp_path, "x.ods", "a,b\n")) == "ods"
+    assert detect_format(write(tmp_path, "x.txt", "a,b\n")) == "csv"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "tail"),
+    [
+        ("bank.xlsx", b"Date,Amount\n01/01/2024,1\n",
+         "is not an Excel workbook (it looks like text); set input.format: csv"),
+        ("bank.xls", b"<html><table><tr><td>1</td></tr></table></html>",
+         "is not an Excel workbook (it looks like HTML or XML); save it as CSV or XLSX instead"),
+        ("bank.ods", b"\x01\x02\x00\x03",
+         "is not an OpenDocument spreadsheet (unknown binary content)"),
+        ("bank.xlsx", b"", "is not an Excel workbook (the file is empty)"),
+    ],
+)  # fmt: skip
+def test_not_a_workbook(tmp_path: Path, name: str, content: bytes, tail: str) -> None:
+    path = write(tmp_path, name, content)
+    assert error(path) == f"{path} {tail}"
+
+
+def test_truncated_workbook(tmp_path: Path) -> None:
+    whole = tmp_path / "whole.xlsx"
+    openpyxl.Workbook().save(whole)
+    path = write(tmp_path, "cut.xlsx", whole.read_bytes()[:300])
+    assert error(path) == f"{path}: the workbook is damaged or truncated (not a valid zip)"
+
+
+def test_zip_that_is_not_a_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "photos.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("cat.txt", "meow")
+    assert error(path).startswith(f"{path}: the workbook cannot be read: ")
+
+
+def test_zip_bomb_is_refused_before_opening(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "bomb.xlsx"
+    openpyxl.Workbook().save(path)
+    monkeypatch.setattr(read, "MAX_UNPACKED_BYTES", 1024)
+    message = error(path)
+    assert message.startswith(f"{path}: the workbook would unpack to ")
+    assert message.endswith("MB (limit 0 MB); refusing to open it")
+
+
+# ------------------------------------------------------------------------------ spreadsheets
+
+
+def sample_workbook(path: Path) -> Path:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Deposits"
+    # Rows 1-2 empty, column A empty: the header is C3:H3 as Excel shows it.
+    sheet.append([])
+    sheet.append([])
+    sheet.append([None, None, "Ref", "Amount", "When", "Time", "Flag", "Note"])
+    sheet.append([None, None, "007", 4.0, dt.date(2024, 1, 15), dt.time(10, 30), True, None])
+    sheet.append([None, None, 12345678901234567890, 0.1, dt.datetime(2024, 1, 15, 10, 30), None,
+                  False, "12345678901234567890"])  # fmt: skip
+    sheet.append([])
+    sheet.append([None, None, 3, -9.99, None, None, None, "x"])
+    book.create_sheet("Other").append(["only", "header"])
+    book.save(path)
+    return path
+
+
+def test_xlsx_cells_become_text_with_excel_row_numbers(tmp_path: Path) -> None:
+    table = read_table(sample_workbook(tmp_path / "book.xlsx"), spec())
+    assert (table.format, table.sheet) == ("xlsx", "Deposits")
+    # Columns A and B have no name and no data: dropped.
+    assert table.columns == ("Ref", "Amount", "When", "Time", "Flag", "Note")
+    assert rows(table) == [
+        (4, ["007", "4", "2024-01-15", "10:30:00", "TRUE", ""]),
+        # A 20-digit number stored as a number has already lost digits; the exponent shows it.
+        (5, ["1.234567890123457e+19", "0.1", "2024-01-15T10:30:00", "", "FALSE",
+             "12345678901234567890"]),
+        (7, ["3", "-9.99", "", "", "", "x"]),
+    ]  # fmt: skip
+    assert str(table.origin(5)) == 'sheet "Deposits" row 5'
+
+
+def test_sheet_by_name_and_index(tmp_path: Path) -> None:
+    path = sample_workbook(tmp_path / "book.xlsx")
+    assert read_table(path, spec(sheet=0)).sheet == "Deposits"
+    assert error(path, spec(sheet="Other")) == (
+        f'{path}: no data rows after the header (sheet "Other" row 1)'
+    )
+    assert error(path, spec(sheet="Deposit")) == (
+        f'{path}: no sheet "Deposit"; the sheets are "Deposits", "Other"'
+    )
+    assert error(path, spec(sheet=2)) == (
+        f'{path}: no sheet number 2 (0-based); the workbook has 2: "Deposits", "Other"'
+    )
+
+
+def test_spreadsheet_skip_lines_footer_and_width(tmp_path: Path) -> None:
+    path = tmp_path / "fineco.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Movimenti"
+    for line in (["Conto Corrente: 0000000"], ["Periodo"], [], ["Risultati Ricerca"], [],
+                 ["Data", "Entrate", "Uscite"], ["31/12/2024", None, -9.99],
+                 ["31/12/2024", 150.62, None], ["Totale", 150.62, -9.99]):  # fmt: skip
+        sheet.append(line)
+    sheet["E9"] = "stray"
+    book.save(path)
+    table = read_table(path, spec(skip_lines=4, skip_footer=1))
+    assert table.columns == ("Data", "Entrate", "Uscite")
+    assert rows(table) == [(7, ["31/12/2024", "", "-9.99"]), (8, ["31/12/2024", "150.62", ""])]
+    assert error(path, spec(skip_lines=4)) == (
+        f'{path}: sheet "Movimenti" row 9 has 5 fields, the header has 3'
+    )
+    assert error(path, spec(skip_lines=20)) == (
+        f'{path}: sheet "Movimenti" has nothing after row 20 (skip_lines: 20)'
+    )
+
+
+def test_empty_sheet(tmp_path: Path) -> None:
+    path = tmp_path / "empty.xlsx"
+    openpyxl.Workbook().save(path)
+    sheet = openpyxl.load_workbook(path).sheetnames[0]
+    assert error(path) == f'{path}: sheet "{sheet}" is empty'
+
+
+def test_fix_sheet_is_read_with_its_own_layout(tmp_path: Path) -> None:
+    path = tmp_path / "report.xlsx"
+    book = openpyxl.Workbook()
+    summary = book.active
+    assert summary is not None
+    summary.title = "Summary"
+    summary.append(["rows read", 2])
+    fix = book.create_sheet(FIX_SHEET)
+    fix.append(["Date", "Amount", "Ref", "batchpay error"])
+    fix.append(["15/01/2024", "12.5O", "000123", 'column "Amount": "12.5O" is not an amount'])
+    book.save(path)
+    original = spec(skip_lines=6, skip_footer=2, drop_rows_matching="Date")
+    table = read_table(path, original, required_columns=["Amount"])
+    assert (table.sheet, table.columns) == (FIX_SHEET, ("Date", "Amount", "Ref", "batchpay error"))
+    assert rows(table)[0][0] == 2 and rows(table)[0][1][:3] == ["15/01/2024", "12.5O", "000123"]
+    # Naming a sheet turns the detection off.
+    assert read_table(path, spec(sheet="Summary", header=False, columns=["k", "v"])).sheet == (
+        "Summary"
+    )
+
+
+def test_ods_reads_like_xlsx(tmp_path: Path) -> None:
+    path = tmp_path / "sheet.ods"
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+        ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+        ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        '<office:body><office:spreadsheet><table:table table:name="Blatt1">'
+        "<table:table-row><table:table-cell/></table:table-row>"
+        '<table:table-row><table:table-cell office:value-type="string"><text:p>Ref</text:p>'
+        '</table:table-cell><table:table-cell office:value-type="string"><text:p>Betrag</text:p>'
+        "</table:table-cell></table:table-row>"
+        '<table:table-row><table:table-cell office:value-type="string"><text:p>007</text:p>'
+        '</table:table-cell><table:table-cell office:value-type="float" office:value="12.5">'
+        "<text:p>12,5</text:p></table:table-cell></table:table-row>"
+        "</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+        'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+        'manifest:version="1.2">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet",
+                         compress_type=zipfile.ZIP_STORED)  # fmt: skip
+        archive.writestr("META-INF/manifest.xml", manifest)
+        archive.writestr("content.xml", content)
+    table = read_table(path, spec())
+    assert (table.format, table.sheet, table.columns) == ("ods", "Blatt1", ("Ref", "Betrag"))
+    assert rows(table) == [(3, ["007", "12.5"])]
+
+
+def test_cell_text() -> None:
+    cell = read._cell_text
+    assert [cell(4.0), cell(0.1), cell(-9.99), cell(1e300), cell(2.0**53), cell(7)] == [
+        "4", "0.1", "-9.99", "1e+300", "9007199254740992.0", "7",
+    ]  # fmt: skip
+    assert cell(dt.datetime(2024, 1, 15, 10, 30, 0, 500)) == "2024-01-15T10:30:00.000500"
+    assert cell(dt.timedelta(hours=1)) == "1:00:00"
+    assert cell(None) == ""
