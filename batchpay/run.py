@@ -65,6 +65,7 @@ class RunOptions:
     site: str | None = None
     base_url: str | None = None
     sandbox_state: Path = DEFAULT_SANDBOX_STATE
+    target: Target | None = None  # a ready target (e.g. a sandbox with faults); overrides site
     journal_path: Path | None = None
     rate_per_minute: int | None = None
     concurrency: int | None = None
@@ -83,7 +84,7 @@ def run_job(spec_path: Path, input_path: Path, options: RunOptions) -> RunResult
     if options.mode == "execute":
         _refuse_invalid(prepared, options)
     local = options.mode == "validate" or options.offline
-    target = None if local else resolve_target(
+    target = None if local else options.target or resolve_target(
         spec, site=options.site, base_url=options.base_url,
         sandbox_state=options.sandbox_state, env=options.env,
     )

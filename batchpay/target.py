@@ -9,9 +9,10 @@ CHARGEBEE_API_KEY_FILE, never from the command line.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -19,6 +20,9 @@ import httpx
 from batchpay.chargebee.client import base_url_for, is_test_site
 from batchpay.chargebee.errors import ConfigError
 from batchpay.spec import JobSpec
+
+if TYPE_CHECKING:  # the sandbox is imported only when a run uses it
+    from batchpay.sandbox import FaultConfig, SandboxStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SANDBOX_STATE = Path(".batchpay") / "sandbox.sqlite"
@@ -82,22 +86,30 @@ def api_key_from(env: Mapping[str, str]) -> str:
 
 def embedded_sandbox(state: Path, version: str) -> Target:
     """The built-in sandbox, in-process, its state persisted in ``state``."""
-    from batchpay.sandbox import (  # imported here: only embedded runs need the sandbox
-        DEFAULT_API_KEY,
-        SandboxStore,
-        create_app,
-        load_seed_file,
-        sandbox_transport,
-    )
+    from batchpay.sandbox import SandboxStore, load_seed_file
 
     fresh = not state.exists()
     state.parent.mkdir(parents=True, exist_ok=True)
     store = SandboxStore(state)
     if fresh and DEFAULT_SANDBOX_SEED.exists():
         store.load_seed(load_seed_file(DEFAULT_SANDBOX_SEED))
-    app = create_app(store)
+    return sandbox_target(store, version=version, label=f"built-in sandbox ({state})")
+
+
+def sandbox_target(
+    store: SandboxStore,
+    *,
+    version: str = "v2",
+    faults: FaultConfig | None = None,
+    clock: Callable[[], float] | None = None,
+    label: str = "built-in sandbox",
+) -> Target:
+    """An in-process sandbox target over ``store`` (tests and benchmarks set faults/clock)."""
+    from batchpay.sandbox import DEFAULT_API_KEY, create_app, sandbox_transport
+
+    app = create_app(store, faults=faults, clock=clock)
     return Target(
-        label=f"built-in sandbox ({state})",
+        label=label,
         site="sandbox",
         base_url=f"http://{SANDBOX_HOST}/api/{version}",
         api_key=DEFAULT_API_KEY,
