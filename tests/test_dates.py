@@ -9,8 +9,9 @@ import pytest
 from batchpay.dates import DateError, _excel_moment, describe_format, parse_date
 
 
-def unix(*parts: int) -> int:
-    return int(datetime(*parts, tzinfo=UTC).timestamp())  # test oracle only
+def unix(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> int:
+    moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    return int(moment.timestamp())  # test oracle only
 
 
 @pytest.mark.parametrize(
