@@ -26,8 +26,10 @@ def test_table_has_the_spec_enums_per_version() -> None:
     assert "direct_debit" in v1["enum"] and "direct_debit" not in v2["enum"]
     assert "custom" in v2["enum"] and "custom" not in v1["enum"]
     assert operation("v1", RECORD_V2)["fields"]["paid_at"]["required"] is True
-    assert "POST /invoices/{invoice-id}/apply_payments" not in json.loads(
-        DEFAULT_OUT.read_text())["v1"]
+    assert (
+        "POST /invoices/{invoice-id}/apply_payments"
+        not in json.loads(DEFAULT_OUT.read_text())["v1"]
+    )
 
 
 def _reject(items: list[tuple[str, str]], key: str = RECORD_V2, version: str = "v2") -> str:
@@ -42,15 +44,21 @@ def _reject(items: list[tuple[str, str]], key: str = RECORD_V2, version: str = "
     ("items", "param"),
     [
         ([("transaction[amont]", "1")], "transaction[amont]"),
-        ([("transaction[amount]", "1.5"), ("transaction[payment_method]", "cash")],
-         "transaction[amount]"),
-        ([("transaction[amount]", "-1"), ("transaction[payment_method]", "cash")],
-         "transaction[amount]"),
+        (
+            [("transaction[amount]", "1.5"), ("transaction[payment_method]", "cash")],
+            "transaction[amount]",
+        ),
+        (
+            [("transaction[amount]", "-1"), ("transaction[payment_method]", "cash")],
+            "transaction[amount]",
+        ),
         ([("transaction[payment_method]", "card")], "transaction[payment_method]"),
         ([("transaction[amount]", "5")], "transaction[payment_method]"),
         ([("comment", "x" * 301), ("transaction[payment_method]", "cash")], "comment"),
-        ([("transaction[payment_method]", "cash"), ("transaction[payment_method]", "check")],
-         "transaction[payment_method]"),
+        (
+            [("transaction[payment_method]", "cash"), ("transaction[payment_method]", "check")],
+            "transaction[payment_method]",
+        ),
     ],
 )
 def test_bad_params_are_named(items: list[tuple[str, str]], param: str) -> None:
@@ -60,14 +68,19 @@ def test_bad_params_are_named(items: list[tuple[str, str]], param: str) -> None:
 def test_column_wise_arrays_come_back_by_index() -> None:
     values = validate(
         operation("v2", "POST /invoices/{invoice-id}/apply_payments"),
-        [("transactions[id][0]", "a"), ("transactions[amount][0]", "5"), ("transactions[id][1]", "b")],
+        [
+            ("transactions[id][0]", "a"),
+            ("transactions[amount][0]", "5"),
+            ("transactions[id][1]", "b"),
+        ],
     )
     assert values == {"transactions[id]": {0: "a", 1: "b"}, "transactions[amount]": {0: 5}}
 
 
 def test_array_field_without_index_is_rejected() -> None:
     assert _reject([("transactions[id]", "a")], "POST /invoices/{invoice-id}/apply_payments") == (
-        "transactions[id]")
+        "transactions[id]"
+    )
 
 
 def test_custom_fields_only_where_the_spec_allows_them() -> None:
@@ -81,6 +94,7 @@ def test_filter_lists_accept_json_and_bare_forms() -> None:
     assert parse_list("id[in]", "[a, b]") == ["a", "b"]
     status_in = operation("v2", "GET /invoices")
     assert validate(status_in, [("status[in]", '["paid","voided"]')]) == {
-        "status[in]": ["paid", "voided"]}
+        "status[in]": ["paid", "voided"]
+    }
     assert _reject([("status[in]", '["paid","settled"]')], "GET /invoices") == "status[in]"
     assert _reject([("limit", "101")], "GET /invoices") == "limit"

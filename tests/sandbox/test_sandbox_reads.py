@@ -21,6 +21,7 @@ def test_retrieve_invoice_customer_and_404(sandbox: Sandbox) -> None:
             error(await c.get("/invoices/NOPE"), 404, "resource_not_found")
             error(await c.get("/customers/nobody"), 404, "resource_not_found")
             error(await c.get("/no/such/route"), 404, "resource_not_found")
+
     run(go())
 
 
@@ -30,22 +31,36 @@ def test_v1_reads_share_the_state(sandbox: Sandbox) -> None:
             assert ok(await c.get("/invoices/INV-1009"))["invoice"]["currency_code"] == "JPY"
             assert ok(await c.get("/customers/cust_kuwait"))["customer"]["id"] == "cust_kuwait"
             # v1's list has no filters in the spec
-            error(await c.get("/invoices", params={"id[in]": '["INV-1001"]'}), 400,
-                  "param_wrong_value", "id[in]")
+            error(
+                await c.get("/invoices", params={"id[in]": '["INV-1001"]'}),
+                400,
+                "param_wrong_value",
+                "id[in]",
+            )
             assert len(ok(await c.get("/invoices", params={"limit": 5}))["list"]) == 5
+
     run(go())
 
 
 @pytest.mark.parametrize(
-    "auth", [None, ("wrong_key", ""), ("", "test_batchpay_sandbox")], ids=["none", "wrong", "as-password"])
+    "auth",
+    [None, ("wrong_key", ""), ("", "test_batchpay_sandbox")],
+    ids=["none", "wrong", "as-password"],
+)
 def test_auth_failures_are_401_untyped(sandbox: Sandbox, auth: object) -> None:
     async def go() -> None:
         async with sandbox.client(auth=auth) as c:
             body = error(await c.get("/invoices/INV-1001"), 401, "api_authentication_failed")
             assert body["type"] == "untyped"
-            error(await c.post("/invoices/INV-1001/record_payment",
-                               data={"transaction[payment_method]": "cash"}),
-                  401, "api_authentication_failed")
+            error(
+                await c.post(
+                    "/invoices/INV-1001/record_payment",
+                    data={"transaction[payment_method]": "cash"},
+                ),
+                401,
+                "api_authentication_failed",
+            )
+
     run(go())
     assert sandbox.ledger() == []
 
@@ -53,17 +68,39 @@ def test_auth_failures_are_401_untyped(sandbox: Sandbox, auth: object) -> None:
 def test_list_filters(sandbox: Sandbox) -> None:
     async def go() -> None:
         async with sandbox.client() as c:
-            body = ok(await c.get("/invoices", params={
-                "customer_id[is]": "cust_globex", "status[in]": '["payment_due","not_paid"]'}))
+            body = ok(
+                await c.get(
+                    "/invoices",
+                    params={
+                        "customer_id[is]": "cust_globex",
+                        "status[in]": '["payment_due","not_paid"]',
+                    },
+                )
+            )
             assert [e["invoice"]["id"] for e in body["list"]] == ["INV-1004", "INV-1005"]
             assert "next_offset" not in body
             body = ok(await c.get("/invoices", params={"amount_due[gte]": "150000", "limit": 100}))
-            assert {e["invoice"]["id"] for e in body["list"]} == {"INV-1007", "INV-1009", "INV-1020"}
-            error(await c.get("/invoices", params={"limit": "101"}), 400, "param_wrong_value", "limit")
-            error(await c.get("/invoices", params={"stauts[in]": '["paid"]'}), 400,
-                  "param_wrong_value", "stauts[in]")
-            error(await c.get("/invoices", params={"offset": "bogus"}), 400, "param_wrong_value",
-                  "offset")
+            assert {e["invoice"]["id"] for e in body["list"]} == {
+                "INV-1007",
+                "INV-1009",
+                "INV-1020",
+            }
+            error(
+                await c.get("/invoices", params={"limit": "101"}), 400, "param_wrong_value", "limit"
+            )
+            error(
+                await c.get("/invoices", params={"stauts[in]": '["paid"]'}),
+                400,
+                "param_wrong_value",
+                "stauts[in]",
+            )
+            error(
+                await c.get("/invoices", params={"offset": "bogus"}),
+                400,
+                "param_wrong_value",
+                "offset",
+            )
+
     run(go())
 
 
@@ -79,6 +116,7 @@ def test_default_limit_is_10_and_paging_walks_everything(sandbox: Sandbox) -> No
                 if "next_offset" not in body:
                     return seen
                 params = {"offset": body["next_offset"]}
+
     assert run(go()) == [f"INV-{n}" for n in range(1001, 1021)]
 
 
@@ -97,6 +135,7 @@ def test_id_in_paging_over_more_than_100_invoices() -> None:
             for body in (first, second):
                 found += [e["invoice"]["id"] for e in body["list"]]
         return found
+
     assert sorted(run(go())) == wanted
 
 
@@ -113,16 +152,29 @@ def test_transactions_list_filters(sandbox: Sandbox) -> None:
         async with sandbox.client() as c:
             body = ok(await c.get("/transactions", params={"reference_number[is]": "DEP-0003"}))
             assert [e["transaction"]["id"] for e in body["list"]] == ["txn_seed_1003"]
-            body = ok(await c.get("/transactions", params={
-                "customer_id[is]": "cust_hooli", "type[is]": "payment", "limit": "1"}))
+            body = ok(
+                await c.get(
+                    "/transactions",
+                    params={"customer_id[is]": "cust_hooli", "type[is]": "payment", "limit": "1"},
+                )
+            )
             assert body["list"][0]["transaction"]["id"] == "txn_hooli_1"
-            body = ok(await c.get("/transactions", params={
-                "customer_id[is]": "cust_hooli", "offset": body["next_offset"]}))
+            body = ok(
+                await c.get(
+                    "/transactions",
+                    params={"customer_id[is]": "cust_hooli", "offset": body["next_offset"]},
+                )
+            )
             assert [e["transaction"]["id"] for e in body["list"]] == ["txn_hooli_2"]
-            error(await c.get("/transactions", params={"type[is]": "gift"}), 400,
-                  "param_wrong_value", "type[is]")
+            error(
+                await c.get("/transactions", params={"type[is]": "gift"}),
+                400,
+                "param_wrong_value",
+                "type[is]",
+            )
         async with sandbox.client("v1") as c:
             assert len(ok(await c.get("/transactions"))["list"]) == 3
+
     run(go())
 
 
