@@ -45,7 +45,7 @@ _EXTENSIONS = {
     ".xlsx": "xlsx", ".xlsm": "xlsx", ".xltx": "xlsx", ".xltm": "xlsx",
     ".xls": "xls", ".ods": "ods",
 }  # fmt: skip
-_SPREADSHEETS = ("xlsx", "xls", "ods")
+_SUGGESTED = {"iso8859-1": "latin-1", "cp1252": "cp1252", "utf-8-sig": "utf-8"}  # by codec name
 
 Record = tuple[int, list[str]]  # (1-based line or sheet row, cells)
 
@@ -200,7 +200,7 @@ def _decode(path: Path, data: bytes, encoding: str) -> str:
         return data.decode(codec)
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        others = "utf-8 or cp1252" if codec != "utf-8-sig" else "latin-1 or cp1252"
+        others = " or ".join([name for c, name in _SUGGESTED.items() if c != codec][:2])
         raise InputError(
             f"{path}: line {line} is not valid {encoding} (byte 0x{data[exc.start]:02x}); "
             f"set input.encoding, e.g. {others}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -105,6 +107,13 @@ def test_wrong_encoding_names_line_and_byte(tmp_path: Path) -> None:
     path = write(tmp_path, "file.csv", "Name,Amount\nok,1\nMüller,2\n", "latin-1")
     assert error(path) == (
         f"{path}: line 3 is not valid utf-8 (byte 0xfc); set input.encoding, e.g. latin-1 or cp1252"
+    )
+
+
+def test_wrong_single_byte_encoding_suggests_others(tmp_path: Path) -> None:
+    path = write(tmp_path, "file.csv", "Name\nok\n\x81\n", "latin-1")
+    assert error(path, spec(encoding="cp1252")) == (
+        f"{path}: line 3 is not valid cp1252 (byte 0x81); set input.encoding, e.g. latin-1 or utf-8"
     )
 
 
@@ -494,3 +503,36 @@ def test_cell_text() -> None:
     assert cell(dt.datetime(2024, 1, 15, 10, 30, 0, 500)) == "2024-01-15T10:30:00.000500"
     assert cell(dt.timedelta(hours=1)) == "1:00:00"
     assert cell(None) == ""
+
+
+# ------------------------------------------------------------------------------- performance
+
+
+def assert_reads_quickly(path: Path, last_amount: str) -> None:
+    started = time.perf_counter()
+    table = read_table(path, spec())
+    elapsed = time.perf_counter() - started
+    assert len(table.frame) == 100_000
+    assert table.frame.at[100_001, "Amount"] == last_amount
+    assert elapsed < 5, f"{path.name}: {elapsed:.2f}s"
+
+
+def test_100k_row_csv_reads_in_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    body = "".join(f'{i:020d},{i}.{i % 100:02d},"memo, {i}"\n' for i in range(100_000))
+    path.write_text("Ref,Amount,Memo\n" + body, encoding="utf-8")
+    assert_reads_quickly(path, "99999.99")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("BATCHPAY_SLOW") != "1", reason="set BATCHPAY_SLOW=1")
+def test_100k_row_xlsx_reads_in_seconds(tmp_path: Path) -> None:
+    # Writing the workbook with openpyxl takes ~5s; reading it back ~1s.
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Rows")
+    sheet.append(["Ref", "Amount", "Memo"])
+    for i in range(100_000):
+        sheet.append([f"{i:020d}", i + 0.25, f"memo {i}"])
+    path = tmp_path / "big.xlsx"
+    book.save(path)
+    assert_reads_quickly(path, "99999.25")
