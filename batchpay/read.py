@@ -519,4 +519,6 @@ def _one_line(exc: BaseException) -> str:
 def _nothing_left(path: Path, skip: int, unit: str, data: bytes) -> str:
     if not data.strip():
         return f"{path}: the file is empty"
+    if not skip:
+        return f"{path}: the file has only comment lines"
     return f"{path}: nothing after the first {skip} {unit} (skip_lines: {skip})"

@@ -272,6 +272,16 @@ def test_huge_field_is_refused(tmp_path: Path) -> None:
     )
 
 
+def test_text_after_a_closing_quote(tmp_path: Path) -> None:
+    path = write(tmp_path, "quote.csv", 'a,b\n1,12" pipe\n"3"x,4\n')
+    assert error(path) == f"{path}: line 3: cannot be read as CSV (',' expected after '\"')"
+
+
+def test_only_comments(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.csv", "# one\n# two\n")
+    assert error(path, spec(comment_prefix="#")) == f"{path}: the file has only comment lines"
+
+
 def test_unclosed_quote(tmp_path: Path) -> None:
     path = write(tmp_path, "quote.csv", 'a,b\n1,2\n3,"never closed\n4,5\n')
     assert error(path) == f"{path}: line 3: a quoted field is never closed"
