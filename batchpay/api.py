@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 
 from batchpay.records import Outcome, RunResult
 from batchpay.report import default_report_path, write_report, write_summary_json
+from batchpay.report.cells import is_formula_like, safe_text
 from batchpay.run import RunOptions, run_job
 
 FAILURE_HEADER = ("row", "sheet", "column", "value", "problem", "expected")
@@ -39,6 +43,8 @@ def run_and_report(
     )
     write_report(result, path)
     write_summary_json(result, path.with_suffix(".json"))
+    for written in (path, path.with_suffix(".json")):
+        os.chmod(written, 0o600)  # reports hold customers' payment data: owner only
     return RunReport(result=result, path=path)
 
 
@@ -60,19 +66,23 @@ def write_failures(result: RunResult, path: Path) -> Path:
         sheet = book.create_sheet("Failures")
         sheet.append(FAILURE_HEADER)
         for row in rows:
-            sheet.append([_text_cell(v) for v in row])
+            sheet.append([_text_cell(sheet, value) for value in row])
         book.save(path)
     else:
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(FAILURE_HEADER)
             writer.writerows([[_csv_safe(v) for v in row] for row in rows])
+    os.chmod(path, 0o600)
     return path
 
 
 def _csv_safe(value: str) -> str:
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """A leading apostrophe keeps a spreadsheet from reading the cell as a formula."""
+    return "'" + value if is_formula_like(value) else value
 
 
-def _text_cell(value: str) -> str:
-    return _csv_safe(value)
+def _text_cell(sheet: Any, value: str) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=safe_text(value))
+    cell.data_type = "s"  # always text, even "=..." (openpyxl would otherwise store a formula)
+    return cell
