@@ -243,7 +243,8 @@ def _sheet_records(path: Path, spec: InputSpec, fmt: str) -> tuple[list[Record],
         name = _sheet_name(path, spec.sheet, names)
     try:
         rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-    except Exception as exc:  # calamine raises its own tree and plain Rust-side errors
+    except BaseException as exc:
+        _reraise_unless_calamine(exc)
         raise InputError(f'{path}: sheet "{name}" cannot be read: {_one_line(exc)}') from None
     if not rows:
         raise InputError(f'{path}: sheet "{name}" is empty')
@@ -296,8 +297,16 @@ def _open_workbook(path: Path) -> Any:
         raise InputError(f"{path}: the workbook is password-protected") from None
     except OSError as exc:
         raise InputError(_os_problem(path, exc)) from None
-    except Exception as exc:  # calamine raises its own tree and plain Rust-side errors
+    except BaseException as exc:
+        _reraise_unless_calamine(exc)
         raise InputError(f"{path}: the workbook cannot be read: {_one_line(exc)}") from None
+
+
+def _reraise_unless_calamine(exc: BaseException) -> None:
+    """calamine raises its own tree, plain errors, and on malformed files a Rust panic, which
+    pyo3 makes a BaseException; anything else (KeyboardInterrupt) goes on up."""
+    if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+        raise exc
 
 
 def _sheet_name(path: Path, wanted: str | int | None, names: list[str]) -> str:
