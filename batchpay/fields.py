@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pandas as pd
 
@@ -31,6 +32,8 @@ class ParsedFields:
     currencies: dict[str, list[str | None]]  # money field -> currency of each row
     failures: dict[int, list[CellFailure]]  # row position -> failures
     broken: dict[str, set[int]] = field(default_factory=dict)  # field -> rows whose text is bad
+    # Rows whose failures show the spec itself is wrong (e.g. the date order): no filter hides them.
+    unskippable: set[int] = field(default_factory=set)
 
     def row(self, position: int) -> dict[str, object]:
         return {name: column[position] for name, column in self.values.items()}
@@ -103,9 +106,69 @@ def _derive_one(
         except UnknownCurrency as exc:
             values.append(None)
             fail(position, f"has no valid currency ({exc})", "an ISO 4217 code such as EUR")
+    if spec.type == "date":
+        _check_date_order(spec, texts, values, origin, fail, parsed)
     parsed.values[name] = values
     if currencies is not None:
         parsed.currencies[name] = currencies
+
+
+def _check_date_order(
+    spec: FieldSpec,
+    texts: list[str],
+    values: list[object],
+    origin: Callable[[int], Origin],
+    fail: Callable[..., None],
+    parsed: ParsedFields,
+) -> None:
+    """A value that only reads with day and month swapped proves the spec's order wrong.
+
+    Then every value of the column that reads both ways was read the wrong way round: each
+    becomes a failure naming the proof, and no filter may hide these rows.
+    """
+    swaps = [(fmt, swapped) for fmt in spec.formats if (swapped := _swapped(fmt)) != fmt]
+    if not swaps:
+        return
+    proofs = [
+        position
+        for position, text in enumerate(texts)
+        if values[position] is None and text and any(_reads(text, s) for _, s in swaps)
+    ]
+    if not proofs:
+        return
+    first = proofs[0]
+    proof = f'{origin(first)} ("{texts[first]}")'
+    ambiguous = []
+    for position, text in enumerate(texts):
+        pairs = [(f, s) for f, s in swaps if _reads(text, f) and _reads(text, s)]
+        if values[position] is not None and any(
+            datetime.strptime(text, f) != datetime.strptime(text, s) for f, s in pairs
+        ):
+            values[position] = None
+            ambiguous.append(position)
+            fmt, swapped = pairs[0]
+            fail(
+                position,
+                f"is ambiguous: {proof} shows the dates are {describe_format(swapped)}, "
+                f"not {describe_format(fmt)}",
+                f"the job's formats to say {describe_format(swapped)} ({swapped})",
+                value=text,
+            )
+    parsed.unskippable.update(proofs + ambiguous)
+
+
+def _swapped(fmt: str) -> str:
+    if "%d" not in fmt or "%m" not in fmt:
+        return fmt
+    return fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def _reads(text: str, fmt: str) -> bool:
+    try:
+        datetime.strptime(text, fmt)
+    except ValueError:
+        return False
+    return True
 
 
 def source_column(name: str, spec: FieldSpec) -> str:

@@ -71,7 +71,7 @@ def prepare(spec: JobSpec, input_path: Path, spec_dir: Path | None = None) -> Pr
     candidates: list[int] = []
     for position in range(len(frame)):
         reason = skip_reasons[position]
-        if reason is not None:
+        if reason is not None and position not in parsed.unskippable:
             outcomes[position] = _row_outcome(spec, table, parsed, raw_rows, position,
                                               Outcome.SKIPPED, reason)
         elif position in parsed.failures:
