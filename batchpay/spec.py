@@ -363,27 +363,44 @@ class JobSpec(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> JobSpec:
+        # Messages start with their key path; _describe shows them as "file: path: problem".
         if (self.action is None) == (self.routes is None):
             raise ValueError("give exactly one of 'action' or 'routes'")
-        for action in self.actions():
+        for where, action in self._actions_with_paths():
             if self.api_version == "v1" and action.type == "apply_payments":
                 raise ValueError(
-                    "apply_payments does not exist in Chargebee API v1; "
+                    f"{where}.type: apply_payments does not exist in Chargebee API v1; "
                     "use api_version: v2 or another action"
                 )
             for param, source in action.params.items():
                 if isinstance(source, str) and source not in self.fields:
-                    raise ValueError(
-                        f"{action.type}.params.{param}: no field named '{source}'"
-                    )
+                    raise ValueError(f"{where}.params.{param}: {self._no_field(source)}")
             for key in action.business_key or []:
                 if key not in self.fields:
-                    raise ValueError(f"{action.type}.business_key: no field named '{key}'")
+                    raise ValueError(f"{where}.business_key: {self._no_field(key)}")
         for name, spec in self.fields.items():
             if spec.currency_field is not None and spec.currency_field not in self.fields:
-                raise ValueError(f"fields.{name}.currency_field: no field named "
-                                 f"'{spec.currency_field}'")
+                raise ValueError(
+                    f"fields.{name}.currency_field: {self._no_field(spec.currency_field)}"
+                )
+        conditions = [(f"filters.{i}", rule) for i, rule in enumerate(self.filters)]
+        conditions += [
+            (f"routes.{i}.when", route.when)
+            for i, route in enumerate(self.routes or [])
+            if route.when is not None
+        ]
+        for where, condition in conditions:
+            if condition.field is not None and condition.field not in self.fields:
+                raise ValueError(f"{where}.field: {self._no_field(condition.field)}")
         return self
+
+    def _no_field(self, name: str) -> str:
+        return f"no field named '{name}'; the job defines {', '.join(self.fields)}"
+
+    def _actions_with_paths(self) -> list[tuple[str, ActionSpec]]:
+        if self.action is not None:
+            return [("action", self.action)]
+        return [(f"routes.{i}.action", route.action) for i, route in enumerate(self.routes or [])]
 
     def actions(self) -> list[ActionSpec]:
         if self.action is not None:
@@ -427,7 +444,7 @@ def _describe(exc: ValidationError, source: str) -> str:
             message = "field required"
         elif err["type"] == "extra_forbidden":
             message = "unknown key"
-        lines.append(f"{source}: {loc or '(top)'}: {message}")
+        lines.append(f"{source}: {loc}: {message}" if loc else f"{source}: {message}")
     return "\n".join(dict.fromkeys(lines))
 
 
