@@ -383,7 +383,9 @@ class JobSpec(_Model):
                 raise ValueError(
                     f"fields.{name}.currency_field: {self._no_field(spec.currency_field)}"
                 )
-        conditions = [(f"filters.{i}", rule) for i, rule in enumerate(self.filters)]
+        conditions: list[tuple[str, Condition]] = [
+            (f"filters.{i}", rule) for i, rule in enumerate(self.filters)
+        ]
         conditions += [
             (f"routes.{i}.when", route.when)
             for i, route in enumerate(self.routes or [])
