@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,14 +32,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(app: object) -> Iterator[str]:
+def serving(app: Any, log_level: str = "critical") -> Iterator[str]:
     port = free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=port,
         http="h11",
-        log_level="critical",  # type: ignore[arg-type]
+        log_level=log_level,
         lifespan="off",
     )
     server = uvicorn.Server(config)
@@ -55,12 +56,15 @@ def serving(app: object) -> Iterator[str]:
         thread.join(5)
 
 
-def test_apply_then_drop_over_a_real_socket() -> None:
+def test_apply_then_drop_over_a_real_socket(capfd: pytest.CaptureFixture[str]) -> None:
     store = SandboxStore(":memory:")
     store.load_seed(load_seed_file(SAMPLE_SEED))
     app = create_app(store, faults=FaultConfig(drop_after_apply_rate=1.0))
     key = {"chargebee-idempotency-key": "socket-drop"}
-    with serving(app) as base, httpx.Client(base_url=f"{base}/api/v2", auth=AUTH) as client:
+    with (
+        serving(app, log_level="warning") as base,
+        httpx.Client(base_url=f"{base}/api/v2", auth=AUTH) as client,
+    ):
         with pytest.raises(httpx.RemoteProtocolError):
             client.post("/invoices/INV-1001/record_payment", data=PAY, headers=key)
         assert len(store.ledger()) == 1
@@ -71,6 +75,7 @@ def test_apply_then_drop_over_a_real_socket() -> None:
         ledger = httpx.get(f"{base}/_sandbox/ledger").json()
     assert [e["idempotency_key"] for e in ledger["ledger"]] == ["socket-drop"]
     assert ledger["replays"] == 1
+    assert "ASGI" not in capfd.readouterr().err  # a clean close, not a crashed app
 
 
 def test_cli_help() -> None:
