@@ -72,10 +72,11 @@ def _derive_one(
         expected: str = "",
         value: str | None = None,
         broken: bool = True,
+        where: str | None = None,
     ) -> None:
         failure = CellFailure(
             origin=origin(position),
-            column=column,
+            column=where or column,
             value=raw[position] if value is None else value,
             problem=problem,
             expected=expected,
@@ -94,7 +95,7 @@ def _derive_one(
     for position, text in enumerate(texts):
         if text == "":
             values.append(None)
-            if spec.required:
+            if spec.required and position not in parsed.broken.get(name, set()):
                 fail(position, "is empty", _empty_hint(spec), value=raw[position], broken=False)
             continue
         try:
@@ -102,7 +103,9 @@ def _derive_one(
             values.append(convert(text, currency))
         except (MoneyError, DateError, _Invalid) as exc:
             values.append(None)
-            fail(position, exc.problem, exc.expected, value=text)
+            shown = text.lstrip("\x01").replace("\x00", " / ")  # credit/debit markers
+            debit = spec.debit_column if text.startswith("\x01") else None
+            fail(position, exc.problem, exc.expected, value=shown, where=debit)
         except UnknownCurrency as exc:
             values.append(None)
             fail(position, f"has no valid currency ({exc})", "an ISO 4217 code such as EUR")
