@@ -19,6 +19,7 @@ from batchpay.plan import PlannedCall
 from batchpay.records import Outcome
 
 PAYABLE = frozenset({"payment_due", "posted", "not_paid"})
+V1_RECORDABLE = frozenset({"payment_due", "not_paid"})  # v1 record_payment refuses posted
 COLLECTABLE = frozenset({"payment_due", "not_paid"})
 CLOSED = frozenset({"posted", "payment_due", "not_paid", "paid"})
 
@@ -37,6 +38,7 @@ class SiteState:
     invoices: dict[str, dict[str, Any]]
     customers: dict[str, dict[str, Any] | None]
     references: dict[str, list[dict[str, Any]]]  # reference_number -> transactions
+    version: str = "v2"
 
 
 def post(reason: str = "") -> Prediction:
@@ -59,7 +61,9 @@ async def read_state(
     references = await _read_references(client, calls, invoices, version)
     customer_ids = sorted(_customer_ids(calls, invoices))
     customers = {cid: await client.retrieve_customer(cid) for cid in customer_ids}
-    return SiteState(invoices=invoices, customers=customers, references=references)
+    return SiteState(
+        invoices=invoices, customers=customers, references=references, version=version
+    )
 
 
 async def _read_invoices(
@@ -152,9 +156,11 @@ def _predict_record(call: PlannedCall, invoice: dict[str, Any], state: SiteState
     status = invoice.get("status")
     if status == "paid":
         return skip(f"invoice {invoice['id']} is already paid")
-    if status not in PAYABLE:
+    payable = V1_RECORDABLE if state.version == "v1" else PAYABLE
+    if status not in payable:
         return fail(f"invoice {invoice['id']} is {status}; a payment can be recorded only on "
-                    "payment_due, posted or not_paid invoices", 409, "invalid_state_for_request")
+                    f"{', '.join(sorted(payable))} invoices (API {state.version})", 409,
+                    "invalid_state_for_request")
     mismatch = _currency_problem(call, invoice)
     if mismatch:
         return mismatch

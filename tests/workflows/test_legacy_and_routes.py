@@ -120,3 +120,23 @@ def test_one_sheet_several_actions(tmp_path: Path) -> None:
     posted = sheet_rows(cycle.execute.path, "Posted")
     assert sorted(r["Action"] for r in posted) == [
         "charge", "charge", "close_invoice", "record_payment", "record_payment"]
+
+
+def test_v1_record_payment_on_a_posted_invoice_is_predicted_to_fail(tmp_path: Path) -> None:
+    """API v1 record_payment accepts only payment_due/not_paid invoices (v2 also posted)."""
+    data = tmp_path / "cheques.csv"
+    data.write_text("Invoice #,Cheque No.,Amount,Currency,Deposit Date,Drawer,Status\n"
+                    "INV-1008,7001,100.00,GBP,02/11/2026,Initech,Cleared\n", encoding="utf-8")
+    spec = (V1 / "record-payment.yaml").read_text(encoding="utf-8")
+    for line in ("  format: xlsx\n", "  sheet: November\n", "  skip_lines: 1\n",
+                 "  skip_footer: 1\n"):
+        spec = spec.replace(line, "")
+    job = tmp_path / "job.yaml"
+    job.write_text(spec.replace("input:\n", "input:\n  format: csv\n"), encoding="utf-8")
+    wf = Workflow(tmp_path, job, data, version="v1")
+    dry = wf.run("dry-run").result
+    execute = wf.run("execute").result
+    assert outcomes(dry) == {2: Outcome.WOULD_FAIL}
+    assert outcomes(execute) == {2: FAILED}
+    assert by_row(execute)[2].api_error_code == "invalid_state_for_request"
+    assert wf.ledger() == []
