@@ -427,7 +427,16 @@ def load_spec(path: str | Path) -> JobSpec:
         raise SpecError(f"{path}:{where} not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}: a job spec is a YAML mapping (name:, fields:, action: ...)")
-    return parse_spec(data, source=str(path))
+    spec = parse_spec(data, source=str(path))
+    if spec.schema_ is not None:
+        from batchpay.schema import load_schema  # schema imports pandera: load it only when used
+
+        field_types = {name: f.type for name, f in spec.fields.items()}
+        try:
+            load_schema(spec.schema_, path.parent, field_types)
+        except SpecError as exc:
+            raise SpecError(f"{path}: {exc}") from None
+    return spec
 
 
 def parse_spec(data: dict[str, Any], source: str = "<spec>") -> JobSpec:

@@ -179,3 +179,13 @@ def test_a_hash_in_a_column_name_must_be_quoted(write_job: WriteJob) -> None:
     path = write_job(job())
     path.write_text(path.read_text().replace("column: Invoice", 'column: "Check #"'))
     assert load_spec(path).fields["invoice_id"].column == "Check #"
+
+
+def test_schema_is_checked_when_the_spec_loads(write_job: WriteJob) -> None:
+    path = write_job(job(schema="cheque_log"))
+    with pytest.raises(SpecError) as raised:
+        load_spec(path)
+    assert str(raised.value) == (
+        f"{path}: schema: 'cheque_log' needs field(s) cheque_number, date; "
+        "the job defines invoice_id, amount"
+    )
