@@ -46,7 +46,7 @@ def main() -> None:
     """Turn payment spreadsheets into Chargebee API calls, safely.
 
     \b
-    The monthly routine:
+    Examples (the monthly routine):
       batchpay validate jobs/bank.yaml deposits.csv      # is the file clean?
       batchpay run jobs/bank.yaml deposits.csv           # dry run: what would happen
       batchpay run jobs/bank.yaml deposits.csv --execute # post it, exactly once
