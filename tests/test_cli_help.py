@@ -1,0 +1,47 @@
+"""Every command's --help carries an example a user can copy."""
+
+from __future__ import annotations
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from batchpay.cli import main
+
+
+def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = [path]
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            found += _commands(command, (*path, name))
+        elif command is not None:
+            found.append((*path, name))
+    return found
+
+
+COMMANDS = _commands(main)
+# batchpay/sandbox/cli.py belongs to the sandbox; its help texts have no example yet.
+NO_EXAMPLE_YET = {("sandbox",), ("sandbox", "serve")}
+
+
+def _param(path: tuple[str, ...]) -> object:
+    marks = [pytest.mark.xfail(strict=True, reason="sandbox/cli.py: `sandbox` and `sandbox "
+                               "serve` --help have no example line")] \
+        if path in NO_EXAMPLE_YET else []
+    return pytest.param(path, marks=marks, id=" ".join(path) or "batchpay")
+
+
+def test_the_walk_finds_every_command() -> None:
+    assert {("run",), ("validate",), ("sandbox", "serve")} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("path", [_param(p) for p in COMMANDS])
+def test_help_has_an_example(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(main, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output, f"`batchpay {' '.join(path)} --help` has no example"
+    example_lines = [line for line in result.output.splitlines()
+                     if line.strip().startswith("batchpay ")]
+    assert example_lines, "an example is a command line starting with 'batchpay '"
