@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,7 @@ def validate_rows(
     try:
         schema.validate(frame, lazy=True)
     except SchemaErrors as exc:
-        return _failures(exc.failure_cases, describe)
+        return _failures(exc.failure_cases, describe, field_types)
     except SchemaError as exc:  # pragma: no cover - lazy=True collects into SchemaErrors
         raise SpecError(f"schema {schema.name}: {exc}") from None
     return {}
@@ -99,15 +100,20 @@ def _frame(
 
 
 def _failures(
-    cases: pd.DataFrame, describe: Callable[[int, str], tuple[Origin, str, str]]
+    cases: pd.DataFrame,
+    describe: Callable[[int, str], tuple[Origin, str, str]],
+    field_types: FieldTypes,
 ) -> dict[int, list[CellFailure]]:
     failures: dict[int, list[CellFailure]] = {}
     for case in cases.to_dict("records"):
         if pd.isna(case["index"]) or case["column"] is None:
             continue
         position = int(case["index"])
-        origin, column, raw = describe(position, str(case["column"]))
-        problem, expected = describe_check(str(case["check"]))
+        name = str(case["column"])
+        origin, column, raw = describe(position, name)
+        problem, expected = describe_check(
+            str(case["check"]), field_types.get(name, "text"), case["failure_case"]
+        )
         failures.setdefault(position, []).append(
             CellFailure(origin, column, raw, problem, expected)
         )
@@ -115,26 +121,57 @@ def _failures(
 
 
 _CHECK = re.compile(r"^(?P<name>\w+)\((?P<args>.*)\)$", re.S)
+_PRINTABLE = r"'^[^\x00-\x1f]+$'"
 
 
-def describe_check(check: str) -> tuple[str, str]:
-    """pandera's check name, e.g. 'str_length(1, 50)', as (problem, expected) in words."""
+def describe_check(check: str, field_type: str = "text", value: object = None) -> tuple[str, str]:
+    """pandera's check name, e.g. 'str_length(1, 50)', as (problem, expected) in words.
+
+    Bounds on a date field are shown as dates (UTC), not unix seconds.
+    """
     match = _CHECK.match(check)
     name, args = (match["name"], match["args"]) if match else (check, "")
+    bounds = [_bound(arg, field_type) for arg in args.split(", ")] if args else []
+    if name == "str_length":
+        return _length(bounds, value)
+    if name == "str_matches" and args == _PRINTABLE:
+        return ("contains a control character", "text without tabs, line breaks or the like")
+    low, high = [*bounds, "", ""][:2]
     words = {
-        "str_length": ("has the wrong length", f"between {args.replace(', ', ' and ')} characters"),
-        "greater_than": ("is too small", f"more than {args}"),
-        "greater_than_or_equal_to": ("is too small", f"at least {args}"),
-        "less_than": ("is too large", f"less than {args}"),
-        "less_than_or_equal_to": ("is too large", f"at most {args}"),
-        "in_range": ("is out of range", f"between {args.replace(', ', ' and ')}"),
+        "greater_than": ("is too small", f"more than {low}"),
+        "greater_than_or_equal_to": ("is too small", f"at least {low}"),
+        "less_than": ("is too large", f"less than {low}"),
+        "less_than_or_equal_to": ("is too large", f"at most {low}"),
+        "in_range": ("is out of range", f"from {low} to {high}"),
         "isin": ("is not allowed", f"one of {args}"),
         "str_matches": ("does not have the expected form", f"text matching {args}"),
         "not_nullable": ("is empty", "a value"),
         "field_uniqueness": ("is repeated", "a value unique in the file"),
     }
     if name in words:
-        return words[name]
+        problem, expected = words[name]
+        if field_type == "date" and name != "not_nullable":
+            expected = f"a date {expected}".replace("more than", "after").replace(
+                "less than", "before"
+            )
+        return problem, expected
     if check.startswith("dtype("):
         return ("has the wrong type", check)
     return ("fails the check", check)
+
+
+def _bound(arg: str, field_type: str) -> str:
+    """A check argument for people: unix seconds of a date field become YYYY-MM-DD."""
+    if field_type == "date" and re.fullmatch(r"-?\d+", arg):
+        return datetime.fromtimestamp(int(arg), UTC).date().isoformat()
+    return arg
+
+
+def _length(bounds: list[str], value: object) -> tuple[str, str]:
+    low, high = [*bounds, "None", "None"][:2]
+    size = len(value) if isinstance(value, str) else None
+    if high != "None" and (size is None or size > int(high)):
+        return ("is too long", f"at most {high} characters")
+    if low != "None" and size is not None and size < int(low):
+        return ("is too short", f"at least {low} characters")
+    return ("has the wrong length", f"{low} to {high} characters")
