@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from batchpay.errors import SpecError
 from batchpay.fields import ParsedFields, derive_fields, used_columns
 from batchpay.records import Origin
 from batchpay.spec import JobSpec, parse_spec
@@ -222,12 +223,10 @@ def test_date_excel_serial() -> None:
     ]
 
 
-def test_date_unknown_time_zone() -> None:
+def test_date_unknown_time_zone_is_a_spec_error() -> None:
     field = {"column": "A", "type": "date", "formats": ["%Y-%m-%d"], "timezone": "Mars/Base"}
-    assert failures(field, "2024-01-01") == [
-        """line 2, column "A": "2024-01-01" cannot be read as a date (unknown time zone """
-        """'Mars/Base'; use an IANA name such as Europe/Rome) (expected YYYY-MM-DD)"""
-    ]
+    with pytest.raises(SpecError, match="unknown time zone 'Mars/Base'"):
+        job({"f": field})
 
 
 def test_date_order_proven_wrong_fails_every_ambiguous_row() -> None:
