@@ -1,0 +1,63 @@
+"""The docs cannot drift: the job-spec reference is regenerated and compared, every sample job
+loads, and the README's workflow commands name files that exist."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from batchpay.reference import render
+from batchpay.spec import JobSpec, load_spec
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_JOBS = sorted(
+    p for p in (REPO / "samples").rglob("*.yaml") if p.name != "sandbox-seed.yaml"
+)
+
+
+def test_job_spec_reference_is_current() -> None:
+    committed = (REPO / "docs" / "job-spec.md").read_text(encoding="utf-8")
+    assert committed == render(), (
+        "docs/job-spec.md is stale: run `python -m batchpay.reference > docs/job-spec.md`"
+    )
+
+
+def test_reference_covers_every_key() -> None:
+    text = render()
+    for name, info in JobSpec.model_fields.items():
+        assert f"`{info.alias or name}`" in text
+    for action in ("record_payment", "collect_payment", "apply_payments", "close_invoice",
+                   "charge"):
+        assert f"### `{action}`" in text
+    assert "`paid_at` (required)" in text  # v1 wire name of record_payment's date
+    assert "`POST /invoices/{invoice-id}/collect`" in text  # v1 close
+
+
+@pytest.mark.parametrize("job", SAMPLE_JOBS, ids=lambda p: str(p.relative_to(REPO / "samples")))
+def test_sample_job_loads(job: Path) -> None:
+    load_spec(job)
+
+
+def test_there_is_a_sample_for_every_action_in_both_versions() -> None:
+    seen = {(a.type, s.api_version) for s in map(load_spec, SAMPLE_JOBS) for a in s.actions()}
+    for action in ("record_payment", "collect_payment", "close_invoice", "charge"):
+        assert {(action, "v1"), (action, "v2")} <= seen
+    assert ("apply_payments", "v2") in seen
+
+
+def test_readme_commands_name_existing_files() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- workflows -->", 1)[1].split("<!-- /workflows -->", 1)[0]
+    paths = set(re.findall(r"samples/[\w./-]+\.(?:yaml|csv|xlsx)", section))
+    assert len(paths) >= 10
+    for path in paths:
+        assert (REPO / path).is_file(), path
+
+
+def test_docs_link_to_existing_files() -> None:
+    for page in (REPO / "docs").glob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
