@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import json
+import shutil
+import subprocess
+import tracemalloc
+import zipfile
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -11,7 +19,13 @@ import pytest
 
 from batchpay.records import CellFailure, Origin, Outcome, RowOutcome, RunInfo, RunResult
 from batchpay.report import (
+    CurrencyTotals,
+    Totals,
+    control_totals,
+    default_report_path,
+    terminal_summary,
     write_report,
+    write_summary_json,
 )
 
 COLUMNS = ("Invoice", "Customer", "Amount", "Currency", "Method", "Paid on", "Reference")
@@ -141,3 +155,414 @@ def summary_row(ws: Any, currency: str, measure: str) -> list[Any]:
 
 def dec(value: Any) -> Decimal:
     return Decimal(str(value))
+
+
+# --- sheets and totals -------------------------------------------------------------------
+
+
+def test_sheet_names(book: Any, mode: str) -> None:
+    posted = "Posted" if mode == "execute" else "Would post"
+    assert book.sheetnames == ["Summary", posted, "Skipped", "Errors", "Invalid rows",
+                               "Needs review", "Fix and re-upload"]
+
+
+def test_needs_review_sheet_only_when_any(tmp_path: Path) -> None:
+    result = sample("execute")
+    result.outcomes = [o for o in result.outcomes if o.outcome is not Outcome.NEEDS_REVIEW]
+    result.info.rows_read = len(result.outcomes)
+    book = openpyxl.load_workbook(write_report(result, tmp_path / "r.xlsx"))
+    assert "Needs review" not in book.sheetnames
+
+
+@pytest.mark.parametrize(
+    ("currency", "measure", "expected"),
+    [
+        # read, posted, skipped, failed, invalid, needs review
+        ("USD", "rows", [7, 1, 3, 2, 0, 1]),
+        ("USD", "amount", ["2947.49", "1250.00", "1359.99", "37.50", "0", "300.00"]),
+        ("JPY", "rows", [2, 1, 0, 1, 0, 0]),
+        ("JPY", "amount", ["15000", "12000", "0", "3000", "0", "0"]),
+        ("KWD", "amount", ["1.234", "1.234", "0", "0", "0", "0"]),
+        ("unknown", "rows", [2, 0, 0, 0, 2, 0]),
+    ],
+)
+def test_summary_control_totals_to_the_cent(
+    book: Any, currency: str, measure: str, expected: list[Any]
+) -> None:
+    cells = summary_row(book["Summary"], currency, measure)
+    values = [c.value for c in cells[2:8]]
+    if measure == "amount":
+        assert [dec(v) for v in values] == [Decimal(e) for e in expected]
+    else:
+        assert values == expected
+    assert cells[8].value == "OK"
+
+
+def test_summary_amounts_are_numbers_in_the_currency_format(book: Any) -> None:
+    ws = book["Summary"]
+    for currency, fmt in (("USD", "#,##0.00"), ("JPY", "#,##0"), ("KWD", "#,##0.000")):
+        read = summary_row(ws, currency, "amount")[2]
+        assert read.data_type == "n"
+        assert read.number_format == fmt
+
+
+def test_summary_states_the_check_and_the_mode(book: Any, mode: str) -> None:
+    text = "\n".join(str(c.value) for r in book["Summary"].iter_rows() for c in r if c.value)
+    posted, failed = ("posted", "failed") if mode == "execute" else ("would post", "would fail")
+    assert f"read = {posted} + skipped + {failed} + invalid + needs review" in text
+    assert ("EXECUTE" if mode == "execute" else "DRY RUN: nothing was sent") in text
+    assert "ab" * 32 in text  # the input's SHA-256
+    assert "OK: all 12 rows read are in this report" in text
+
+
+def test_summary_story_explains_the_run(book: Any, mode: str) -> None:
+    ws = book["Summary"]
+    start = next(r[0].row for r in ws.iter_rows() if r[0].value == "What happened")
+    lines = []
+    for r in ws.iter_rows(min_row=start + 1):
+        if r[0].value is None:
+            break
+        lines.append(r[0].value)
+    story = " ".join(lines)
+    assert 'read 12 rows from the file "deposits-may.csv"' in story
+    if mode == "execute":
+        assert "3 rows posted to Chargebee (JPY 12,000, KWD 1.234 and USD 1,250.00)" in story
+    else:
+        assert "nothing was sent to Chargebee" in story
+        assert "3 rows would be posted (JPY 12,000, KWD 1.234 and USD 1,250.00)" in story
+    assert "The control totals balance" in story
+    assert '6 rows to fix are on the "Fix and re-upload" sheet' in story
+
+
+def test_summary_totals_by_payment_method_and_action(book: Any) -> None:
+    ws = book["Summary"]
+    check = summary_row(ws, "JPY", "check")
+    assert [c.value for c in check[2:6]] == [1, 12000, 1, 12000]
+    bank = summary_row(ws, "USD", "bank_transfer")
+    assert [bank[2].value, dec(bank[3].value)] == [6, Decimal("2937.49")]
+    action = summary_row(ws, "USD", "record_payment")
+    assert [action[2].value, dec(action[3].value), action[4].value] == [7, Decimal("2947.49"), 1]
+
+
+def test_rows_read_mismatch_is_flagged(tmp_path: Path) -> None:
+    book = openpyxl.load_workbook(write_report(sample("execute", rows_read=13),
+                                               tmp_path / "r.xlsx"))
+    row = next(r for r in book["Summary"].iter_rows() if r[0].value == "Rows read")
+    assert row[2].value == "MISMATCH: 13 rows read, but 12 in this report"
+    assert row[2].fill.fgColor.rgb.endswith("FFC7CE")
+
+
+def test_control_totals_balance() -> None:
+    totals = {t.currency: t for t in control_totals(sample_outcomes("execute"))}
+    assert list(totals) == ["JPY", "KWD", "USD", "?"]
+    usd = totals["USD"]
+    assert usd.read == Totals(7, 294749)
+    assert usd.by_category["failed"] == Totals(2, 3750)
+    assert all(t.balanced for t in totals.values())
+    off = CurrencyTotals("USD", Totals(2, 100), {"posted": Totals(2, 99)})
+    assert not off.balanced
+
+
+# --- row sheets ---------------------------------------------------------------------------
+
+
+def posted_sheet(book: Any) -> Any:
+    return book[book.sheetnames[1]]
+
+
+def test_posted_rows(book: Any, mode: str) -> None:
+    rows = records(posted_sheet(book))
+    assert [r["Row"] for r in rows] == [2, 3, 4]
+    first = rows[0]
+    assert first["Source"] == "line 2"
+    assert (first["Invoice"], first["Reference"]) == ("00012", "DEP-1")  # the input's keys
+    assert (first["Invoice id"], first["Currency"], first["Action"]) == ("00012", "USD",
+                                                                         "record_payment")
+    if mode == "execute":
+        assert [r["Chargebee transaction id"] for r in rows] == ["txn_1", "txn_2", "txn_3"]
+        assert [r["Idempotent replay"] for r in rows] == ["no", "yes", "no"]
+        assert first["Invoice status after"] == "paid"
+    else:
+        assert "Chargebee transaction id" not in first
+
+
+def test_money_formats_per_row(book: Any) -> None:
+    amounts = cells_of(posted_sheet(book), "Amount")
+    assert [dec(c.value) for c in amounts] == [Decimal("1250"), Decimal("12000"),
+                                               Decimal("1.234")]
+    assert [c.number_format for c in amounts] == ["#,##0.00", "#,##0", "#,##0.000"]
+    assert all(c.data_type == "n" for c in amounts)
+
+
+def test_dates_are_dates(book: Any) -> None:
+    dates = cells_of(posted_sheet(book), "Date")
+    assert all(c.is_date for c in dates)
+    assert dates[0].value == datetime(2024, 5, 2)
+    started = next(r for r in book["Summary"].iter_rows() if r[0].value == "Started")
+    assert started[1].is_date and started[1].value == datetime(2024, 5, 3, 9, 30, 5)
+    assert started[2].value == "UTC+02:00"
+
+
+def test_ids_are_text_with_leading_zeros(book: Any) -> None:
+    for header in ("Invoice id", "Invoice"):
+        cell = cells_of(posted_sheet(book), header)[0]
+        assert (cell.value, cell.data_type, cell.number_format) == ("00012", "s", "@")
+
+
+def test_negative_amount_stays_a_number(book: Any) -> None:
+    errors = {r[1].value: r for r in book["Errors"].iter_rows(min_row=2)}
+    names = [c.value for c in book["Errors"][1]]
+    amount = errors[9][names.index("Amount")]
+    assert amount.value == -12.5 and amount.data_type == "n"
+
+
+def test_skipped_reasons(book: Any) -> None:
+    reasons = [r["Reason"] for r in records(book["Skipped"])]
+    assert reasons == ["filter: Status is not Cleared", "duplicate in file: same as line 2",
+                       "already paid"]
+
+
+def test_errors_sheet(book: Any, mode: str) -> None:
+    rows = records(book["Errors"])
+    assert [r["Row"] for r in rows] == [7, 8, 9]
+    if mode == "execute":
+        r = rows[1]
+        assert (r["HTTP status"], r["API error code"], r["Attempts"]) == (404,
+                                                                          "resource_not_found", 3)
+        assert r["Message"] == "Invoice INV-7 not found"
+        assert rows[2]["Param"] == "transaction[amount]"
+    else:
+        assert rows[0]["Message"] == "invoice INV-6 is voided"
+
+
+def test_invalid_rows_one_line_per_failure(book: Any) -> None:
+    rows = records(book["Invalid rows"])
+    assert [(r["Row"], r["Column"], r["Raw value"], r["Problem"], r["Expected"])
+            for r in rows] == [
+        (10, "Amount", "12,5O", "is not an amount", "a number like 1,234.56"),
+        (11, "Currency", "XXY", "is not a currency", None),
+        (11, "Paid on", "31/02/2024", "is not a date", "YYYY-MM-DD"),
+    ]
+    assert rows[0]["Invoice"] == "INV-9"
+
+
+def test_needs_review_sheet(book: Any) -> None:
+    (r,) = records(book["Needs review"])
+    assert r["Row"] == 12
+    assert r["What is known"].startswith("timed out after sending")
+
+
+def test_headers_bold_frozen_filtered_and_sized(book: Any) -> None:
+    for ws in book.worksheets[1:]:
+        assert ws.freeze_panes == "A2"
+        assert all(c.font.b for c in ws[1])
+        assert ws.auto_filter.ref == f"A1:{ws.cell(1, ws.max_column).column_letter}{ws.max_row}"
+        widths = [ws.column_dimensions[c.column_letter].width for c in ws[1]]
+        assert all(8 <= w <= 60 for w in widths)
+        for cell in ws[1]:
+            assert ws.column_dimensions[cell.column_letter].width >= len(cell.value)
+
+
+# --- fix and re-upload --------------------------------------------------------------------
+
+
+def test_fix_and_reupload_round_trip(book: Any, mode: str) -> None:
+    ws = book["Fix and re-upload"]
+    header = [c.value for c in ws[1]]
+    assert header == [*COLUMNS, "batchpay: source row", "batchpay: outcome",
+                      "batchpay: problem"]
+    expected = [o for o in sample_outcomes(mode)
+                if o.outcome.category in ("failed", "invalid", "needs_review")]
+    rows = records(ws)
+    assert [{c: r[c] or "" for c in COLUMNS} for r in rows] == [dict(o.raw) for o in expected]
+    assert [r["batchpay: source row"] for r in rows] == [f"line {n}" for n in (7, 8, 9, 10, 11,
+                                                                                12)]
+    assert rows[3]["batchpay: outcome"] == "invalid"
+    assert rows[3]["batchpay: problem"] == ('column "Amount": "12,5O" is not an amount '
+                                            "(expected a number like 1,234.56)")
+    original = [c for c in ws.iter_rows(min_row=2, max_col=len(COLUMNS)) for c in c]
+    assert all(c.data_type == "s" and c.number_format == "@" for c in original if c.value)
+
+
+def test_fix_sheet_reads_back_as_input(tmp_path: Path) -> None:
+    """The sheet, fed back as a spreadsheet of strings, gives the original rows."""
+    pandas = pytest.importorskip("pandas")
+    path = write_report(sample("execute"), tmp_path / "r.xlsx")
+    frame = pandas.read_excel(path, sheet_name="Fix and re-upload", dtype=str,
+                              keep_default_na=False)
+    assert list(frame.columns[: len(COLUMNS)]) == list(COLUMNS)
+    assert frame.iloc[2]["Amount"] == "-12.50"
+    assert frame.iloc[0]["Invoice"] == "INV-6"
+
+
+# --- safety -------------------------------------------------------------------------------
+
+
+def test_formula_like_text_stays_text(book: Any) -> None:
+    skipped = records(book["Skipped"])[-1]
+    assert (skipped["Invoice"], skipped["Reference"]) == ("@SUM(A1)", HYPERLINK)
+    assert (skipped["Customer id"], skipped["Payment method"]) == ("+1+1", "-cmd")
+    row = next(r for r in book["Skipped"].iter_rows(min_row=2) if r[1].value == 13)
+    risky = [c for c in row if isinstance(c.value, str) and c.value[:1] in "=+-@"]
+    assert len(risky) == 5  # invoice (twice), reference, customer, method
+    assert all(c.data_type == "s" and c.quotePrefix for c in risky)
+
+
+def test_no_formula_anywhere_in_the_xml(tmp_path: Path) -> None:
+    path = write_report(sample("execute"), tmp_path / "r.xlsx")
+    with zipfile.ZipFile(path) as z:
+        sheets = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/")]
+    assert sheets and not any("<f>" in s or "<f " in s for s in sheets)
+    assert any("=HYPERLINK" in s for s in sheets) and any("=cmd|" in s for s in sheets)
+
+
+def test_api_message_starting_with_equals_is_text(book: Any, mode: str) -> None:
+    if mode != "execute":
+        pytest.skip("only the execute sample has this Chargebee message")
+    message = cells_of(book["Errors"], "Message")[0]
+    assert message.value == "=cmd|' /C calc'!A0" and message.data_type == "s"
+
+
+def test_awkward_text_is_kept_readable(tmp_path: Path) -> None:
+    result = sample("execute")
+    result.outcomes[3] = replace(result.outcomes[3], reason="bad\x00char #N/A", customer_id="#N/A",
+                                 invoice_id="\tINV", payment_method="x" * 40_000)
+    book = openpyxl.load_workbook(write_report(result, tmp_path / "r.xlsx"))
+    row = records(book["Skipped"])[0]
+    assert row["Reason"] == "bad\ufffdchar #N/A"
+    assert row["Customer id"] == "#N/A"
+    assert row["Invoice id"] == "\tINV"
+    assert len(row["Payment method"]) == 32_767
+
+
+def all_text(path: Path) -> Iterator[str]:
+    book = openpyxl.load_workbook(path)
+    for ws in book.worksheets:
+        for r in ws.iter_rows(values_only=True):
+            yield from (str(v) for v in r if v is not None)
+
+
+def test_the_api_key_never_appears(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHARGEBEE_API_KEY", SECRET)
+    result = sample("execute")
+    path = write_report(result, tmp_path / "r.xlsx")
+    json_path = write_summary_json(result, path)
+    assert not any(SECRET in text for text in all_text(path))
+    assert SECRET not in json_path.read_text()
+    assert SECRET not in terminal_summary(result, path)
+
+
+# --- splitting, empty runs, paths ---------------------------------------------------------
+
+
+def test_rows_continue_on_a_second_sheet(tmp_path: Path) -> None:
+    result = sample("execute")
+    book = openpyxl.load_workbook(write_report(result, tmp_path / "r.xlsx",
+                                               max_rows_per_sheet=3))
+    assert [n for n in book.sheetnames if n.startswith("Posted")] == ["Posted", "Posted (2)"]
+    assert [r["Row"] for r in records(book["Posted"])] == [2, 3]
+    assert [r["Row"] for r in records(book["Posted (2)"])] == [4]
+    assert [c.value for c in book["Posted (2)"][1]] == [c.value for c in book["Posted"][1]]
+    assert book["Posted (2)"].freeze_panes == "A2"
+    fix = [n for n in book.sheetnames if n.startswith("Fix")]
+    assert fix == ["Fix and re-upload", "Fix and re-upload (2)", "Fix and re-upload (3)"]
+    # exactly full: no empty continuation sheet
+    assert "Skipped (2)" in book.sheetnames and "Skipped (3)" not in book.sheetnames
+    assert "Needs review (2)" not in book.sheetnames
+
+
+def test_empty_run(tmp_path: Path) -> None:
+    result = RunResult(replace(sample("dry-run").info, rows_read=0), [])
+    book = openpyxl.load_workbook(write_report(result, tmp_path / "r.xlsx"))
+    assert book.sheetnames == ["Summary", "Would post", "Skipped", "Errors", "Invalid rows",
+                               "Fix and re-upload"]
+    assert book["Would post"].max_row == 1
+    assert "No rows were read." in terminal_summary(result, None)
+
+
+def test_default_report_path() -> None:
+    when = datetime(2024, 5, 3, 9, 30, 5)
+    path = default_report_path(Path("reports"), "bank deposits/May", "dry-run", when)
+    assert path == Path("reports/bank-deposits-May-20240503-093005-dry-run.xlsx")
+
+
+def test_write_creates_folder_and_leaves_no_temp_files(tmp_path: Path) -> None:
+    path = write_report(sample("dry-run"), tmp_path / "reports" / "r.xlsx")
+    assert path.exists()
+    assert [p.name for p in path.parent.iterdir()] == ["r.xlsx"]
+
+
+# --- JSON and terminal --------------------------------------------------------------------
+
+
+def test_summary_json(tmp_path: Path) -> None:
+    path = write_summary_json(sample("execute"), tmp_path / "job-20240503-093005-execute.xlsx")
+    assert path.name == "job-20240503-093005-execute.json"
+    data = json.loads(path.read_text())
+    assert data["info"]["mode"] == "execute"
+    assert data["info"]["started_at"] == "2024-05-03T09:30:05+02:00"
+    assert data["counts"] == {"posted": 3, "skipped": 3, "failed": 3, "invalid": 2,
+                              "needs_review": 1}
+    assert data["outcomes"]["posted"] == 3
+    assert data["balanced"] is True and data["rows_check"]["ok"] is True
+    usd = next(t for t in data["control_totals"] if t["currency"] == "USD")
+    assert usd["read"] == {"count": 7, "amount_minor": 294749, "amount": "2947.49"}
+    assert usd["by_category"]["failed"]["amount"] == "37.50"
+    unknown = data["control_totals"][-1]
+    assert unknown["currency"] == "?" and unknown["read"]["amount"] is None
+
+
+def test_terminal_summary(mode: str) -> None:
+    text = terminal_summary(sample(mode), Path("reports/x.xlsx"))
+    assert all(len(line) <= 100 for line in text.splitlines())
+    assert "Report: reports/x.xlsx" in text
+    lines = text.splitlines()
+    read = next(line for line in lines if line.startswith("read"))
+    assert read.split() == ["read", "2", "15,000", "1", "1.234", "7", "2,947.49"]
+    posted = "posted" if mode == "execute" else "would post"
+    assert next(line for line in lines if line.startswith(posted)).split()[-2:] == ["1",
+                                                                                 "1,250.00"]
+    assert "Balance check OK" in text
+    assert "MISMATCH" in terminal_summary(sample(mode, rows_read=99), None)
+
+
+# --- LibreOffice (optional) and large runs ------------------------------------------------
+
+
+def test_converts_to_pdf_with_libreoffice(tmp_path: Path) -> None:
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    path = write_report(sample("execute"), tmp_path / "r.xlsx")
+    done = subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{tmp_path}/lo", "--headless",
+         "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "r.pdf").stat().st_size > 1000
+
+
+def many_outcomes(count: int) -> Iterator[RowOutcome]:
+    day = datetime(2024, 5, 2, tzinfo=UTC)
+    kinds = [Outcome.POSTED, Outcome.POSTED, Outcome.SKIPPED, Outcome.FAILED, Outcome.INVALID]
+    for n in range(count):
+        kind = kinds[n % len(kinds)]
+        cells = raw(f"{n:08d}", f"{n % 1000}.25", "USD", ref=f"REF-{n}")
+        yield row(n + 2, kind, cells, amount_minor=(n % 1000) * 100 + 25, date=day,
+                  transaction_id=f"txn_{n}", reason="x" if kind is not Outcome.POSTED else "",
+                  failures=(CellFailure(Origin(n + 2), "Amount", "x", "bad"),)
+                  if kind is Outcome.INVALID else ())
+
+
+def test_100k_rows_stream_in_bounded_memory(tmp_path: Path) -> None:
+    outcomes = list(many_outcomes(100_000))
+    result = RunResult(replace(sample("execute").info, rows_read=len(outcomes)), outcomes)
+    tracemalloc.start()
+    try:
+        path = write_report(result, tmp_path / "big.xlsx")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+    with zipfile.ZipFile(path) as z:
+        assert "xl/worksheets/sheet2.xml" in z.namelist()

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.styles import Alignment, Font, PatternFill
 
 from .amounts import known_currency, number_format, to_decimal
@@ -51,7 +52,11 @@ class Money:
 
 @dataclass(frozen=True)
 class Style:
-    """What a cell looks like; hashable so each combination is built once per sheet."""
+    """What a cell looks like; hashable so each combination is built once per sheet.
+
+    Cells with the default style and a plain value are handed to openpyxl as bare values,
+    which it writes faster than cell objects.
+    """
 
     bold: bool = False
     size: float | None = None
@@ -60,6 +65,9 @@ class Style:
     number_format: str = "General"
     quote: bool = False
     wrap: bool = False
+
+
+PLAIN = Style()
 
 
 def safe_text(value: str) -> str:
@@ -79,12 +87,23 @@ class CellMaker:
     def __init__(self, ws: Any) -> None:
         self.ws = ws
         self._styles: dict[Style, Any] = {}
+        self._formats: dict[tuple[Style, str, bool], Style] = {}
 
     def _styled(self, value: Any, style: Style) -> WriteOnlyCell:
         cell = WriteOnlyCell(self.ws, value)
-        if style != Style():
+        if style != PLAIN:
             cell._style = copy(self._style_array(style))
         return cell
+
+    def _derived(self, style: Style, number_format: str | None, quote: bool = False) -> Style:
+        """``style`` with another number format and/or the quote prefix (cached)."""
+        fmt = style.number_format if number_format is None else number_format
+        key = (style, fmt, quote)
+        derived = self._formats.get(key)
+        if derived is None:
+            derived = self._formats[key] = replace(style, number_format=fmt,
+                                                   quote=quote or style.quote)
+        return derived
 
     def _style_array(self, style: Style) -> Any:
         cached = self._styles.get(style)
@@ -100,25 +119,33 @@ class CellMaker:
             cached = self._styles[style] = cell._style
         return cached
 
-    def text(self, value: str | None, style: Style = Style()) -> WriteOnlyCell | None:
+    def blank(self, style: Style) -> WriteOnlyCell:
+        """An empty cell that only carries a style (a fill); text may overflow into it."""
+        return self._styled(None, style)
+
+    def text(self, value: str | None, style: Style = PLAIN) -> WriteOnlyCell | str | None:
         """A string cell that can never be a formula; ``None`` for an empty value."""
         if value is None or value == "":
             return None
         value = safe_text(str(value))
         if is_formula_like(value):
-            style = replace(style, quote=True)
+            style = self._derived(style, None, quote=True)
+        elif style is PLAIN and value not in ERROR_CODES:
+            return value  # openpyxl binds it as a plain string
         cell = self._styled(value, style)
         cell.data_type = "s"  # not "f" (leading "=") and not "e" (e.g. "#N/A")
         return cell
 
-    def ident(self, value: str | None, style: Style = Style()) -> WriteOnlyCell | None:
+    def ident(self, value: str | None, style: Style = PLAIN) -> WriteOnlyCell | None:
         """An id: text with the text number format, so "00012" keeps its zeros when edited."""
-        return self.text(value, replace(style, number_format=TEXT_FORMAT))
+        return self.text(value, self._derived(style, TEXT_FORMAT))
 
-    def number(self, value: int | None, style: Style = Style()) -> WriteOnlyCell | None:
-        return None if value is None else self._styled(value, style)
+    def number(self, value: int | None, style: Style = PLAIN) -> WriteOnlyCell | int | None:
+        if value is None or style is PLAIN:
+            return value
+        return self._styled(value, style)
 
-    def money(self, money: Money | None, style: Style = Style()) -> WriteOnlyCell | None:
+    def money(self, money: Money | None, style: Style = PLAIN) -> WriteOnlyCell | None:
         """A Decimal with the currency's decimal places; blank when amount or currency unknown."""
         if money is None or money.minor is None:
             return None
@@ -126,17 +153,17 @@ class CellMaker:
         if currency == "?":
             return None
         fmt = number_format(currency)
-        return self._styled(to_decimal(money.minor, currency), replace(style, number_format=fmt))
+        return self._styled(to_decimal(money.minor, currency), self._derived(style, fmt))
 
-    def date(self, value: datetime | None, style: Style = Style()) -> WriteOnlyCell | None:
+    def date(self, value: datetime | None, style: Style = PLAIN) -> WriteOnlyCell | None:
         """A real date cell, at the wall-clock time of its own zone (Excel has no zones)."""
         if value is None:
             return None
         local = value.replace(tzinfo=None)
         if local.time() == datetime.min.time():
             day: date = local.date()
-            return self._styled(day, replace(style, number_format=DATE_FORMAT))
-        return self._styled(local, replace(style, number_format=DATETIME_FORMAT))
+            return self._styled(day, self._derived(style, DATE_FORMAT))
+        return self._styled(local, self._derived(style, DATETIME_FORMAT))
 
-    def yes_no(self, value: bool, style: Style = Style()) -> WriteOnlyCell | None:
+    def yes_no(self, value: bool, style: Style = PLAIN) -> WriteOnlyCell | None:
         return self.text("yes" if value else "no", style)

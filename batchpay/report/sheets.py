@@ -11,14 +11,14 @@ from typing import Any, TypeVar
 from openpyxl.utils import get_column_letter
 
 from .amounts import format_minor, known_currency
-from .cells import HEADER_FILL, CellMaker, Money, Style
+from .cells import HEADER_FILL, PLAIN, CellMaker, Money, Style
 from .columns import Column
 
 T = TypeVar("T")
 
 EXCEL_MAX_ROWS = 1_048_576
 WIDTH_SAMPLE = 200  # rows looked at to size the columns
-MIN_WIDTH, MAX_WIDTH = 6, 60
+MIN_WIDTH, MAX_WIDTH = 8, 60
 HEADER_STYLE = Style(bold=True, fill=HEADER_FILL)
 
 
@@ -91,7 +91,7 @@ def _fill(ws: Any, columns: Sequence[Column[T]], items: Iterable[T]) -> int:
     count = 0
     for item in items:
         ws.append([
-            render(get(item), Style(fill=fill(item)) if fill else Style())
+            render(get(item), Style(fill=fill(item)) if fill else PLAIN)
             for render, get, fill in plan
         ])
         count += 1

@@ -28,7 +28,7 @@ from .totals import CurrencyTotals, GroupTotals, group_totals
 from .words import balance_equation, category_label, mode_banner, rows_check, story
 
 TITLE = "Summary"
-WIDTHS = (26, 16, 16, 16, 16, 16, 16, 16, 16)
+WIDTHS = (26, 20, 16, 16, 16, 16, 16, 16, 16)
 STORY_WIDTH = 125  # characters per line of the story (the lines overflow into empty cells)
 BOLD = Style(bold=True)
 SECTION = Style(bold=True, size=12)
@@ -64,7 +64,7 @@ def _rows(
     banner = Style(bold=True, fill=BANNER_FILLS.get(info.mode, "DDEBF7"))
     rows: list[list[Any]] = [
         [c.text(f"batchpay reconciliation report: {info.job_name}", Style(bold=True, size=14))],
-        [c.text(mode_banner(info), banner), *(c.text(" ", banner) for _ in WIDTHS[1:])],
+        [c.text(mode_banner(info), banner), *(c.blank(banner) for _ in WIDTHS[1:])],
         [],
         [c.text("What happened", SECTION)],
         *([c.text(line)] for line in textwrap.wrap(story(result, totals), STORY_WIDTH)),

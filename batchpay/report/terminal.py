@@ -64,4 +64,5 @@ def _check(totals: CurrencyTotals) -> tuple[str, str]:
     rows = "OK" if totals.read.count == totals.outcomes_total.count else "MISMATCH"
     if totals.currency == UNKNOWN_CURRENCY:
         return rows, ""
-    return rows, "OK" if totals.read.amount_minor == totals.outcomes_total.amount_minor else "MISMATCH"
+    amounts_ok = totals.read.amount_minor == totals.outcomes_total.amount_minor
+    return rows, "OK" if amounts_ok else "MISMATCH"

@@ -88,8 +88,8 @@ def _outcomes(info: RunInfo, totals: Sequence[CurrencyTotals], counts: dict[str,
             "failed": "would fail (see the Errors sheet)",
         }
     phrases["invalid"] = "invalid in the file and never sent (see Invalid rows)"
-    phrases["needs_review"] = ("need review: the outcome could not be established, so check "
-                               "them in Chargebee before sending them again")
+    phrases["needs_review"] = ("needing review (the outcome could not be established: check "
+                               "in Chargebee before sending again)")
     parts = [f"{_n(counts[c], 'row')} {phrases[c]}" for c in CATEGORIES
              if counts[c] or c == "posted"]
     return f"Of these, {_join(parts)}."
