@@ -22,6 +22,7 @@ PAYABLE = frozenset({"payment_due", "posted", "not_paid"})
 V1_RECORDABLE = frozenset({"payment_due", "not_paid"})  # v1 record_payment refuses posted
 COLLECTABLE = frozenset({"payment_due", "not_paid"})
 CLOSED = frozenset({"posted", "payment_due", "not_paid", "paid"})
+STORE_CHANNELS = frozenset({"app_store", "play_store"})
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,9 @@ def _predict_collect(call: PlannedCall, invoice: dict[str, Any], state: SiteStat
         return fail(f"invoice {invoice['id']} is {status}; only payment_due or not_paid invoices "
                     "can be collected", 409, "invalid_state_for_request")
     customer = state.customers.get(str(invoice.get("customer_id"))) or {}
+    if customer.get("channel") in STORE_CHANNELS:
+        return fail(f"customer {customer.get('id')} pays through {customer['channel']}; the store "
+                    "collects its payments", 400, "invalid_request")
     if not call.params.get("payment_source_id") and not customer.get("primary_payment_source_id"):
         return fail(f"customer {invoice.get('customer_id')} has no payment source", 400,
                     "payment_method_not_present")
@@ -206,8 +210,8 @@ def _predict_apply(invoice: dict[str, Any], state: SiteState) -> Prediction:
         return fail(f"invoice {invoice['id']} is {status}", 409, "invalid_state_for_request")
     customer = state.customers.get(str(invoice.get("customer_id"))) or {}
     if not int(customer.get("excess_payments") or 0):
-        return fail(f"customer {invoice.get('customer_id')} has no excess payments to apply", 400,
-                    "invalid_request")
+        return fail(f"customer {invoice.get('customer_id')} has no excess payments to apply", 409,
+                    "invalid_state_for_request")
     return post()
 
 
@@ -219,7 +223,8 @@ def _predict_close(invoice: dict[str, Any]) -> Prediction:
         return fail(f"invoice {invoice['id']} is {status}; only pending invoices can be closed",
                     409, "invalid_state_for_request")
     if "line_items" in invoice and not invoice["line_items"]:
-        return fail(f"invoice {invoice['id']} has no line items", 400, "invalid_request")
+        return fail(f"invoice {invoice['id']} has no line items and cannot be closed", 409,
+                    "invalid_state_for_request")
     return post()
 
 
