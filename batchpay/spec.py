@@ -7,14 +7,18 @@ becomes (``action``, or ``routes`` to send rows to different actions by a condit
 
 from __future__ import annotations
 
+import codecs
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from batchpay.errors import SpecError
+from batchpay.money import UnknownCurrency, currency_exponent
 
 ActionName = Literal[
     "record_payment", "collect_payment", "apply_payments", "close_invoice", "charge"
@@ -26,6 +30,15 @@ ACTIONS: tuple[str, ...] = (
     "close_invoice",
     "charge",
 )
+
+
+def _compiles(pattern: str | None) -> str | None:
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"regex does not compile: {exc}") from None
+    return pattern
 
 
 class _Model(BaseModel):
@@ -66,6 +79,20 @@ class InputSpec(_Model):
         None, description="Lines starting with this text are ignored (CSV)."
     )
     skip_blank_rows: bool = Field(True, description="Ignore rows whose cells are all empty.")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}") from None
+        return value
+
+    @field_validator("drop_rows_matching")
+    @classmethod
+    def _marker_regex(cls, value: str | None) -> str | None:
+        return _compiles(value)
 
     @model_validator(mode="after")
     def _columns_for_headerless(self) -> InputSpec:
@@ -136,6 +163,38 @@ class FieldSpec(_Model):
         False, description="date: accept Excel serial day numbers (e.g. 45292) as well."
     )
 
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                currency_exponent(value)
+            except UnknownCurrency as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Europe/Rome"
+            ) from None
+        return value
+
+    @field_validator("time_of_day")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        for fmt in ("%H:%M", "%H:%M:%S"):
+            try:
+                datetime.strptime(value, fmt)
+                return value
+            except ValueError:
+                continue
+        raise ValueError(f"time_of_day must be HH:MM, not {value!r}")
+
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:
         sources = [
@@ -187,6 +246,11 @@ class Condition(_Model):
     lt: int | None = Field(None, description="Field value less than (money: minor units).")
     ge: int | None = Field(None, description="Field value at least.")
     le: int | None = Field(None, description="Field value at most.")
+
+    @field_validator("matches")
+    @classmethod
+    def _matches_regex(cls, value: str | None) -> str | None:
+        return _compiles(value)
 
     @model_validator(mode="after")
     def _target(self) -> Condition:
