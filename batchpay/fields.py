@@ -135,7 +135,9 @@ def _check_date_order(
     proofs = [
         position
         for position, text in enumerate(texts)
-        if values[position] is None and text and any(_reads(text, s) for _, s in swaps)
+        if values[position] is None and text and any(
+            _reads(text, s) and not _reads(text, f) for f, s in swaps
+        )  # a value that reads both ways failed for another reason (e.g. year out of range)
     ]
     if not proofs:
         return
