@@ -497,7 +497,8 @@ def journal_states(path: Path) -> collections.Counter[str]:
 
 
 def kill_and_resume(
-    server: SandboxServer, tmp: Path, index: int, goal: int, delay: float, rows: int = 40
+    server: SandboxServer, tmp: Path, index: int, goal: int, delay: float, rows: int = 40,
+    *, delete_journal: bool = False,
 ) -> KillRecord:
     """Seed ``rows`` fresh invoices, start ``batchpay run --execute`` as a real process, SIGKILL
     it at a seeded point, run the job again, and prove every row was applied exactly once."""
@@ -514,6 +515,8 @@ def kill_and_resume(
                           out=work / "killed-run.log")
     landed = kill_when(proc, work / "journal.sqlite", goal, delay)
     in_flight = journal_states(work / "journal.sqlite")["in_flight"]
+    if delete_journal:
+        remove_journal(work / "journal.sqlite")
     resumed = run_job(job, data, run_options("execute", work, base_url=server.api))
     by = counts(resumed)
     assert by["failed"] == by["needs_review"] == by["invalid"] == 0, dump(by)
@@ -532,13 +535,19 @@ def kill_points(rng: random.Random, n: int, rows: int = 40) -> list[tuple[int, f
 
 def kill_loop(
     server: SandboxServer, tmp: Path, points: Sequence[tuple[int, float]], rows: int = 40,
-    workers: int = 3,
+    workers: int = 3, *, delete_journal: bool = False, first_index: int = 0,
 ) -> list[KillRecord]:
     """Run :func:`kill_and_resume` for every point, ``workers`` at a time (each on its own
     invoices and journal; the kill lands by the ledger count, so overlap does not move it)."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(kill_and_resume, server, tmp, i, goal, delay, rows)
+        futures = [pool.submit(kill_and_resume, server, tmp, first_index + i, goal, delay, rows,
+                               delete_journal=delete_journal)
                    for i, (goal, delay) in enumerate(points)]
         return [f.result() for f in futures]
+
+
+def remove_journal(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)

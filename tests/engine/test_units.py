@@ -215,7 +215,7 @@ class World:
             self.pauses.append(seconds)
             original(seconds)
 
-        limiter.pause = pause
+        limiter.pause = pause  # type: ignore[method-assign]
         return limiter
 
 
@@ -223,7 +223,7 @@ def call_for(invoice: str, action: str = "record_payment", amount: int = 100) ->
     params: dict[str, object] = {"invoice_id": invoice, "amount": amount}
     if action == "record_payment":
         params["payment_method"] = "bank_transfer"
-    request = encode(action, "v2", params)  # type: ignore[arg-type]
+    request = encode(action, "v2", params)
     business = f"{action}:{invoice}:{amount}"
     return PlannedCall(key=idempotency_key("sandbox", action, business), action=action,
                        request=request, rows=[], business_key=business, params=params)
