@@ -34,6 +34,7 @@ from batchpay.spec import InputSpec
 FIX_SHEET = "Fix and re-upload"
 
 MAX_FIELD_CHARS = 131_072  # one CSV field; beyond this it is an unclosed quote or not a CSV
+MAX_LINE_BYTES = 2**20  # one physical CSV line; checked before the text is decoded or split
 MAX_CSV_BYTES = 500 * 2**20
 MAX_UNPACKED_BYTES = 500 * 2**20  # a workbook's declared uncompressed size (zip bombs)
 
@@ -107,6 +108,7 @@ def _zip_is_ods(path: Path) -> bool:
 def _csv_records(path: Path, spec: InputSpec) -> list[Record]:
     data = _read_bytes(path)
     _refuse_non_text(path, data, spec.encoding)
+    _refuse_long_lines(path, data)
     lines = _Lines(_decode(path, data, spec.encoding), spec.skip_lines, spec.comment_prefix)
     try:
         reader = csv.reader(lines, delimiter=spec.delimiter, quotechar=spec.quotechar, strict=True)
@@ -183,6 +185,24 @@ def _refuse_non_text(path: Path, data: bytes, encoding: str) -> None:
         raise InputError(
             f"{path}: line {line} contains NUL bytes; this is a binary file, not CSV text"
         )
+
+
+def _refuse_long_lines(path: Path, data: bytes) -> None:
+    """Refuse a line of a megabyte or more before it is decoded and split (a 100 MB line).
+
+    Any line of 2 * MAX_LINE_BYTES covers a whole window of MAX_LINE_BYTES, so looking for a
+    window without a line break finds it in a few C-level scans per megabyte.
+    """
+    for start in range(0, len(data), MAX_LINE_BYTES):
+        end = start + MAX_LINE_BYTES
+        if end > len(data):
+            return
+        if data.find(b"\n", start, end) < 0 and data.find(b"\r", start, end) < 0:
+            line = data.count(b"\n", 0, start) + 1
+            raise InputError(
+                f"{path}: line {line} is longer than {MAX_LINE_BYTES // 2**20} MB; "
+                "this is not a CSV export (or its line breaks are missing)"
+            )
 
 
 def _is_wide(encoding: str) -> bool:
