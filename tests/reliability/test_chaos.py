@@ -43,8 +43,8 @@ RESULTS = Path(__file__).with_name("last-run-figures.json")
 PROFILES: dict[str, dict[str, Any]] = {
     "latency-spikes": {"latency_ms": 0, "latency_jitter_ms": 40},
     "5xx": {"error_5xx_rate": 0.25},
-    "429-burst-retry-after": {"max_concurrent": 6, "retry_after": True},
-    "429-burst-no-retry-after": {"max_concurrent": 3, "retry_after": False},
+    "429-burst-retry-after": {"max_concurrent": 6, "retry_after": True, "latency_ms": 5},
+    "429-burst-no-retry-after": {"max_concurrent": 3, "retry_after": False, "latency_ms": 5},
     "lock-timeout": {"lock_timeout": True, "latency_ms": 2, "drop_after_apply_rate": 0.1},
     "apply-then-drop": {"drop_after_apply_rate": 0.25},
     "everything": {"error_5xx_rate": 0.15, "drop_after_apply_rate": 0.15, "max_concurrent": 5,
@@ -99,16 +99,20 @@ def test_chaos_in_process(tmp_path: Path, profile: str) -> None:
     store = seeded_store(ROWS, "CH-")
     faults = FaultConfig(seed=17, **PROFILES[profile])
     runs = []
+    retries = 0
     for _ in range(5):
         result = run_job(job, data, run_options(
             "execute", tmp_path, target=sandbox_target(store, faults=faults)))
         runs.append(check_run(result, store.ledger()))
+        retries += sum(max(0, o.attempts - 1) for o in result.outcomes)
         if runs[-1].get("posted", 0) + runs[-1].get("skipped", 0) == len(rows):
             break
     assert_exactly_once(store.ledger(), [r.reference for r in rows])
+    if profile != "latency-spikes":
+        assert retries > 0, "the faults were not hit"
     _figures(profile, {"rows": len(rows), "runs": runs, "ledger": len(store.ledger()),
                        "replays": store.replays(), "duplicates": 0, "rows_lost": 0,
-                       "retries": sum(max(0, o.attempts - 1) for o in result.outcomes)})
+                       "retries": retries})
 
 
 def test_connection_refused_mid_run(tmp_path: Path) -> None:
