@@ -20,9 +20,9 @@ from wf_helpers import (
 import batchpay.api
 from batchpay.api import run_and_report
 from batchpay.cli import main
+from batchpay.records import Outcome
 from batchpay.run import RunOptions
 from batchpay.target import sandbox_target
-from batchpay.records import Outcome
 
 JOB = SAMPLES / "bank-deposits" / "job.yaml"
 CSV = SAMPLES / "bank-deposits" / "deposits.csv"
