@@ -9,6 +9,9 @@ text, a title row and a totals row).
 from __future__ import annotations
 
 import csv
+import io
+import re
+import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +20,7 @@ from openpyxl import Workbook
 
 HERE = Path(__file__).resolve().parent
 FIXED_TIME = datetime(2026, 12, 1, 9, 0, 0)  # stamped into the files so rebuilds are identical
+STAMP = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
 
 CHEQUE_HEADER = ["Deposit Date", "Cheque No.", "Drawer", "Invoice #", "Amount", "Currency",
                  "Status", "Notes"]
@@ -42,6 +46,22 @@ def _book() -> Workbook:
     return book
 
 
+def _save(book: Workbook, path: Path) -> None:
+    """Save with fixed zip entry times, so a rebuild is byte-for-byte the committed file."""
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(
+        path, "w", zipfile.ZIP_DEFLATED
+    ) as target:
+        for item in source.infolist():
+            entry = zipfile.ZipInfo(item.filename, date_time=FIXED_TIME.timetuple()[:6])
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            data = source.read(item.filename)
+            if item.filename == "docProps/core.xml":  # openpyxl stamps "modified" on save
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + STAMP, data)
+            target.writestr(entry, data)
+
+
 def cheque_log(path: Path) -> None:
     book = _book()
     sheet = book.active
@@ -56,7 +76,7 @@ def cheque_log(path: Path) -> None:
             cell.number_format = "dd/mm/yyyy"
         sheet.cell(sheet.max_row, 5).number_format = "#,##0.00"
     sheet.append(["Total", None, None, None, sum(Decimal(str(r[4])) for r in CHEQUES)])
-    book.save(path)
+    _save(book, path)
 
 
 def bank_deposits_xlsx(source: Path, path: Path) -> None:
@@ -77,7 +97,7 @@ def bank_deposits_xlsx(source: Path, path: Path) -> None:
             _number(row["Paid In"]), _number(row["Paid Out"]), row["Currency"],
         ])
         sheet.cell(sheet.max_row, 1).number_format = "dd/mm/yyyy"
-    book.save(path)
+    _save(book, path)
 
 
 def _number(text: str) -> float | int | None:

@@ -3,6 +3,7 @@ loads, and the README's workflow commands name files that exist."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -61,3 +62,20 @@ def test_docs_link_to_existing_files() -> None:
         text = page.read_text(encoding="utf-8")
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text):
             assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+
+
+def test_spreadsheet_samples_match_their_generator(tmp_path: Path) -> None:
+    """samples/*.xlsx are exactly what samples/make_samples.py builds."""
+    spec = importlib.util.spec_from_file_location("make_samples", REPO / "samples" /
+                                                  "make_samples.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.cheque_log(tmp_path / "cheques.xlsx")
+    module.bank_deposits_xlsx(REPO / "samples" / "bank-deposits" / "deposits.csv",
+                              tmp_path / "deposits.xlsx")
+    samples = REPO / "samples"
+    assert (tmp_path / "cheques.xlsx").read_bytes() == (
+        samples / "cheque-log" / "cheques.xlsx").read_bytes()
+    assert (tmp_path / "deposits.xlsx").read_bytes() == (
+        samples / "bank-deposits" / "deposits.xlsx").read_bytes()
