@@ -89,8 +89,7 @@ def test_faults_over_loopback_every_row_once_or_reported(tmp_path: Path) -> None
 
 def test_sigkill_at_several_points_then_rerun_posts_each_row_once(tmp_path: Path) -> None:
     with sandbox_server(tmp_path, faults={"latency_ms": 20}) as server:
-        records = kill_loop(server, tmp_path, [(1, 0.0), (9, 0.01), (23, 0.0), (38, 0.02)],
-                            workers=1)
+        records = kill_loop(server, tmp_path, [(1, 0.0), (23, 0.01)], workers=1)
         assert ledger_duplicates(server.ledger()) == {}
     assert any(r.landed_at > 0 for r in records)  # at least one kill landed mid-run
 
@@ -106,7 +105,7 @@ def test_api_key_never_in_reports_journal_or_output(tmp_path: Path) -> None:
     work.mkdir()
     outputs = []
     with sandbox_server(tmp_path, seed=seed, faults={**FAULTS, "error_5xx_rate": 0.3}) as server:
-        for extra in ((), ("--execute", "--yes"), ("--execute", "--yes")):
+        for extra in ((), ("--execute", "--yes")):
             done = run_batchpay(batchpay_args(job, data, work, server, *extra))
             assert done.returncode in (0, 1), done.stderr
             outputs.append(done.stdout + done.stderr)
