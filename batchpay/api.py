@@ -38,14 +38,23 @@ def run_and_report(
 ) -> RunReport:
     """Run the job and write its workbook and JSON summary."""
     result = run_job(spec_path, input_path, options)
-    path = report_path or default_report_path(
-        reports_dir, result.info.job_name, result.info.mode, datetime.now(UTC)
+    path = report_path or _unused(
+        default_report_path(reports_dir, result.info.job_name, result.info.mode, datetime.now(UTC))
     )
     write_report(result, path)
     write_summary_json(result, path.with_suffix(".json"))
     for written in (path, path.with_suffix(".json")):
         os.chmod(written, 0o600)  # reports hold customers' payment data: owner only
     return RunReport(result=result, path=path)
+
+
+def _unused(path: Path) -> Path:
+    """``path``, else ``name-2.xlsx``, ``name-3.xlsx``...: runs in the same second keep both."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate
 
 
 def exit_code(result: RunResult) -> int:

@@ -293,6 +293,18 @@ def _currencies(spec: FieldSpec, parsed: ParsedFields, n: int) -> list[str | Non
     ]
 
 
+_SHORTENED_NUMBER = re.compile(r"^[+-]?\d(\.\d+)?[eE]\+?\d+$")
+
+
+def _text(text: str) -> str:
+    if _SHORTENED_NUMBER.match(text):  # e.g. a 20-digit reference Excel kept as a number
+        raise _Invalid(
+            "looks like a long number the spreadsheet shortened (digits are lost)",
+            "the full value: format the column as Text in the spreadsheet and export again",
+        )
+    return text
+
+
 def _converter(spec: FieldSpec) -> Callable[[str, str | None], object]:
     if spec.type == "money":
         return lambda text, currency: _money(text, currency, spec)
@@ -302,7 +314,7 @@ def _converter(spec: FieldSpec) -> Callable[[str, str | None], object]:
         return lambda text, _currency: _integer(text)
     if spec.type == "boolean":
         return lambda text, _currency: _boolean(text)
-    return lambda text, _currency: text
+    return lambda text, _currency: _text(text)
 
 
 def _money(text: str, currency: str | None, spec: FieldSpec) -> int:

@@ -36,7 +36,10 @@ class CellFailure:
     expected: str = ""  # e.g. "decimal comma, e.g. 1.234,56"
 
     def __str__(self) -> str:
-        text = f'{self.origin}, column "{self.column}": "{self.value}" {self.problem}'
+        value = self.value
+        if len(value) > 80:  # a huge cell must not make a huge message
+            value = f"{value[:60]}… ({len(value):,} characters)"
+        text = f'{self.origin}, column "{self.column}": "{value}" {self.problem}'
         return f"{text} (expected {self.expected})" if self.expected else text
 
 

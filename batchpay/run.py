@@ -194,13 +194,17 @@ class _LiveRun:
                 Outcome.WOULD_POST, "unfinished in an earlier run; re-sent with the same key"
             )
         for call, entry in done + [(c, entries[c.key]) for c in check if c.key in recovered]:
-            self._record(call, Outcome.SKIPPED, _posted_reason(entry, recovered.get(call.key)),
-                         transaction_id=entry.transaction_id)
+            rows = self._record(call, Outcome.SKIPPED,
+                                _posted_reason(entry, recovered.get(call.key)),
+                                transaction_id=entry.transaction_id)
+            if call.action == "charge" and entry.result_invoice_id:
+                for row in rows:
+                    row.invoice_id = entry.result_invoice_id
         to_send = self._apply_predictions(calls, predictions)
         if self.options.mode != "execute":
             return
         self._confirm(to_send)
-        await self._execute(to_send, concurrency)
+        await self._execute(to_send, concurrency, predictions)
 
     def _sort_by_journal(
         self, calls: Sequence[PlannedCall], entries: Mapping[str, Entry]
@@ -299,7 +303,12 @@ class _LiveRun:
         if self.options.confirm is not None and not self.options.confirm(summary):
             raise RunRefused("execute cancelled; nothing was sent")
 
-    async def _execute(self, calls: Sequence[PlannedCall], concurrency: int) -> None:
+    async def _execute(
+        self,
+        calls: Sequence[PlannedCall],
+        concurrency: int,
+        predictions: Mapping[str, Prediction],
+    ) -> None:
         executor = Executor(
             client=self.client, journal=self.journal, site=self.target.site, job=self.spec.name,
             policy=self.options.policy, concurrency=concurrency, limiter=self.limiter,
@@ -311,14 +320,16 @@ class _LiveRun:
         finally:
             _restore_sigint()
         for call in calls:
-            self._record_result(call, results[call.key])
+            self._record_result(call, results[call.key], predictions[call.key].reason)
 
-    def _record_result(self, call: PlannedCall, result: CallResult) -> None:
+    def _record_result(self, call: PlannedCall, result: CallResult, note: str) -> None:
         outcome = {
             POSTED: Outcome.POSTED, "failed": Outcome.FAILED, "needs_review": Outcome.NEEDS_REVIEW,
         }.get(result.state, Outcome.SKIPPED)
-        reason = result.message if outcome is not Outcome.SKIPPED else (
-            "not sent: the run was interrupted; run the job again to post it")
+        reason = {
+            Outcome.POSTED: note,  # e.g. the overpayment the checks foresaw
+            Outcome.SKIPPED: "not sent: the run was interrupted; run the job again to post it",
+        }.get(outcome, result.message)
         for row in self._record(call, outcome, reason, http_status=result.http_status,
                                 api_error_code=result.api_error_code,
                                 transaction_id=result.transaction_id):

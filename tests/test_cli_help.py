@@ -22,15 +22,8 @@ def _commands(group: click.Group, path: tuple[str, ...] = ()) -> list[tuple[str,
 
 
 COMMANDS = _commands(main)
-# batchpay/sandbox/cli.py belongs to the sandbox; its help texts have no example yet.
-NO_EXAMPLE_YET = {("sandbox",), ("sandbox", "serve")}
-
-
 def _param(path: tuple[str, ...]) -> object:
-    marks = [pytest.mark.xfail(strict=True, reason="sandbox/cli.py: `sandbox` and `sandbox "
-                               "serve` --help have no example line")] \
-        if path in NO_EXAMPLE_YET else []
-    return pytest.param(path, marks=marks, id=" ".join(path) or "batchpay")
+    return pytest.param(path, id=" ".join(path) or "batchpay")
 
 
 def test_the_walk_finds_every_command() -> None:

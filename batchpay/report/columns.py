@@ -81,11 +81,14 @@ def row_columns(info: RunInfo) -> list[Column[RowOutcome]]:
     return [*source_columns(), *key_columns(info), *FIELD_COLUMNS]
 
 
+NOTE = Column[RowOutcome]("Note", "text", lambda o: o.reason)
+
+
 def posted_columns(info: RunInfo) -> list[Column[RowOutcome]]:
     if info.mode != "execute":
-        return [*row_columns(info), IDEMPOTENCY]
+        return [*row_columns(info), NOTE, IDEMPOTENCY]
     replay = Column[RowOutcome]("Idempotent replay", "yes_no", lambda o: o.replayed)
-    return [*row_columns(info), TRANSACTION, STATUS_AFTER, replay, IDEMPOTENCY]
+    return [*row_columns(info), TRANSACTION, STATUS_AFTER, replay, NOTE, IDEMPOTENCY]
 
 
 def skipped_columns(info: RunInfo) -> list[Column[RowOutcome]]:

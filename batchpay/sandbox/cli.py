@@ -15,7 +15,12 @@ from batchpay.sandbox.server import DEFAULT_STATE, build_app, load_fault_file, r
 
 @click.group(name="sandbox")
 def sandbox_cli() -> None:
-    """A local fake of Chargebee's invoice API."""
+    """A local fake of Chargebee's invoice API (v1 and v2), for trying batchpay with no account.
+
+    \b
+    Example:
+      batchpay sandbox serve --port 8765 --seed samples/sandbox-seed.yaml
+    """
 
 
 @sandbox_cli.command()
@@ -69,7 +74,14 @@ def serve(
     seed_value: int | None,
     **options: Any,
 ) -> None:
-    """Serve the sandbox on HOST:PORT until Ctrl-C."""
+    """Serve the sandbox on HOST:PORT until Ctrl-C.
+
+    \b
+    Examples:
+      batchpay sandbox serve --port 8765 --seed samples/sandbox-seed.yaml
+      batchpay sandbox serve --rate-per-minute 150 --latency-ms 150 --drop-after-apply-rate 0.02
+      curl -u test_batchpay_sandbox: http://127.0.0.1:8765/api/v2/invoices/INV-1001
+    """
     settings: dict[str, Any] = {}
     try:
         if config_file is not None:

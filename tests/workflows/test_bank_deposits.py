@@ -85,9 +85,6 @@ def test_bank_deposits_csv_end_to_end(tmp_path: Path) -> None:
     assert [r["Reference ID"] for r in fix] == ["NW-8812006", "NW-8812012"]
 
 
-@pytest.mark.xfail(strict=True, reason="report: the 'Would post'/'Posted' sheets have no reason "
-                   "or note column, so the overpayment the dry run predicts is not in the "
-                   "workbook (it is only in RowOutcome.reason); execute drops the note entirely")
 def test_overpayment_is_written_in_the_workbook(tmp_path: Path) -> None:
     wf = Workflow(tmp_path, JOB, CSV)
     report = wf.run("dry-run")
@@ -138,9 +135,6 @@ class _FrozenDatetime(datetime):
         return cls(2026, 11, 30, 9, 15, 0, tzinfo=tz)
 
 
-@pytest.mark.xfail(strict=True, reason="api/report: default_report_path names reports by the "
-                   "second, so two runs of a job within one second (a re-run, a script) write "
-                   "the same file and the first execute report is silently overwritten")
 def test_two_runs_in_one_second_keep_both_reports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
