@@ -58,7 +58,10 @@ def _unused(path: Path) -> Path:
 
 
 def exit_code(result: RunResult) -> int:
-    """0 when every row went as planned, 1 when any failed, was invalid or needs review."""
+    """0 when every row went as planned; 1 when any failed, was invalid, needs review, or was
+    left unsent because the run was interrupted."""
+    if result.info.interrupted:
+        return 1
     return 1 if any(o.outcome in UNSUCCESSFUL for o in result.outcomes) else 0
 
 

@@ -118,6 +118,7 @@ class RunInfo:
     key_columns: tuple[str, ...] = ()  # input columns shown beside each row (the fields' sources)
     rows_read: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)  # e.g. "offline: no live checks"
+    interrupted: bool = False  # execute stopped by Ctrl-C: some rows were not sent
 
 
 @dataclass

@@ -105,7 +105,7 @@ def run_job(spec_path: Path, input_path: Path, options: RunOptions) -> RunResult
                 f"{target.label} is a live site; posting to it needs --allow-live "
                 "(or site.allow_live: true in the job)"
             )
-        asyncio.run(_live(spec, prepared, planned, target, options, outcomes))
+        asyncio.run(_live(spec, prepared, planned, target, options, outcomes, notes))
     info = _info(spec, input_path, prepared, options, target, started, notes)
     ordered = [outcomes[p] for p in sorted(outcomes)]
     return RunResult(info=info, outcomes=ordered)
@@ -136,6 +136,7 @@ async def _live(
     target: Target,
     options: RunOptions,
     outcomes: dict[int, RowOutcome],
+    notes: list[str],
 ) -> None:
     rate = options.rate_per_minute or spec.site.rate_per_minute
     concurrency = options.concurrency or spec.site.concurrency
@@ -154,7 +155,8 @@ async def _live(
             target.base_url, target.api_key, transport=LimitedTransport(inner, limiter),
             max_connections=concurrency,
         ) as client:
-            run = _LiveRun(spec, planned, target, options, journal, client, limiter, outcomes)
+            run = _LiveRun(spec, planned, target, options, journal, client, limiter, outcomes,
+                           notes)
             await run.go(concurrency)
 
 
@@ -176,6 +178,7 @@ class _LiveRun:
     client: ChargebeeClient
     limiter: SlidingWindowLimiter
     outcomes: dict[int, RowOutcome]
+    notes: list[str]
 
     async def go(self, concurrency: int) -> None:
         calls = self.planned.calls
@@ -319,6 +322,8 @@ class _LiveRun:
             results = await executor.run(calls)
         finally:
             _restore_sigint()
+        if executor.stop.is_set():
+            self.notes.append("interrupted (Ctrl-C): rows not yet sent were left for the next run")
         for call in calls:
             self._record_result(call, results[call.key], predictions[call.key].reason)
 
@@ -424,6 +429,7 @@ def _info(
         key_columns=tuple(c for c in used_columns(spec) if c in prepared.table.columns),
         rows_read=prepared.rows_read,
         notes=tuple(notes),
+        interrupted=any(note.startswith("interrupted") for note in notes),
     )
 
 
