@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 from batchpay.dates import DateError, describe_format, parse_date
@@ -91,6 +92,8 @@ def _derive_one(
         texts = _texts(name, spec, frame, fail)
     currencies = _currencies(spec, parsed, len(frame)) if spec.type == "money" else None
     convert = _converter(spec)
+    if spec.type == "date":  # a file holds few distinct dates: parse each text once
+        convert = _memoised(convert)
     values: list[object] = []
     for position, text in enumerate(texts):
         if text == "":
@@ -259,21 +262,24 @@ def _apply_lookup(series: pd.Series, spec: FieldSpec, fail: Callable[..., None])
 
 def _credit_debit_texts(spec: FieldSpec, frame: pd.DataFrame) -> list[str]:
     """Merge credit/debit columns into signed text: debit amounts become negative."""
-    credit = frame[spec.credit_column].str.strip() if spec.credit_column else None
-    debit = frame[spec.debit_column].str.strip() if spec.debit_column else None
-    texts = []
-    for position in range(len(frame)):
-        c = credit.iloc[position] if credit is not None else ""
-        d = debit.iloc[position] if debit is not None else ""
-        if c and d and _nonzero(d, spec) and _nonzero(c, spec):
-            texts.append(f"{c}\x00{d}")  # both filled: rejected by the converter
-        elif c and (not d or not _nonzero(d, spec)):
-            texts.append(c)
-        elif d:
-            texts.append(f"\x01{d}")  # marks a debit; the converter makes it negative
+    empty = pd.Series("", index=frame.index, dtype=object)
+    credit = frame[spec.credit_column].str.strip() if spec.credit_column else empty
+    debit = frame[spec.debit_column].str.strip() if spec.debit_column else empty
+    has_credit, has_debit = credit != "", debit != ""
+    texts = empty.mask(has_credit & ~has_debit, credit)
+    texts = texts.mask(~has_credit & has_debit, "\x01" + debit)  # marks a debit (made negative)
+    result: list[str] = texts.tolist()
+    credits: list[str] = credit.tolist()
+    debits: list[str] = debit.tolist()
+    for position in np.flatnonzero((has_credit & has_debit).to_numpy()).tolist():  # rare
+        c, d = credits[position], debits[position]
+        if _nonzero(d, spec) and _nonzero(c, spec):
+            result[position] = f"{c}\x00{d}"  # rejected by the converter
+        elif not _nonzero(d, spec):
+            result[position] = c
         else:
-            texts.append("")
-    return texts
+            result[position] = f"\x01{d}"
+    return result
 
 
 def _nonzero(text: str, spec: FieldSpec) -> bool:
@@ -303,6 +309,29 @@ def _text(text: str) -> str:
             "the full value: format the column as Text in the spreadsheet and export again",
         )
     return text
+
+
+def _memoised(
+    convert: Callable[[str, str | None], object],
+) -> Callable[[str, str | None], object]:
+    """``convert`` with its results (and the errors it raises) remembered per argument."""
+    seen: dict[tuple[str, str | None], tuple[bool, object]] = {}
+
+    def cached(text: str, currency: str | None) -> object:
+        hit = seen.get((text, currency))
+        if hit is None:
+            try:
+                hit = (True, convert(text, currency))
+            except (MoneyError, DateError, _Invalid, UnknownCurrency) as exc:
+                hit = (False, exc)
+            seen[(text, currency)] = hit
+        ok, value = hit
+        if not ok:
+            assert isinstance(value, Exception)
+            raise value.with_traceback(None)
+        return value
+
+    return cached
 
 
 def _converter(spec: FieldSpec) -> Callable[[str, str | None], object]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,7 @@ import pandas as pd
 
 from batchpay.fields import ParsedFields, derive_fields, source_column, used_columns
 from batchpay.read import Table, read_table
-from batchpay.records import CellFailure, Origin, Outcome, RowOutcome
+from batchpay.records import CellFailure, Origin, Outcome, RawRow, RowOutcome
 from batchpay.schema import load_schema, validate_rows
 from batchpay.spec import Condition, JobSpec
 
@@ -28,7 +28,7 @@ class PreparedRow:
 
     position: int
     origin: Origin
-    raw: dict[str, str]
+    raw: Mapping[str, str]
     fields: dict[str, object]
     currencies: dict[str, str | None]
 
@@ -37,7 +37,7 @@ class PreparedRow:
 class PreparedInput:
     spec: JobSpec
     table: Table
-    raw_rows: list[dict[str, str]]
+    raw_rows: list[RawRow]
     valid: list[PreparedRow]
     outcomes: dict[int, RowOutcome]  # skipped and invalid rows, by position
     sha256: str
@@ -65,7 +65,8 @@ def prepare(spec: JobSpec, input_path: Path, spec_dir: Path | None = None) -> Pr
     table = read_table(input_path, spec.input, required_columns=used_columns(spec))
     frame = table.frame
     parsed = derive_fields(spec, frame, lambda position: table.origin(int(frame.index[position])))
-    raw_rows: list[dict[str, str]] = frame.to_dict("records")  # type: ignore[assignment]
+    columns = {str(name): frame[name].tolist() for name in frame.columns}
+    raw_rows = [RawRow(columns, position) for position in range(len(frame))]
     skip_reasons = _filter_reasons(spec, frame, parsed)
     outcomes: dict[int, RowOutcome] = {}
     candidates: list[int] = []
@@ -103,7 +104,7 @@ def prepare(spec: JobSpec, input_path: Path, spec_dir: Path | None = None) -> Pr
 
 
 def _describe(
-    spec: JobSpec, table: Table, raw_rows: list[dict[str, str]], position: int, name: str
+    spec: JobSpec, table: Table, raw_rows: list[RawRow], position: int, name: str
 ) -> tuple[Origin, str, str]:
     origin = table.origin(int(table.frame.index[position]))
     if name not in spec.fields:
@@ -113,7 +114,7 @@ def _describe(
 
 
 def _prepared_row(
-    table: Table, parsed: ParsedFields, raw_rows: list[dict[str, str]], position: int
+    table: Table, parsed: ParsedFields, raw_rows: list[RawRow], position: int
 ) -> PreparedRow:
     return PreparedRow(
         position=position,
@@ -128,7 +129,7 @@ def _invalid(
     spec: JobSpec,
     table: Table,
     parsed: ParsedFields,
-    raw_rows: list[dict[str, str]],
+    raw_rows: list[RawRow],
     position: int,
     failures: Sequence[CellFailure],
 ) -> RowOutcome:
@@ -142,7 +143,7 @@ def _row_outcome(
     spec: JobSpec,
     table: Table,
     parsed: ParsedFields,
-    raw_rows: list[dict[str, str]],
+    raw_rows: list[RawRow],
     position: int,
     outcome: Outcome,
     reason: str,

@@ -6,10 +6,33 @@ the terminal summary only read them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+
+class RawRow(Mapping[str, str]):
+    """One input row's original cells, by column name, read from columns shared by every row
+    of the file (a dict per row would cost a few hundred bytes per row, 100k rows or not)."""
+
+    __slots__ = ("_columns", "_position")
+
+    def __init__(self, columns: Mapping[str, Sequence[str]], position: int) -> None:
+        self._columns = columns
+        self._position = position
+
+    def __getitem__(self, name: str) -> str:
+        return self._columns[name][self._position]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._columns)
+
+    def __len__(self) -> int:
+        return len(self._columns)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
 
 
 @dataclass(frozen=True, order=True)

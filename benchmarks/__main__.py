@@ -60,6 +60,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cases", default="local,rss,execute,checks,faults")
     p.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     p.add_argument("--workdir", type=Path, help="inputs and reports (default: a temp dir)")
+    p.add_argument("--merge", type=Path,
+                   help="a .json of an earlier run: its cases not run now go into the report")
     p.add_argument("--smoke", action="store_true",
                    help="tiny sizes, one run each, a fast unthrottled sandbox")
     args = p.parse_args(argv)
@@ -98,6 +100,13 @@ def main(argv: list[str] | None = None) -> int:
             results["faults"] = remote.faults_case(work, args.rate, args.latency_ms,
                                                    args.windows, clean)
     results["wall_s"] = time.time() - started
+    if args.merge:
+        earlier = json.loads(args.merge.read_text(encoding="utf-8"))
+        for case in ("local", "rss", "execute", "checks", "faults"):
+            if case in earlier and case not in results:
+                results[case] = earlier[case]
+        results["merged"] = {"from": earlier.get("command"), "machine": earlier.get("machine"),
+                             "wall_s": earlier.get("wall_s")}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(results, smoke=args.smoke), encoding="utf-8")
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str),
@@ -123,8 +132,11 @@ def render(r: dict[str, Any], *, smoke: bool = False) -> str:
     out += ["", "## Reproduce", "", "```sh", ".venv/bin/pip install -e '.[bench]'",
             r["command"], "```", "",
             f"Whole run: {r['wall_s'] / 60:.1f} min. Raw figures: the .json file of the same "
-            "name beside this one.",
-            ""]
+            "name beside this one.", ""]
+    if "merged" in r:
+        m = r["merged"]
+        out += [f"Cases not run by this command come from an earlier run on the same machine: "
+                f"`{m['from']}` ({m['wall_s'] / 60:.1f} min).", ""]
     goals: list[str] = []
     if "local" in r:
         out += ["## 1. Local pipeline: offline dry run vs the openpyxl write-only floor", "",

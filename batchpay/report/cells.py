@@ -68,6 +68,7 @@ class Style:
 
 
 PLAIN = Style()
+Parts = tuple[Any, str, Style]  # value, openpyxl data type, style
 
 
 def safe_text(value: str) -> str:
@@ -123,16 +124,56 @@ class CellMaker:
         """An empty cell that only carries a style (a fill); text may overflow into it."""
         return self._styled(None, style)
 
-    def text(self, value: str | None, style: Style = PLAIN) -> WriteOnlyCell | str | None:
-        """A string cell that can never be a formula; ``None`` for an empty value."""
+    # Each kind has a ``*_parts`` method giving (value, openpyxl data type, style), or None for
+    # an empty cell: the row sheets write those into reused cells (sheets.py), the methods
+    # below make cells (or bare values) of them for everything else.
+
+    def text_parts(self, value: str | None, style: Style = PLAIN) -> Parts | None:
         if value is None or value == "":
             return None
         value = safe_text(str(value))
         if is_formula_like(value):
             style = self._derived(style, None, quote=True)
-        elif style is PLAIN and value not in ERROR_CODES:
-            return value  # openpyxl binds it as a plain string
-        cell = self._styled(value, style)
+        return value, "s", style
+
+    def ident_parts(self, value: str | None, style: Style = PLAIN) -> Parts | None:
+        return self.text_parts(value, self._derived(style, TEXT_FORMAT))
+
+    def number_parts(self, value: int | None, style: Style = PLAIN) -> Parts | None:
+        if value is None:
+            return None
+        return value, "b" if isinstance(value, bool) else "n", style
+
+    def money_parts(self, money: Money | None, style: Style = PLAIN) -> Parts | None:
+        if money is None or money.minor is None:
+            return None
+        currency = known_currency(money.currency)
+        if currency == "?":
+            return None
+        fmt = number_format(currency)
+        return to_decimal(money.minor, currency), "n", self._derived(style, fmt)
+
+    def date_parts(self, value: datetime | None, style: Style = PLAIN) -> Parts | None:
+        if value is None:
+            return None
+        local = value.replace(tzinfo=None)
+        if local.time() == datetime.min.time():
+            day: date = local.date()
+            return day, "d", self._derived(style, DATE_FORMAT)
+        return local, "d", self._derived(style, DATETIME_FORMAT)
+
+    def yes_no_parts(self, value: bool, style: Style = PLAIN) -> Parts | None:
+        return self.text_parts("yes" if value else "no", style)
+
+    def text(self, value: str | None, style: Style = PLAIN) -> WriteOnlyCell | str | None:
+        """A string cell that can never be a formula; ``None`` for an empty value."""
+        parts = self.text_parts(value, style)
+        if parts is None:
+            return None
+        text, _, style = parts
+        if style is PLAIN and text not in ERROR_CODES:
+            return text  # openpyxl binds it as a plain string
+        cell = self._styled(text, style)
         cell.data_type = "s"  # not "f" (leading "=") and not "e" (e.g. "#N/A")
         return cell
 
@@ -147,23 +188,21 @@ class CellMaker:
 
     def money(self, money: Money | None, style: Style = PLAIN) -> WriteOnlyCell | None:
         """A Decimal with the currency's decimal places; blank when amount or currency unknown."""
-        if money is None or money.minor is None:
-            return None
-        currency = known_currency(money.currency)
-        if currency == "?":
-            return None
-        fmt = number_format(currency)
-        return self._styled(to_decimal(money.minor, currency), self._derived(style, fmt))
+        parts = self.money_parts(money, style)
+        return None if parts is None else self._styled(parts[0], parts[2])
 
     def date(self, value: datetime | None, style: Style = PLAIN) -> WriteOnlyCell | None:
         """A real date cell, at the wall-clock time of its own zone (Excel has no zones)."""
-        if value is None:
-            return None
-        local = value.replace(tzinfo=None)
-        if local.time() == datetime.min.time():
-            day: date = local.date()
-            return self._styled(day, self._derived(style, DATE_FORMAT))
-        return self._styled(local, self._derived(style, DATETIME_FORMAT))
+        parts = self.date_parts(value, style)
+        return None if parts is None else self._styled(parts[0], parts[2])
 
     def yes_no(self, value: bool, style: Style = PLAIN) -> WriteOnlyCell | None:
         return self.text("yes" if value else "no", style)
+
+    def slot(self, column: int, style: Style) -> WriteOnlyCell:
+        """A cell to reuse row after row in one column with one style (see sheets._fill)."""
+        cell = WriteOnlyCell(self.ws)
+        cell.column = column
+        if style != PLAIN:
+            cell._style = copy(self._style_array(style))
+        return cell

@@ -86,15 +86,52 @@ def landscape(ws: Any) -> None:
 
 
 def _fill(ws: Any, columns: Sequence[Column[T]], items: Iterable[T]) -> int:
+    """Stream ``items`` as rows. One cell object per column and style is reused row after row:
+    openpyxl's write-only sheet writes each row as soon as it is appended, so a row's cells
+    only need to live until then. Values are set with the data type the ``*_parts`` methods
+    chose (what openpyxl's own binding would choose for them), skipping its per-value
+    type checks and the per-cell objects and style copies it would otherwise make."""
     maker = CellMaker(ws)
-    plan = [(getattr(maker, c.kind), c.get, c.fill) for c in columns]
+    plan = [(index, getattr(maker, f"{c.kind}_parts"), c.get, c.fill)
+            for index, c in enumerate(columns, 1)]
+    fills: dict[str | None, Style] = {}
+    slots: dict[tuple[int, int], tuple[Style, Any]] = {}  # (column, id(style)) -> style, cell
+
+    def slot(index: int, style: Style) -> Any:
+        entry = slots.get((index, id(style)))
+        if entry is None:  # the entry holds the style, so its id cannot be reused
+            entry = slots[(index, id(style))] = (style, maker.slot(index, style))
+        return entry[1]
+
+    def fill_style(name: str | None) -> Style:
+        style = fills.get(name)
+        if style is None:
+            style = fills[name] = Style(fill=name) if name else PLAIN
+        return style
+
+    def positioned(cells: list[Any], row_idx: int) -> list[Any]:
+        for cell in cells:
+            cell.row = row_idx
+        return cells
+
     count = 0
-    for item in items:
-        ws.append([
-            render(get(item), Style(fill=fill(item)) if fill else PLAIN)
-            for render, get, fill in plan
-        ])
-        count += 1
+    ws._values_to_row = positioned  # rows below are lists of ready cells
+    try:
+        for item in items:
+            cells = []
+            for index, parts, get, fill in plan:
+                made = parts(get(item), fill_style(fill(item)) if fill else PLAIN)
+                if made is None:
+                    continue
+                value, data_type, style = made
+                cell = slot(index, style)
+                cell._value = value
+                cell.data_type = data_type
+                cells.append(cell)
+            ws.append(cells)
+            count += 1
+    finally:
+        del ws._values_to_row
     return count
 
 
