@@ -101,10 +101,11 @@ threading.Thread(target=watch, daemon=True).start()
 seconds, posted, ncols = pipeline_once({fmt!r}, Path({data!r}), Path({out!r}))
 done.set()
 peak[0] = max(peak[0], proc.memory_info().rss)
-try:
-    import resource
-    peak[0] = max(peak[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-except ImportError:
+try:  # the kernel's high-water mark for this process image (reset by exec, unlike ru_maxrss)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            peak[0] = max(peak[0], int(line.split()[1]) * 1024)
+except OSError:
     pass
 print(json.dumps({{"seconds": seconds, "peak_rss": peak[0]}}))
 """
@@ -112,7 +113,8 @@ print(json.dumps({{"seconds": seconds, "peak_rss": peak[0]}}))
 
 def peak_rss(workdir: Path, sizes: list[int], fmt: str = "csv") -> list[dict[str, Any]]:
     """Peak RSS of one offline dry run per size, each in a fresh interpreter (psutil sampling
-    every 20 ms, and the kernel's ru_maxrss, whichever is higher)."""
+    every 20 ms, and the kernel's VmHWM, whichever is higher). Not ``ru_maxrss``: Linux carries
+    the parent's high-water mark into a forked child, so it reported this process's peak."""
     results = []
     for n in sizes:
         data = make_input(workdir, n, fmt)
