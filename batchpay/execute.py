@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -14,7 +14,14 @@ import httpx
 
 from batchpay.chargebee.client import ApiResponse, ChargebeeClient
 from batchpay.chargebee.errors import ApiError, ChargebeeError, RateLimitError, TransportError
-from batchpay.chargebee.retry import RetryPolicy, retry_delay, should_retry
+from batchpay.chargebee.retry import (
+    RETRYABLE_STATUSES,
+    RetryPolicy,
+    delay_seconds,
+    parse_retry_after,
+    retry_delay,
+    should_retry,
+)
 from batchpay.journal import FAILED, NEEDS_REVIEW, POSTED, Journal
 from batchpay.plan import PlannedCall
 from batchpay.ratelimit import SlidingWindowLimiter
@@ -64,22 +71,49 @@ class LimitedTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-async def with_retries(
-    operation: Callable[[], Awaitable[T]],
-    policy: RetryPolicy,
-    limiter: SlidingWindowLimiter | None = None,
-    rand: Callable[[], float] = random.random,
-) -> T:
-    """Run a read with the retry policy (reads are safe to repeat)."""
-    attempt = 1
-    while True:
-        try:
-            return await operation()
-        except ChargebeeError as exc:
-            if not should_retry(policy, attempt, exc):
-                raise
-            await _back_off(policy, attempt, exc, limiter, rand)
+class ReadRetryTransport(httpx.AsyncBaseTransport):
+    """Reads (GET) are safe to repeat: each one is retried on its own on 429, 5xx or a lost
+    connection, so one bad page does not restart a dry run's hundred reads. Writes pass through
+    untouched: the Executor retries them with their idempotency key and journal.
+    """
+
+    def __init__(
+        self,
+        inner: httpx.AsyncBaseTransport,
+        policy: RetryPolicy,
+        limiter: SlidingWindowLimiter | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._inner = inner
+        self._policy = policy
+        self._limiter = limiter
+        self._rand = rand
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "GET":
+            return await self._inner.handle_async_request(request)
+        attempt = 1
+        while True:
+            retry_after = None
+            try:
+                response = await self._inner.handle_async_request(request)
+            except httpx.TransportError:
+                if attempt >= self._policy.max_attempts:
+                    raise
+            else:
+                if response.status_code not in RETRYABLE_STATUSES or (
+                    attempt >= self._policy.max_attempts
+                ):
+                    return response
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                await response.aclose()
+                if response.status_code == 429 and self._limiter is not None:
+                    self._limiter.pause(retry_after or 1.0)
+            await asyncio.sleep(delay_seconds(self._policy, attempt, retry_after, self._rand))
             attempt += 1
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 async def _back_off(

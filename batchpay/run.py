@@ -27,7 +27,13 @@ from batchpay.chargebee.client import ChargebeeClient
 from batchpay.chargebee.retry import RetryPolicy
 from batchpay.checks import Prediction, SiteState, predict, read_state
 from batchpay.errors import RunRefused
-from batchpay.execute import CallResult, Executor, LimitedTransport, Progress, with_retries
+from batchpay.execute import (
+    CallResult,
+    Executor,
+    LimitedTransport,
+    Progress,
+    ReadRetryTransport,
+)
 from batchpay.fields import used_columns
 from batchpay.journal import IN_FLIGHT, POSTED, Entry, Journal, execute_lock
 from batchpay.plan import Plan, PlannedCall, outcome_for, plan
@@ -152,7 +158,8 @@ async def _live(
         journal = Journal(None if dry else journal_path, clock=options.clock)
         stack.callback(journal.close)
         async with ChargebeeClient(
-            target.base_url, target.api_key, transport=LimitedTransport(inner, limiter),
+            target.base_url, target.api_key,
+            transport=ReadRetryTransport(LimitedTransport(inner, limiter), options.policy, limiter),
             max_connections=concurrency,
         ) as client:
             run = _LiveRun(spec, planned, target, options, journal, client, limiter, outcomes,
@@ -184,10 +191,7 @@ class _LiveRun:
         calls = self.planned.calls
         entries = self.journal.lookup(self.target.site, [c.key for c in calls])
         done, resend, check = self._sort_by_journal(calls, entries)
-        state = await with_retries(
-            lambda: read_state(self.client, check, self.spec.api_version),
-            self.options.policy, self.limiter,
-        )
+        state = await read_state(self.client, check, self.spec.api_version)
         recovered, reviewed = await self._recover(check, entries, state)
         predictions = predict(
             [c for c in check if c.key not in recovered and c.key not in reviewed], state
@@ -255,10 +259,7 @@ class _LiveRun:
         invoice = state.invoices.get(call.invoice_id or "")
         reference = call.params.get("reference_number")
         if call.action == "record_payment" and reference and self.spec.api_version == "v2":
-            txns = await with_retries(
-                lambda: self.client.find_transactions(reference_number=str(reference)),
-                self.options.policy, self.limiter,
-            )
+            txns = await self.client.find_transactions(reference_number=str(reference))
             mine = [t for t in txns if invoice is None or
                     t.get("customer_id") == invoice.get("customer_id")]
             return f"found transaction {mine[0].get('id')} with reference {reference}" if mine \
