@@ -8,7 +8,7 @@ import asyncio
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -25,8 +25,6 @@ from batchpay.chargebee.retry import (
 from batchpay.journal import FAILED, NEEDS_REVIEW, POSTED, Journal
 from batchpay.plan import PlannedCall
 from batchpay.ratelimit import SlidingWindowLimiter
-
-T = TypeVar("T")
 
 
 @dataclass

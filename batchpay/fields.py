@@ -8,7 +8,7 @@ can name its row, column and raw text.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -415,6 +415,3 @@ def used_columns(spec: JobSpec) -> list[str]:
     columns += [r.when.column for r in spec.routes or [] if r.when and r.when.column]
     return list(dict.fromkeys(columns))
 
-
-def field_columns(spec: JobSpec, names: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(c for n in names for c in spec.fields[n].input_columns()))

@@ -23,7 +23,7 @@ from typing import Literal
 import httpx
 
 from batchpay import __version__
-from batchpay.chargebee.client import ChargebeeClient
+from batchpay.chargebee.client import ChargebeeClient, suppression_headers
 from batchpay.chargebee.retry import RetryPolicy
 from batchpay.checks import Prediction, SiteState, predict, read_state
 from batchpay.errors import RunRefused
@@ -316,7 +316,8 @@ class _LiveRun:
         executor = Executor(
             client=self.client, journal=self.journal, site=self.target.site, job=self.spec.name,
             policy=self.options.policy, concurrency=concurrency, limiter=self.limiter,
-            headers=_event_headers(self.spec), on_progress=self.options.on_progress,
+            headers=suppression_headers(self.spec.site.suppress_events),
+            on_progress=self.options.on_progress,
         )
         _stop_on_sigint(executor.stop)
         try:
@@ -389,10 +390,6 @@ def _review_reason(entry: Entry) -> str:
         "30-minute idempotency window has passed and the site cannot show whether it was "
         "applied, so batchpay will not re-send it: check the invoice in Chargebee"
     )
-
-
-def _event_headers(spec: JobSpec) -> dict[str, str]:
-    return {f"chargebee-event-{kind}": "all-disabled" for kind in spec.site.suppress_events}
 
 
 def _stop_on_sigint(stop: asyncio.Event) -> None:
