@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,15 +40,28 @@ def run_and_report(
     reports_dir: Path = Path("reports"),
 ) -> RunReport:
     """Run the job and write its workbook and JSON summary."""
-    result = run_job(spec_path, input_path, options)
-    path = report_path or _unused(
-        default_report_path(reports_dir, result.info.job_name, result.info.mode, datetime.now(UTC))
-    )
-    write_report(result, path)
-    write_summary_json(result, path.with_suffix(".json"))
+    with _fewer_gc_passes():
+        result = run_job(spec_path, input_path, options)
+        path = report_path or _unused(default_report_path(
+            reports_dir, result.info.job_name, result.info.mode, datetime.now(UTC)))
+        write_report(result, path)
+        write_summary_json(result, path.with_suffix(".json"))
     for written in (path, path.with_suffix(".json")):
         os.chmod(written, 0o600)  # reports hold customers' payment data: owner only
     return RunReport(result=result, path=path)
+
+
+@contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    """A run keeps a few objects per row alive until its report is written; with the default
+    thresholds the cyclic collector rescans them all again and again as they accumulate (about
+    8% of a 100k-row dry run). As mypy does, collect less often during the run."""
+    before = gc.get_threshold()
+    gc.set_threshold(200_000, 30, 30)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _unused(path: Path) -> Path:

@@ -130,6 +130,35 @@ def _partial(out: Path, results: dict[str, Any]) -> None:
                                                 encoding="utf-8")
 
 
+def _rss_rows(runs: list[dict[str, Any]], fmt_name: str) -> list[str]:
+    base = runs[0]
+    rows = []
+    for x in runs:
+        slope = ((x["peak_rss_mb"] - base["peak_rss_mb"]) / ((x["rows"] - base["rows"]) / 1000)
+                 if x["rows"] != base["rows"] else float("nan"))
+        rows.append(f"| {x['rows']:,} | {fmt_name} | {x['peak_rss_mb']:.0f} | {fmt(slope)} |"
+                    f" {x['seconds']:.1f} |")
+    return rows
+
+
+def _rss_goals(runs: list[dict[str, Any]], fmt_name: str) -> list[str]:
+    goals = []
+    at100 = [x for x in runs if x["rows"] == 100_000]
+    if at100:
+        mb = at100[0]["peak_rss_mb"]
+        goals.append(f"| peak RSS ≤ 600 MB at 100k rows ({fmt_name}) | {mb:.0f} MB "
+                     f"({mb / 600:.2f} of the goal) | {met(mb <= 600)} |")
+    if len(runs) >= 3:
+        a, b, c = runs[0], runs[-2], runs[-1]
+        s1 = (b["peak_rss_mb"] - a["peak_rss_mb"]) / (b["rows"] - a["rows"])
+        s2 = (c["peak_rss_mb"] - b["peak_rss_mb"]) / (c["rows"] - b["rows"])
+        ratio = s2 / s1 if s1 > 0 else float("nan")
+        goals.append(f"| RSS grows linearly, {fmt_name} (MB/row {b['rows']:,}→{c['rows']:,} vs "
+                     f"{a['rows']:,}→{b['rows']:,}) | {fmt(ratio)}× | "
+                     f"{met(ratio <= 1.2)} (≤ 1.2× taken as linear) |")
+    return goals
+
+
 def met(ok: bool) -> str:
     return "**met**" if ok else "**not met**"
 
@@ -181,31 +210,16 @@ def render(r: dict[str, Any], *, smoke: bool = False) -> str:
         out.append("")
     if "rss" in r:
         out += ["### Peak memory (RSS)", "",
-                "One offline dry run (CSV) per size, each in a fresh interpreter; psutil sampled",
-                "every 20 ms and the kernel's `VmHWM` (/proc/self/status), the higher of the",
-                "two.", "",
-                "| rows | peak RSS MB | MB per 1k rows above the smallest run | seconds |",
-                "|---:|---:|---:|---:|"]
-        base = r["rss"][0]
-        for x in r["rss"]:
-            slope = ((x["peak_rss_mb"] - base["peak_rss_mb"]) / ((x["rows"] - base["rows"]) / 1000)
-                     if x["rows"] != base["rows"] else float("nan"))
-            out.append(f"| {x['rows']:,} | {x['peak_rss_mb']:.0f} | {fmt(slope)} |"
-                       f" {x['seconds']:.1f} |")
+                "One offline dry run per size and input format, each in a fresh interpreter;",
+                "psutil sampled every 20 ms and the kernel's `VmHWM` (/proc/self/status), the",
+                "higher of the two.", "",
+                "| rows | input | peak RSS MB | MB per 1k rows above the smallest run | seconds |",
+                "|---:|---|---:|---:|---:|"]
+        for fmt_name in dict.fromkeys(x.get("format", "csv") for x in r["rss"]):
+            measured = [x for x in r["rss"] if x.get("format", "csv") == fmt_name]
+            out += _rss_rows(measured, fmt_name)
+            goals += _rss_goals(measured, fmt_name)
         out.append("")
-        at100 = [x for x in r["rss"] if x["rows"] == 100_000]
-        if at100:
-            goals.append(f"| peak RSS ≤ 600 MB at 100k rows | {at100[0]['peak_rss_mb']:.0f} MB "
-                         f"({at100[0]['peak_rss_mb'] / 600:.2f} of the goal) |"
-                         f" {met(at100[0]['peak_rss_mb'] <= 600)} |")
-        if len(r["rss"]) >= 3:
-            a, b, c = r["rss"][0], r["rss"][-2], r["rss"][-1]
-            s1 = (b["peak_rss_mb"] - a["peak_rss_mb"]) / (b["rows"] - a["rows"])
-            s2 = (c["peak_rss_mb"] - b["peak_rss_mb"]) / (c["rows"] - b["rows"])
-            ratio = s2 / s1 if s1 > 0 else float("nan")
-            goals.append(f"| RSS grows linearly (MB/row {b['rows']:,}→{c['rows']:,} vs "
-                         f"{a['rows']:,}→{b['rows']:,}) | {fmt(ratio)}× | "
-                         f"{met(ratio <= 1.2)} (≤ 1.2× taken as linear) |")
     if "execute" in r:
         e = r["execute"]
         b = e["batchpay"]

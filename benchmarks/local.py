@@ -111,15 +111,17 @@ print(json.dumps({{"seconds": seconds, "peak_rss": peak[0]}}))
 """
 
 
-def peak_rss(workdir: Path, sizes: list[int], fmt: str = "csv") -> list[dict[str, Any]]:
-    """Peak RSS of one offline dry run per size, each in a fresh interpreter (psutil sampling
-    every 20 ms, and the kernel's VmHWM, whichever is higher). Not ``ru_maxrss``: Linux carries
-    the parent's high-water mark into a forked child, so it reported this process's peak."""
+def peak_rss(workdir: Path, sizes: list[int],
+             formats: tuple[str, ...] = ("csv", "xlsx")) -> list[dict[str, Any]]:
+    """Peak RSS of one offline dry run per size and format, each in a fresh interpreter (psutil
+    sampling every 20 ms, and the kernel's VmHWM, whichever is higher). Not ``ru_maxrss``: Linux
+    carries the parent's high-water mark into a forked child, so it reported this process's
+    peak."""
     results = []
-    for n in sizes:
+    for fmt, n in ((fmt, n) for fmt in formats for n in sizes):
         data = make_input(workdir, n, fmt)
         code = _RSS_CHILD.format(repo=str(REPO), fmt=fmt, data=str(data),
-                                 out=str(workdir / f"rss-{n}.xlsx"))
+                                 out=str(workdir / f"rss-{fmt}-{n}.xlsx"))
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               cwd=tempfile.gettempdir(), check=True, timeout=3600)
         figures = json.loads(done.stdout.strip().splitlines()[-1])

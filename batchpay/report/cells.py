@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.styles import Alignment, Font, PatternFill
 
@@ -88,7 +88,7 @@ class CellMaker:
     def __init__(self, ws: Any) -> None:
         self.ws = ws
         self._styles: dict[Style, Any] = {}
-        self._formats: dict[tuple[Style, str, bool], Style] = {}
+        self._formats: dict[tuple[int, str, bool], tuple[Style, Style]] = {}
 
     def _styled(self, value: Any, style: Style) -> WriteOnlyCell:
         cell = WriteOnlyCell(self.ws, value)
@@ -99,12 +99,12 @@ class CellMaker:
     def _derived(self, style: Style, number_format: str | None, quote: bool = False) -> Style:
         """``style`` with another number format and/or the quote prefix (cached)."""
         fmt = style.number_format if number_format is None else number_format
-        key = (style, fmt, quote)
-        derived = self._formats.get(key)
-        if derived is None:
-            derived = self._formats[key] = replace(style, number_format=fmt,
-                                                   quote=quote or style.quote)
-        return derived
+        key = (id(style), fmt, quote)  # by id: hashing the dataclass per cell costs more
+        entry = self._formats.get(key)
+        if entry is None:  # the entry holds ``style``, so its id cannot be reused
+            derived = replace(style, number_format=fmt, quote=quote or style.quote)
+            entry = self._formats[key] = (style, derived)
+        return entry[1]
 
     def _style_array(self, style: Style) -> Any:
         cached = self._styles.get(style)
@@ -199,10 +199,19 @@ class CellMaker:
     def yes_no(self, value: bool, style: Style = PLAIN) -> WriteOnlyCell | None:
         return self.text("yes" if value else "no", style)
 
-    def slot(self, column: int, style: Style) -> WriteOnlyCell:
+    def slot(self, column: int, style: Style) -> SlotCell:
         """A cell to reuse row after row in one column with one style (see sheets._fill)."""
-        cell = WriteOnlyCell(self.ws)
+        cell = SlotCell(self.ws)
         cell.column = column
         if style != PLAIN:
             cell._style = copy(self._style_array(style))
+        cell.has_style = cell._style is not None and any(cell._style)
+        cell.style_id = self.ws.parent._cell_styles.add(cell._style) if cell.has_style else 0
         return cell
+
+
+class SlotCell(Cell):
+    """A cell whose style is fixed: openpyxl's ``style_id`` and ``has_style`` properties, read
+    for every cell written, hash the style array each time; here they are worked out once."""
+
+    __slots__ = ("has_style", "style_id")

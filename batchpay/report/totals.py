@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from batchpay.records import CATEGORIES, RowOutcome
 
 from .amounts import UNKNOWN_CURRENCY, known_currency
+
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,19 @@ class GroupTotals:
     posted: Totals
 
 
-@dataclass
-class _Bucket:
-    read: Totals = Totals()
-    categories: dict[str, Totals] = field(default_factory=dict)
+class _Sums(Generic[K]):
+    """Running row counts and amounts per key, as plain integers (one pass, no objects)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[K, int] = {}
+        self.amounts: dict[K, int] = {}
+
+    def add(self, key: K, amount: int) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+        self.amounts[key] = self.amounts.get(key, 0) + amount
+
+    def totals(self, key: K) -> Totals:
+        return Totals(self.counts.get(key, 0), self.amounts.get(key, 0))
 
 
 def bucket_of(outcome: RowOutcome) -> tuple[str, int]:
@@ -78,20 +90,19 @@ def control_totals(outcomes: Sequence[RowOutcome]) -> list[CurrencyTotals]:
     "Read" and the categories are accumulated separately, so the balance check compares two
     independently kept sums rather than one sum with itself.
     """
-    buckets: dict[str, _Bucket] = {}
+    read: _Sums[str] = _Sums()
+    by_category: _Sums[tuple[str, str]] = _Sums()
     for outcome in outcomes:
         currency, amount = bucket_of(outcome)
-        bucket = buckets.setdefault(currency, _Bucket())
-        bucket.read += Totals(1, amount)
-        category = outcome.outcome.category
-        bucket.categories[category] = bucket.categories.get(category, Totals()) + Totals(1, amount)
+        read.add(currency, amount)
+        by_category.add((currency, outcome.outcome.category), amount)
     return [
         CurrencyTotals(
             currency,
-            buckets[currency].read,
-            {name: buckets[currency].categories.get(name, Totals()) for name in CATEGORIES},
+            read.totals(currency),
+            {name: by_category.totals((currency, name)) for name in CATEGORIES},
         )
-        for currency in sorted(buckets, key=_currency_order)
+        for currency in sorted(read.counts, key=_currency_order)
     ]
 
 
@@ -99,16 +110,16 @@ def group_totals(
     outcomes: Iterable[RowOutcome], key: Callable[[RowOutcome], str | None]
 ) -> list[GroupTotals]:
     """Per currency and per ``key`` (payment method, action): rows read and rows posted."""
-    read: dict[tuple[str, str], Totals] = {}
-    posted: dict[tuple[str, str], Totals] = {}
+    read: _Sums[tuple[str, str]] = _Sums()
+    posted: _Sums[tuple[str, str]] = _Sums()
     for outcome in outcomes:
         currency, amount = bucket_of(outcome)
         group = (currency, key(outcome) or "(none)")
-        read[group] = read.get(group, Totals()) + Totals(1, amount)
+        read.add(group, amount)
         if outcome.outcome.category == "posted":
-            posted[group] = posted.get(group, Totals()) + Totals(1, amount)
-    ordered = sorted(read, key=lambda g: (_currency_order(g[0]), g[1]))
-    return [GroupTotals(c, g, read[(c, g)], posted.get((c, g), Totals())) for c, g in ordered]
+            posted.add(group, amount)
+    groups = sorted(read.counts, key=lambda g: (_currency_order(g[0]), g[1]))
+    return [GroupTotals(c, g, read.totals((c, g)), posted.totals((c, g))) for c, g in groups]
 
 
 def category_counts(outcomes: Iterable[RowOutcome]) -> dict[str, int]:
