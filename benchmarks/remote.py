@@ -88,27 +88,22 @@ def sandbox(workdir: Path, invoices: int, **faults: Any) -> Iterator[Server]:
 class CountingTransport(httpx.AsyncBaseTransport):
     """Wraps the real transport: counts requests by method and stamps each write's start."""
 
-    def __init__(self, faults_at_first_write: tuple[str, dict[str, Any]] | None = None) -> None:
+    def __init__(self) -> None:
         self.inner = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=100))
-        self.faults_at_first_write = faults_at_first_write
         self.counts: dict[str, int] = {}
         self.statuses: dict[int, int] = {}
+        self.read_statuses: dict[int, int] = {}
         self.write_starts: list[float] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.counts[request.method] = self.counts.get(request.method, 0) + 1
         if request.method == "POST":
-            if self.faults_at_first_write is not None:  # switch the sandbox's faults on
-                url, faults = self.faults_at_first_write
-                self.faults_at_first_write = None
-                put = httpx.Request("PUT", url, json=faults)
-                answer = await self.inner.handle_async_request(put)
-                await answer.aread()
-                if answer.status_code != 200:
-                    raise RuntimeError(f"could not set faults: {answer.status_code}")
             self.write_starts.append(time.monotonic())
         response = await self.inner.handle_async_request(request)
         self.statuses[response.status_code] = self.statuses.get(response.status_code, 0) + 1
+        if request.method == "GET":
+            status = response.status_code
+            self.read_statuses[status] = self.read_statuses.get(status, 0) + 1
         return response
 
     async def aclose(self) -> None:
@@ -132,15 +127,12 @@ def sandbox_input(workdir: Path, n: int) -> Path:
 
 
 def run_batchpay(workdir: Path, server: Server, n: int, mode: str,
-                 rate: int | None = None,
-                 faults_at_first_write: dict[str, Any] | None = None) -> BatchpayRun:
+                 rate: int | None = None) -> BatchpayRun:
     from batchpay.api import run_and_report
     from batchpay.run import RunOptions
     from batchpay.target import Target
 
-    transport = CountingTransport(
-        (f"{server.url}/_sandbox/faults", faults_at_first_write) if faults_at_first_write
-        else None)
+    transport = CountingTransport()
     target = Target(label="benchmark sandbox", site="bench-test", base_url=server.api,
                     api_key=DEFAULT_API_KEY, transport=transport)
     tag = time.monotonic_ns()
@@ -284,21 +276,19 @@ def checks_case(workdir: Path, sizes: list[int]) -> list[dict[str, Any]]:
 
 def faults_case(workdir: Path, rate: int, latency_ms: int, windows: float,
                 clean_fraction: float | None) -> dict[str, Any]:
-    """Faults are switched on (``PUT /_sandbox/faults``) just before the first write: with
-    them on from the start, a 5xx on one page of the dry-run reads before execute aborts the
-    whole run (see RESULTS.md), so this case measures the writes."""
+    """Faults on from the sandbox's start: the dry-run reads before execute get them too."""
     n = int(rate * windows)
-    faults = {"rate_per_minute": rate, "latency_ms": latency_ms, "error_5xx_rate": 0.05,
-              "drop_after_apply_rate": 0.02, "seed": 11}
-    with sandbox(workdir, n, rate_per_minute=rate, latency_ms=latency_ms) as server:
-        run = run_batchpay(workdir, server, n, "execute", rate, faults_at_first_write=faults)
+    with sandbox(workdir, n, rate_per_minute=rate, latency_ms=latency_ms, error_5xx_rate=0.05,
+                 drop_after_apply_rate=0.02, fault_seed=11) as server:
+        run = run_batchpay(workdir, server, n, "execute", rate)
         ledger = server.ledger()
     stats = throughput(run.transport.write_starts, rate)
     posted = run.outcomes.get("posted", 0)
     # rows posted per second in steady state: writes include retries, rows do not
     return {"rows": n, "rate_per_minute": rate, "latency_ms": latency_ms,
             "seconds": run.seconds, "outcomes": run.outcomes, "statuses": run.transport.statuses,
-            "ledger_writes": len(ledger), "posted_once": _posted_once(ledger, n),
+            "read_statuses": run.transport.read_statuses, "ledger_writes": len(ledger),
+            "posted_once": _posted_once(ledger, n),
             "rows_per_s": posted / run.seconds, **stats,
             "fraction_of_clean": (stats["steady_fraction"] / clean_fraction
                                   if clean_fraction else None)}
