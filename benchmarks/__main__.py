@@ -175,8 +175,9 @@ def render(r: dict[str, Any], *, smoke: bool = False) -> str:
     out += [f"| {k} | {v} |" for k, v in r["machine"].items()]
     out += ["", "## Reproduce", "", "```sh", ".venv/bin/pip install -e '.[bench]'",
             r["command"], "```", "",
-            f"Whole run: {r['wall_s'] / 60:.1f} min. Raw figures: the .json file of the same "
-            "name beside this one.", ""]
+            (f"Whole run: {r['wall_s'] / 60:.1f} min." if not r.get("merged") or r["wall_s"] > 1
+             else "This command only merges the runs listed below.")
+            + " Raw figures: the .json file of the same name beside this one.", ""]
     if r.get("merged"):
         out += ["The full run is plain `python -m benchmarks` (defaults as in "
                 "`python -m benchmarks --help`). The figures below were produced by the runs "
