@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -91,6 +92,7 @@ def _derive_one(
     else:
         texts = _texts(name, spec, frame, fail)
     currencies = _currencies(spec, parsed, len(frame)) if spec.type == "money" else None
+    quantities = frame[spec.quantity_column].str.strip().tolist() if spec.quantity_column else None
     convert = _converter(spec)
     if spec.type == "date":  # a file holds few distinct dates: parse each text once
         convert = _memoised(convert)
@@ -103,7 +105,16 @@ def _derive_one(
             continue
         try:
             currency = currencies[position] if currencies is not None else None
-            values.append(convert(text, currency))
+            if quantities is None:
+                values.append(convert(text, currency))
+            else:
+                quantity = _quantity(quantities[position], spec)
+                values.append(_money(text, currency, spec, quantity))
+        except _BadQuantity as exc:
+            values.append(None)
+            assert quantities is not None
+            fail(position, exc.problem, exc.expected, value=quantities[position],
+                 where=spec.quantity_column)
         except (MoneyError, DateError, _Invalid) as exc:
             values.append(None)
             shown = text.lstrip("\x01").replace("\x00", " / ")  # credit/debit markers
@@ -195,6 +206,10 @@ class _Invalid(ValueError):
         super().__init__(problem)
         self.problem = problem
         self.expected = expected
+
+
+class _BadQuantity(_Invalid):
+    """The quantity cell of a money field is at fault, not the amount's."""
 
 
 def _texts(
@@ -346,7 +361,17 @@ def _converter(spec: FieldSpec) -> Callable[[str, str | None], object]:
     return lambda text, _currency: _text(text)
 
 
-def _money(text: str, currency: str | None, spec: FieldSpec) -> int:
+def _quantity(text: str, spec: FieldSpec) -> Decimal:
+    if text == "":
+        raise _BadQuantity("is empty", "a quantity, e.g. 3 or 1.5")
+    try:
+        return parse_amount(text, decimal=spec.decimal, thousands=spec.thousands)
+    except MoneyError as exc:
+        raise _BadQuantity("is not a quantity", f"a number; {exc.expected}") from None
+
+
+def _money(text: str, currency: str | None, spec: FieldSpec, quantity: Decimal | None = None,
+           ) -> int:
     if currency is None:
         raise _Invalid("has no currency", "a currency for this row")
     if "\x00" in text:
@@ -357,7 +382,14 @@ def _money(text: str, currency: str | None, spec: FieldSpec) -> int:
         amount = -abs(amount)
     if spec.negate:
         amount = -amount
-    return to_minor_units(amount, currency)
+    if quantity is None:
+        return to_minor_units(amount, currency)
+    product = amount * quantity
+    try:
+        return to_minor_units(product, currency)
+    except MoneyError as exc:
+        raise _Invalid(f"times the quantity {quantity} is {product}, which {exc.problem}",
+                       exc.expected) from None
 
 
 def _date(text: str, spec: FieldSpec) -> int:

@@ -152,6 +152,12 @@ class FieldSpec(_Model):
         description="money: sign_column values that mean a debit (case-insensitive).",
     )
     negate: bool = Field(False, description="money: flip the sign (for files that show in as -).")
+    quantity_column: str | None = Field(
+        None,
+        description="money: column of a quantity (e.g. units on a charge line); the field is "
+        "the amount times the quantity, exactly: a product with more decimals than the "
+        "currency has is an error, never rounded.",
+    )
     # date
     formats: list[str] = Field(
         default_factory=list,
@@ -205,6 +211,8 @@ class FieldSpec(_Model):
         money_columns = self.credit_column is not None or self.debit_column is not None
         if money_columns and self.type != "money":
             raise ValueError("credit_column/debit_column need type: money")
+        if self.quantity_column is not None and self.type != "money":
+            raise ValueError("quantity_column needs type: money")
         if len(sources) + (1 if money_columns else 0) != 1:
             found = ", ".join(sources) or "none"
             raise ValueError(
@@ -228,6 +236,8 @@ class FieldSpec(_Model):
         cols += self.columns or []
         if self.sign_column:
             cols.append(self.sign_column)
+        if self.quantity_column:
+            cols.append(self.quantity_column)
         if self.template:
             cols += re.findall(r"\{([^{}]+)\}", self.template)
         return cols

@@ -196,6 +196,43 @@ def test_money_currency_field() -> None:
     ]
 
 
+def test_money_quantity_column_multiplies_exactly() -> None:
+    field = {"column": "Price", "type": "money", "currency": "GBP", "quantity_column": "Qty"}
+    parsed = derive(
+        {"f": field},
+        [{"Price": "0.06", "Qty": "10"}, {"Price": "12.00", "Qty": "1.5"},
+         {"Price": "0.125", "Qty": "4"}, {"Price": "4.35", "Qty": "-1"}],
+    )
+    assert parsed.values["f"] == [60, 1800, 50, -435]  # 0.125 x 4 = 0.500
+    assert not parsed.failures
+
+
+def test_money_quantity_product_with_too_many_decimals_is_not_rounded() -> None:
+    field = {"column": "Price", "type": "money", "currency": "GBP", "quantity_column": "Qty"}
+    parsed = derive({"f": field}, [{"Price": "1.995", "Qty": "3"}])
+    assert parsed.values["f"] == [None]
+    assert [str(f) for f in parsed.failures[0]] == [
+        'line 2, column "Price": "1.995" times the quantity 3 is 5.985, which has 3 decimals; '
+        "GBP allows 2 (expected at most 2 decimals)"
+    ]
+
+
+def test_money_bad_or_missing_quantity_points_at_the_quantity_column() -> None:
+    field = {"column": "Price", "type": "money", "currency": "GBP", "quantity_column": "Qty"}
+    parsed = derive({"f": field}, [{"Price": "1.00", "Qty": "two"}, {"Price": "1.00", "Qty": ""}])
+    assert parsed.values["f"] == [None, None]
+    assert [str(f) for position in (0, 1) for f in parsed.failures[position]] == [
+        'line 2, column "Qty": "two" is not a quantity '
+        "(expected a number; decimal point, e.g. 1234.56)",
+        'line 3, column "Qty": "" is empty (expected a quantity, e.g. 3 or 1.5)',
+    ]
+
+
+def test_quantity_column_needs_a_money_field() -> None:
+    with pytest.raises(SpecError, match="quantity_column needs type: money"):
+        job({"f": {"column": "A", "quantity_column": "Q"}})
+
+
 # -------------------------------------------------------------------------------------- dates
 
 
@@ -277,6 +314,8 @@ def test_boolean() -> None:
         ({"columns": ["D", "E"]}, ["D", "E"]),
         ({"type": "money", "credit_column": "In", "debit_column": "Out", "currency": "EUR"},
          ["In", "Out"]),
+        ({"type": "money", "column": "Price", "quantity_column": "Qty", "currency": "EUR"},
+         ["Price", "Qty"]),
     ],
 )
 def test_used_columns(field: dict[str, Any], columns: list[str]) -> None:

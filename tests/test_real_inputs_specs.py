@@ -27,6 +27,7 @@ OP = "op-fi__csv-test.csv"
 EASYBANK = "easybank-at__easybank-giro.csv"
 FINECO = "fineco-it__movements.xlsx"
 PAYPAL = "paypal-us__paypal-custom.csv"
+GNUCASH = "gnucash-bill-import__invoice.csv"
 
 
 def real(name: str) -> Path:
@@ -204,6 +205,7 @@ def test_paypal_joins_date_time_and_zone() -> None:
         ("easybank", EASYBANK, [10], 9),
         ("fineco", FINECO, [], 2),
         ("paypal", PAYPAL, [], 7),
+        ("gnucash", GNUCASH, list(range(1, 13)), 0),
     ],
 )
 def test_offline_validate_run(
@@ -213,3 +215,19 @@ def test_offline_validate_run(
     assert [o.origin.row for o in result.outcomes if o.outcome is Outcome.WOULD_POST] == would_post
     assert sum(o.outcome is Outcome.SKIPPED for o in result.outcomes) == skipped_rows
     assert len(result.outcomes) == result.info.rows_read
+
+
+def test_gnucash_bill_lines_as_charges_quantity_times_price() -> None:
+    result = prepared("gnucash", GNUCASH)
+    assert result.rows_read == 12
+    assert_nothing_lost(result)
+    assert not result.outcomes
+    rows = [(row.origin, row.fields["customer_id"], row.fields["amount"],
+             row.fields["description"]) for row in result.valid]
+    assert rows[0] == (Origin(1), "000013", 439, "MEC-0072: 34-0655 > PROTOBLOC 2 BREADBOARD")
+    # 10 x 0.06, 5 x 0.50, 20 x 0.16: products exact in pence
+    assert [amount for _, _, amount, _ in rows] == [
+        439, 60, 50, 50, 695, 50, 250, 115, 597, 320, 495, 435,
+    ]
+    assert rows[-1][3] == "MEC-0072: VAT"
+    assert {row.currencies["amount"] for row in result.valid} == {"GBP"}
