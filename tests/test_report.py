@@ -526,6 +526,57 @@ def test_terminal_summary(mode: str) -> None:
     assert "MISMATCH" in terminal_summary(sample(mode, rows_read=99), None)
 
 
+def attention(text: str) -> list[str]:
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("To look at"))
+    return [line for line in lines[start + 2 :] if not line.startswith("Report:")]
+
+
+def test_terminal_lists_what_to_look_at(mode: str) -> None:
+    text = terminal_summary(sample(mode), None)
+    fail = "failed" if mode == "execute" else "would fail"
+    first = "=cmd|' /C calc'!A0" if mode == "execute" else "invoice INV-6 is voided"
+    assert attention(text) == [
+        f"  {fail}: line 7: {first}",
+        f"  {fail}: line 8: Invoice INV-7 not found",
+        f"  {fail}: line 9: amount must be positive",
+        '  invalid: line 10, column "Amount": "12,5O" is not an amount (expected a number like'
+        " 1,234.56)",
+        '  invalid: line 11, column "Currency": "XXY" is not a currency; line 11, column'
+        ' "Paid on":',
+        '      "31/02/2024" is not a date (expected YYYY-MM-DD)',
+        "  ... and 1 more row for other reasons",
+    ]
+
+
+def test_terminal_groups_identical_reasons_most_frequent_first() -> None:
+    base = sample("dry-run")
+    many = [row(20 + i, Outcome.WOULD_FAIL, raw(f"INV-{i}", "1.00", "GBP"), amount_minor=100,
+                reason="customer 000013 not found") for i in range(12)]
+    result = replace(base, outcomes=[*base.outcomes, *many],
+                     info=replace(base.info, rows_read=len(base.outcomes) + 12))
+    assert attention(terminal_summary(result, None))[0] == (
+        "  would fail: 12 rows from line 20: customer 000013 not found"
+    )
+
+
+def test_terminal_never_prints_escape_sequences_from_the_input() -> None:
+    base = sample("dry-run")
+    hostile = row(30, Outcome.WOULD_FAIL, raw("INV-x", "1.00", "USD"), amount_minor=100,
+                  reason="invoice \x1b]0;pwned\x07\x1b[2J not found")
+    result = replace(base, outcomes=[hostile], info=replace(base.info, rows_read=1))
+    text = terminal_summary(result, None)
+    assert "\x1b" not in text and "\x07" not in text
+    assert "  would fail: line 30: invoice ?]0;pwned??[2J not found" in text
+
+
+def test_terminal_has_nothing_to_look_at_when_all_went_well() -> None:
+    base = sample("execute")
+    good = [o for o in base.outcomes if o.outcome in (Outcome.POSTED, Outcome.SKIPPED)]
+    result = replace(base, outcomes=good, info=replace(base.info, rows_read=len(good)))
+    assert "To look at" not in terminal_summary(result, None)
+
+
 # --- LibreOffice (optional) and large runs ------------------------------------------------
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from batchpay.records import CATEGORIES, RunResult
+from batchpay.records import CATEGORIES, RowOutcome, RunResult
 
 from .amounts import UNKNOWN_CURRENCY, format_minor
 from .totals import CurrencyTotals, Totals, control_totals
 from .words import balance_equation, category_label, rows_check
 
 LABEL, COUNT, AMOUNT = 14, 7, 17
+ATTENTION = ("failed", "invalid", "needs_review")
+MAX_REASONS, MAX_REASON_CHARS, WIDTH = 5, 300, 98
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 PER_BLOCK = 3  # currencies side by side: 14 + 3 * (2 + 7 + 2 + 17) = 98 columns
 
 
@@ -35,8 +40,43 @@ def terminal_summary(result: RunResult, report_path: Path | None) -> str:
         lines.append(f"Balance check OK: {balance_equation(info)}")
     if not ok:
         lines.append(rows_text)
+    lines += _attention(result)
     lines.append(f"Report: {report_path}" if report_path else "Report: not written")
     return "\n".join(lines)
+
+
+def _attention(result: RunResult) -> list[str]:
+    """The rows to look at, grouped by identical reason, most frequent first (at most
+    ``MAX_REASONS`` groups): enough to act on without opening the workbook."""
+    groups: dict[tuple[str, str], list[RowOutcome]] = {}
+    for outcome in result.outcomes:
+        category = outcome.outcome.category
+        if category in ATTENTION:
+            reason = "; ".join(map(str, outcome.failures)) or outcome.reason
+            groups.setdefault((category, reason), []).append(outcome)
+    if not groups:
+        return []
+    ordered = sorted(groups.items(), key=lambda item: -len(item[1]))  # stable: file order ties
+    lines = ["", "To look at (every row is on the workbook's Errors, Invalid rows and Needs",
+             "review sheets):"]
+    for (category, reason), rows in ordered[:MAX_REASONS]:
+        first = str(rows[0].origin)
+        if len(rows) > 1:
+            reason = f"{len(rows):,} rows from {first}: {reason}"
+        elif not reason.startswith(first):  # an invalid row's reason names its cells already
+            reason = f"{first}: {reason}"
+        text = f"{category_label(category, result.info)}: {_one_line(reason)}"
+        lines += textwrap.wrap(text, WIDTH, initial_indent="  ", subsequent_indent="      ")
+    rest = sum(len(rows) for _, rows in ordered[MAX_REASONS:])
+    if rest:
+        lines.append(f"  ... and {rest:,} more {'row' if rest == 1 else 'rows'} for other reasons")
+    return lines
+
+
+def _one_line(text: str) -> str:
+    """Input text made safe for a terminal (no escape sequences) and cut to one line."""
+    text = _CONTROL.sub("?", text) or "(no reason given)"
+    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
 
 
 def _block(result: RunResult, totals: Sequence[CurrencyTotals]) -> list[str]:
