@@ -140,7 +140,8 @@ def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_inv
 
 
 def _print_validation(report: RunReport) -> None:
-    click.echo(terminal_summary(report.result, report.path))
+    """The summary, then the failing cells one per line (validation has no other problems)."""
+    click.echo(terminal_summary(report.result, report.path, rows_to_look_at=False))
     failures = [f for o in report.result.outcomes for f in o.failures]
     for failure in failures[:10]:
         click.echo(f"  {failure}")

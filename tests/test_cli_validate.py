@@ -58,6 +58,7 @@ def test_failing_rows_exit_1_and_print_the_first_failure(job_dir: Path, tmp_path
     assert result.exit_code == 1
     failures = [line.strip() for line in result.output.splitlines() if line.startswith("  line")]
     assert failures == [BAD_AMOUNT]
+    assert result.output.count("is not an amount") == 1  # listed once, not again in the summary
     assert "Traceback" not in result.output
 
 

@@ -20,8 +20,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 PER_BLOCK = 3  # currencies side by side: 14 + 3 * (2 + 7 + 2 + 17) = 98 columns
 
 
-def terminal_summary(result: RunResult, report_path: Path | None) -> str:
-    """Control totals per currency and per outcome, the balance check and the report path."""
+def terminal_summary(
+    result: RunResult, report_path: Path | None, *, rows_to_look_at: bool = True
+) -> str:
+    """Control totals per currency and per outcome, the balance check, the rows to look at
+    (unless the caller lists them its own way) and the report path."""
     info = result.info
     totals = control_totals(result.outcomes)
     title = {"dry-run": "Dry run", "execute": "Execute", "validate": "Validation"}
@@ -40,7 +43,8 @@ def terminal_summary(result: RunResult, report_path: Path | None) -> str:
         lines.append(f"Balance check OK: {balance_equation(info)}")
     if not ok:
         lines.append(rows_text)
-    lines += _attention(result)
+    if rows_to_look_at:
+        lines += _attention(result)
     lines.append(f"Report: {report_path}" if report_path else "Report: not written")
     return "\n".join(lines)
 
