@@ -178,7 +178,7 @@ def _call(
         params = _apply_params(rows)
     key_text = "||".join(sorted(r.business_key for r in rows))
     try:
-        request = encode(action, version, params)  # type: ignore[arg-type]
+        request = encode(action, version, params, spec.product_catalog)  # type: ignore[arg-type]
     except EncodeError as exc:
         for planned in rows:
             result.outcomes[planned.row.position] = _encode_failure(spec, planned, exc)

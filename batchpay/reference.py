@@ -21,7 +21,13 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from batchpay.chargebee.encode import APPLY_TXN_AMOUNT, APPLY_TXN_ID, OPERATIONS, Version
+from batchpay.chargebee.encode import (
+    APPLY_TXN_AMOUNT,
+    APPLY_TXN_ID,
+    CATALOG_2_OPERATIONS,
+    OPERATIONS,
+    Operation,
+)
 from batchpay.spec import (
     ACTION_PARAMS,
     ACTIONS,
@@ -96,6 +102,7 @@ action:
 
 ROUTES_EXAMPLE = """\
 name: mixed-sheet
+product_catalog: "2.0"     # how charge is sent on this site (see product_catalog)
 fields:
   invoice_id: {column: Invoice, required: false}
   customer_id: {column: Customer, required: false}
@@ -194,11 +201,10 @@ def _doc(model: type[BaseModel]) -> str:
     return inspect.cleandoc(model.__doc__ or "")
 
 
-def _wire(action: str, version: Version, param: str) -> str:
-    op = OPERATIONS.get((action, version))
+def _wire(op: Operation | None, param: str) -> str:
     if op is None:
         return "—"
-    if action == "apply_payments" and param in ("transaction_id", "amount"):
+    if op.action == "apply_payments" and param in ("transaction_id", "amount"):
         column = APPLY_TXN_ID if param == "transaction_id" else APPLY_TXN_AMOUNT
         return f"`{column.wire}[i]`"
     if param == "invoice_id" and op.on_invoice:
@@ -209,33 +215,45 @@ def _wire(action: str, version: Version, param: str) -> str:
     return "— (not accepted: a row giving it is refused)"
 
 
-def _endpoint(action: str, version: Version) -> str:
-    op = OPERATIONS.get((action, version))
+def _endpoint(op: Operation | None) -> str:
     if op is None:
         return "— (does not exist; a v1 job asking for it is rejected when it loads)"
     return f"`POST {op.spec_path}`"
+
+
+def _flavours(action: str) -> list[tuple[str, Operation | None]]:
+    """The endpoints an action can take: per API version, and per Product Catalog in v2."""
+    catalog_2 = CATALOG_2_OPERATIONS.get((action, "v2"))
+    v2 = OPERATIONS.get((action, "v2"))
+    v1 = OPERATIONS.get((action, "v1"))
+    if catalog_2 is None:
+        return [("API v2", v2), ("API v1", v1)]
+    return [("API v2, product_catalog 2.0", catalog_2), ("API v2, product_catalog 1.0", v2),
+            ("API v1", v1)]
 
 
 def action_tables() -> Iterator[str]:
     for action in ACTIONS:
         params = ACTION_PARAMS[action]
         required = REQUIRED_PARAMS[action]
+        flavours = _flavours(action)
         yield f"### `{action}`"
         yield ""
-        yield f"- API v2: {_endpoint(action, 'v2')}"
-        yield f"- API v1: {_endpoint(action, 'v1')}"
+        for label, op in flavours:
+            yield f"- {label}: {_endpoint(op)}"
         if action == "charge":
             yield "- needs `customer_id` or `subscription_id` (exactly one per row)"
         if action == "apply_payments":
             yield ("- rows with the same `invoice_id` are grouped into one call; with no "
                    "`transaction_id` Chargebee applies all of the customer's excess payments")
         yield ""
-        yield "| parameter | value | required | API v2 wire name | API v1 wire name |"
-        yield "|---|---|---|---|---|"
+        yield ("| parameter | value | required | "
+               + " | ".join(f"{label} wire name" for label, _ in flavours) + " |")
+        yield "|---|---|---|" + "---|" * len(flavours)
         for param, kind in params.items():
             need = "yes" if param in required else ""
-            yield (f"| `{param}` | {kind} | {need} | {_wire(action, 'v2', param)} "
-                   f"| {_wire(action, 'v1', param)} |")
+            wires = " | ".join(_wire(op, param) for _, op in flavours)
+            yield f"| `{param}` | {kind} | {need} | {wires} |"
         yield ""
 
 

@@ -408,6 +408,12 @@ class JobSpec(_Model):
     name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", description="Job name.")
     description: str = Field("", description="Free text for people.")
     api_version: Literal["v1", "v2"] = Field("v2", description="Chargebee API version of the site.")
+    product_catalog: Literal["1.0", "2.0"] | None = Field(
+        None,
+        description="The site's Product Catalog version, needed by charge on API v2: 1.0 sends "
+        "POST /invoices/charge, 2.0 sends POST /invoices/create_for_charge_items_and_charges "
+        "(one ad-hoc charge line). API v1 serves 1.0 sites only.",
+    )
     input: InputSpec = Field(default_factory=lambda: InputSpec())  # type: ignore[call-arg]
     fields: dict[str, FieldSpec] = Field(..., description="Business fields, by name.")
     filters: list[FilterSpec] = Field(default_factory=list, description="Rows to skip, and why.")
@@ -428,6 +434,14 @@ class JobSpec(_Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @field_validator("product_catalog", mode="before")
+    @classmethod
+    def _catalog_as_text(cls, value: object) -> object:
+        """``product_catalog: 2`` or ``2.0`` (YAML numbers) mean "2.0"."""
+        if isinstance(value, int | float) and not isinstance(value, bool) and value in (1, 2):
+            return f"{value:.1f}"
+        return value
+
     @field_validator("fields")
     @classmethod
     def _some_fields(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
@@ -440,7 +454,18 @@ class JobSpec(_Model):
         # Messages start with their key path; _describe shows them as "file: path: problem".
         if (self.action is None) == (self.routes is None):
             raise ValueError("give exactly one of 'action' or 'routes'")
+        if self.api_version == "v1" and self.product_catalog == "2.0":
+            raise ValueError(
+                "product_catalog: Chargebee API v1 serves Product Catalog 1.0 sites only; "
+                "use api_version: v2"
+            )
         for where, action in self._actions_with_paths():
+            if action.type == "charge" and self.api_version == "v2" and not self.product_catalog:
+                raise ValueError(
+                    f"{where}.type: charge on API v2 depends on the site's Product Catalog: "
+                    'set product_catalog: "1.0" (POST /invoices/charge) or "2.0" '
+                    "(POST /invoices/create_for_charge_items_and_charges)"
+                )
             if self.api_version == "v1" and action.type == "apply_payments":
                 raise ValueError(
                     f"{where}.type: apply_payments does not exist in Chargebee API v1; "

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchpay.chargebee.encode import (
+    CATALOG_2_OPERATIONS,
     OPERATIONS,
     EncodeError,
     Field,
@@ -124,9 +125,16 @@ def assert_matches_spec(specs: dict[str, Any], op: Operation, request: Request) 
 # -- the field tables mirror the specs ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("key", sorted(OPERATIONS), ids=lambda k: f"{k[0]}-{k[1]}")
-def test_field_table_matches_spec(specs: dict[str, Any], key: tuple[str, str]) -> None:
-    op = OPERATIONS[key]  # type: ignore[index]
+TABLES = [(OPERATIONS, key) for key in sorted(OPERATIONS)] + [
+    (CATALOG_2_OPERATIONS, key) for key in sorted(CATALOG_2_OPERATIONS)]
+
+
+@pytest.mark.parametrize(("table", "key"), TABLES,
+                         ids=[f"{op.action}-{op.version}-{op.spec_path}"
+                              for op in (t[k] for t, k in TABLES)])
+def test_field_table_matches_spec(specs: dict[str, Any], table: dict[Any, Operation],
+                                  key: tuple[str, str]) -> None:
+    op = table[key]
     media = _body(specs, op)
     if media is None:
         assert op.fields == ()
@@ -273,6 +281,42 @@ EXACT: list[tuple[str, str, dict[str, Any], Request]] = [
 def test_exact_output(action: str, version: Any, params: dict[str, Any],
                       expected: Request) -> None:
     assert encode(action, version, params) == expected
+
+
+CHARGE_PC2 = "/invoices/create_for_charge_items_and_charges"
+EXACT_CATALOG_2 = [
+    ({"customer_id": "cus_1", "currency_code": "EUR", "amount": 999,
+      "description": "Setup fee", "date_from": 1, "date_to": 2, "coupon": "C10",
+      "po_number": "PO-1", "invoice_date": 3, "payment_source_id": "pm_1",
+      "payment_initiator": "customer"},
+     Request("POST", CHARGE_PC2, (
+         ("customer_id", "cus_1"), ("currency_code", "EUR"), ("charges[amount][0]", "999"),
+         ("charges[description][0]", "Setup fee"), ("charges[date_from][0]", "1"),
+         ("charges[date_to][0]", "2"), ("coupon_ids[0]", "C10"), ("po_number", "PO-1"),
+         ("invoice_date", "3"), ("payment_source_id", "pm_1"),
+         ("payment_initiator", "customer"),
+     ), None)),
+    ({"subscription_id": "sub_1", "amount": 5, "description": "Fee"}, Request(
+        "POST", CHARGE_PC2, (("subscription_id", "sub_1"), ("charges[amount][0]", "5"),
+                             ("charges[description][0]", "Fee")), None)),
+]
+
+
+@pytest.mark.parametrize(("params", "expected"), EXACT_CATALOG_2)
+def test_catalog_2_charge_is_an_invoice_with_one_ad_hoc_charge(
+    params: dict[str, Any], expected: Request, specs: dict[str, Any]
+) -> None:
+    assert encode("charge", "v2", params, catalog="2.0") == expected
+    assert_matches_spec(specs, CATALOG_2_OPERATIONS[("charge", "v2")], expected)
+
+
+def test_catalog_changes_only_charge_and_only_in_v2() -> None:
+    record = {"invoice_id": "i", "payment_method": "cash", "amount": 1}
+    assert encode("record_payment", "v2", record, "2.0") == encode("record_payment", "v2", record)
+    charge = {"customer_id": "c", "amount": 1, "description": "d"}
+    assert encode("charge", "v1", charge, "2.0").path == "/invoices/charge"
+    assert encode("charge", "v2", charge, "1.0").path == "/invoices/charge"
+    assert encode("charge", "v2", charge).path == "/invoices/charge"
 
 
 @pytest.mark.parametrize(("action", "version", "params", "expected"), EXACT,

@@ -23,6 +23,12 @@ ACTION: dict[str, Any] = {
 }  # fmt: skip
 
 
+CHARGE: dict[str, Any] = {
+    "type": "charge", "params": {"customer_id": "invoice_id", "amount": "amount",
+                                 "description": "invoice_id"},
+}  # fmt: skip
+
+
 def job(**changes: object) -> dict[str, object]:
     data: dict[str, object] = {"name": "deposits", "fields": FIELDS, "action": ACTION}
     data.update(changes)
@@ -92,6 +98,19 @@ ROUTE = {"type": "close_invoice", "params": {"invoice_id": "invoice_id"}}
                                        "params": {"invoice_id": "invoice_id"}}),
          "action.type: apply_payments does not exist in Chargebee API v1; use api_version: v2 "
          "or another action"),
+        (job(action=CHARGE),
+         'action.type: charge on API v2 depends on the site\'s Product Catalog: set '
+         'product_catalog: "1.0" (POST /invoices/charge) or "2.0" '
+         "(POST /invoices/create_for_charge_items_and_charges)"),
+        (job(action=None, routes=[{"action": ACTION}, {"action": CHARGE}]),
+         "routes.1.action.type: charge on API v2 depends on the site's Product Catalog: set "
+         'product_catalog: "1.0" (POST /invoices/charge) or "2.0" '
+         "(POST /invoices/create_for_charge_items_and_charges)"),
+        (job(api_version="v1", product_catalog="2.0"),
+         "product_catalog: Chargebee API v1 serves Product Catalog 1.0 sites only; "
+         "use api_version: v2"),
+        (job(product_catalog=3),
+         "product_catalog: Input should be '1.0' or '2.0'"),
         (job(action={**ACTION, "params": {**ACTION["params"], "invoice_id": "invoice"}}),
          "action.params.invoice_id: no field named 'invoice'; the job defines invoice_id, "
          "amount"),
@@ -189,3 +208,14 @@ def test_schema_is_checked_when_the_spec_loads(write_job: WriteJob) -> None:
         f"{path}: schema: 'cheque_log' needs field(s) cheque_number, date; "
         "the job defines invoice_id, amount"
     )
+
+
+@pytest.mark.parametrize(("written", "read"), [("2.0", "2.0"), (2, "2.0"), (2.0, "2.0"),
+                                               (1, "1.0"), ("1.0", "1.0")])
+def test_product_catalog_as_text_or_number(write_job: WriteJob, written: object,
+                                           read: str) -> None:
+    assert load_spec(write_job(job(action=CHARGE, product_catalog=written))).product_catalog == read
+
+
+def test_v1_charge_needs_no_product_catalog(write_job: WriteJob) -> None:
+    assert load_spec(write_job(job(api_version="v1", action=CHARGE))).product_catalog is None

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from batchpay.errors import PlanError
 
 __all__ = [
+    "CATALOG_2_OPERATIONS",
     "OPERATIONS",
     "EncodeError",
     "Field",
@@ -160,6 +161,25 @@ OPERATIONS: dict[tuple[str, Version], Operation] = {
     )
 }
 
+# Product Catalog 2.0 sites have no POST /invoices/charge in API v2 [V2PC2]: a one-time charge
+# is an invoice with one ad-hoc charge line, sent as the column-wise array charges[...][0].
+CATALOG_2_OPERATIONS: dict[tuple[str, Version], Operation] = {
+    ("charge", "v2"): Operation("charge", "v2", "/invoices/create_for_charge_items_and_charges", (
+        Field("customer_id", "customer_id", max_length=50),
+        Field("subscription_id", "subscription_id", max_length=50),
+        Field("currency_code", "currency_code", max_length=3),
+        Field("amount", "charges[amount][0]", kind="int", minimum=1),
+        Field("description", "charges[description][0]", max_length=250),
+        Field("date_from", "charges[date_from][0]", kind="int"),
+        Field("date_to", "charges[date_to][0]", kind="int"),
+        Field("coupon", "coupon_ids[0]", max_length=100),
+        Field("po_number", "po_number", max_length=100),
+        Field("invoice_date", "invoice_date", kind="int"),
+        Field("payment_source_id", "payment_source_id", max_length=40),
+        Field("payment_initiator", "payment_initiator", enum=_INITIATORS),
+    )),
+}
+
 # Canonical names each action accepts in any version (ACTION_PARAMS plus the grouped forms).
 _ACCEPTED: dict[str, frozenset[str]] = {
     "record_payment": frozenset({
@@ -240,14 +260,16 @@ def _wire_value(field: Field, value: object, where: str) -> str:
     return _CONVERT[field.kind](field, value, where)
 
 
-def _operation(action: str, version: str) -> Operation:
+def _operation(action: str, version: str, catalog: str | None = None) -> Operation:
     if action not in _ACCEPTED:
         raise EncodeError(
             f"unknown action {action!r}; one of: {', '.join(_ACCEPTED)}", param="action"
         )
     if version not in ("v1", "v2"):
         raise EncodeError(f"unknown API version {version!r}; v1 or v2", param="api_version")
-    op = OPERATIONS.get((action, version))  # type: ignore[arg-type]
+    key: tuple[str, Version] = (action, version)  # type: ignore[assignment]
+    op = CATALOG_2_OPERATIONS.get(key) if catalog == "2.0" else None
+    op = op or OPERATIONS.get(key)
     if op is None:
         raise EncodeError(
             f"{action} does not exist in Chargebee API {version}", param="action"
@@ -363,15 +385,18 @@ def _check_combination(op: Operation, given: Mapping[str, object]) -> None:
         )
 
 
-def encode(action: str, version: Version, params: Mapping[str, object]) -> Request:
-    """The request for one call of ``action`` in API ``version`` with canonical ``params``.
+def encode(
+    action: str, version: Version, params: Mapping[str, object], catalog: str | None = None
+) -> Request:
+    """The request for one call of ``action`` in API ``version`` with canonical ``params``;
+    ``catalog`` is the site's Product Catalog version ("2.0" changes how ``charge`` is sent).
 
     ``apply_payments`` takes ``transactions`` — a list of ``(transaction_id, amount | None)``
     sent column-wise as ``transactions[id][i]`` / ``transactions[amount][i]`` — or a single
     ``transaction_id``/``amount``; with neither, the body has no transactions fields (Chargebee
     applies all of the customer's excess payments).
     """
-    op = _operation(action, version)
+    op = _operation(action, version, catalog)
     given = {name: value for name, value in params.items() if _given(value)}
     _check_names(op, given)
     _check_combination(op, given)

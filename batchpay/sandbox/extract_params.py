@@ -42,6 +42,7 @@ SERVED: dict[str, list[tuple[str, str]]] = {
         ("post", "/invoices/{invoice-id}/apply_payments"),
         ("post", "/invoices/{invoice-id}/close"),
         ("post", "/invoices/charge"),
+        ("post", "/invoices/create_for_charge_items_and_charges"),
         ("get", "/invoices/{invoice-id}"),
         ("get", "/invoices"),
         ("get", "/transactions"),

@@ -305,40 +305,78 @@ def _auto_collect(write: Write, invoice: Doc, customer: Doc) -> Doc | None:
 
 
 def charge(write: Write, params: dict[str, Any]) -> Applied:
+    """``POST /invoices/charge`` (API v1, and v2 on Product Catalog 1.0 sites)."""
+    customer, currency = _charged_customer(write, params)
+    if "amount" not in params:
+        raise errors.param_wrong_value("amount", "cannot be blank")
+    date = params.get("invoice_date", int(write.now))
+    item = {
+        "description": params["description"],
+        "amount": _positive("amount", params["amount"]),
+        "date_from": params.get("date_from", date),
+        "date_to": params.get("date_to", date),
+    }
+    return _charge_invoice(write, params, customer, currency, [item])
+
+
+def charge_items_and_charges(write: Write, params: dict[str, Any]) -> Applied:
+    """``POST /invoices/create_for_charge_items_and_charges`` (Product Catalog 2.0): the
+    sandbox has no item catalogue, so only ad-hoc ``charges[...][i]`` lines."""
+    item_prices: dict[int, str] = params.get("item_prices[item_price_id]", {})
+    if item_prices:
+        first = min(item_prices)
+        raise errors.not_found("Item price", item_prices[first],
+                               f"item_prices[item_price_id][{first}]")
+    customer, currency = _charged_customer(write, params)
+    amounts: dict[int, int] = params.get("charges[amount]", {})
+    descriptions: dict[int, str] = params.get("charges[description]", {})
+    if not amounts:
+        raise errors.param_wrong_value("charges[amount][0]", "cannot be blank")
+    date = params.get("invoice_date", int(write.now))
+    items = []
+    for index in sorted(amounts):
+        param = f"charges[amount][{index}]"
+        items.append({
+            "description": descriptions.get(index, "One-time charge"),
+            "amount": _positive(param, amounts[index]),
+            "date_from": params.get("charges[date_from]", {}).get(index, date),
+            "date_to": params.get("charges[date_to]", {}).get(index, date),
+        })
+    return _charge_invoice(write, params, customer, currency, items)
+
+
+def _charged_customer(write: Write, params: dict[str, Any]) -> tuple[Doc, str]:
     if "subscription_id" in params:
         raise errors.not_found("Subscription", params["subscription_id"], "subscription_id")
     if "customer_id" not in params:
         raise errors.param_wrong_value("customer_id", "cannot be blank")
     customer = _customer(write.store, params["customer_id"], "customer_id")
-    currency = customer["preferred_currency_code"]
+    currency: str = customer["preferred_currency_code"]
     if params.get("currency_code", currency) != currency:
         raise errors.param_wrong_value(
             "currency_code", f"must be the customer's currency {currency}"
         )
-    if "amount" not in params:
-        raise errors.param_wrong_value("amount", "cannot be blank")
-    amount = _positive("amount", params["amount"])
-    date = params.get("invoice_date", int(write.now))
-    item = {
-        "description": params["description"],
-        "amount": amount,
-        "date_from": params.get("date_from", date),
-        "date_to": params.get("date_to", date),
-    }
+    return customer, currency
+
+
+def _charge_invoice(
+    write: Write, params: dict[str, Any], customer: Doc, currency: str, items: list[Doc]
+) -> Applied:
+    total = sum(item["amount"] for item in items)
     invoice = new_invoice(
         invoice_id=write.store.next_id("inv", "SBX-INV-"),
         customer_id=customer["id"],
         currency_code=currency,
         status="payment_due",
-        total=amount,
-        date=date,
+        total=total,
+        date=params.get("invoice_date", int(write.now)),
         now=write.now,
-        line_items=[item],
+        line_items=items,
     )
     if "po_number" in params:
         invoice["po_number"] = params["po_number"]
     write.store.put_invoice(invoice)
-    return Applied({"invoice": public(invoice)}, invoice["id"], None, amount)
+    return Applied({"invoice": public(invoice)}, invoice["id"], None, total)
 
 
 def _save(store: SandboxStore, invoice: Doc, txn: Doc | None, customer: Doc | None = None) -> None:
@@ -359,6 +397,7 @@ WRITES: dict[str, list[tuple[str, str, Handler]]] = {
         ("/invoices/{invoice-id}/apply_payments", "apply_payments", apply_payments),
         ("/invoices/{invoice-id}/close", "close", close),
         ("/invoices/charge", "charge", charge),
+        ("/invoices/create_for_charge_items_and_charges", "charge", charge_items_and_charges),
     ],
     "v1": [
         ("/invoices/{invoice-id}/record_payment", "record_payment", record_payment),

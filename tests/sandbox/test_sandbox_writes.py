@@ -538,3 +538,46 @@ def test_charge_creates_a_payment_due_invoice(sandbox: Sandbox) -> None:
 
     run(go())
     assert [e["invoice_id"] is not None for e in sandbox.ledger()] == [True, True]
+
+
+PC2 = "/invoices/create_for_charge_items_and_charges"
+
+
+def test_catalog_2_charge_creates_an_invoice_of_ad_hoc_lines(sandbox: Sandbox) -> None:
+    async def go() -> None:
+        async with sandbox.client() as c:
+            invoice = ok(
+                await c.post(PC2, data={
+                    "customer_id": "cust_kuwait", "currency_code": "KWD",
+                    "charges[amount][0]": "1500", "charges[description][0]": "Late fee",
+                    "charges[amount][1]": "250", "charges[description][1]": "Courier",
+                    "po_number": "KW-9",
+                })
+            )["invoice"]
+            assert (invoice["status"], invoice["total"], invoice["amount_due"]) == (
+                "payment_due", 1750, 1750)
+            assert [(li["description"], li["amount"], li["entity_type"])
+                    for li in invoice["line_items"]] == [
+                ("Late fee", 1500, "adhoc"), ("Courier", 250, "adhoc")]
+            assert (await _invoice(c, invoice["id"]))["po_number"] == "KW-9"
+            for data, status, code, param in [
+                ({"customer_id": "nobody", "charges[amount][0]": "1"}, 404,
+                 "resource_not_found", "customer_id"),
+                ({"customer_id": "cust_acme", "currency_code": "EUR",
+                  "charges[amount][0]": "1"}, 400, "param_wrong_value", "currency_code"),
+                ({"customer_id": "cust_acme", "charges[amount][0]": "0"}, 400,
+                 "param_wrong_value", "charges[amount][0]"),
+                ({"customer_id": "cust_acme", "charges[description][0]": "x"}, 400,
+                 "param_wrong_value", "charges[amount][0]"),
+                ({"customer_id": "cust_acme", "item_prices[item_price_id][0]": "gold-USD"},
+                 404, "resource_not_found", "item_prices[item_price_id][0]"),
+                ({"customer_id": "cust_acme", "charges[amount][0]": "1",
+                  "charges[descripton][0]": "x"}, 400, "param_wrong_value", None),
+            ]:
+                error(await c.post(PC2, data=data), status, code, param)
+        async with sandbox.client("v1") as c:  # not an API v1 operation: no such POST route
+            answer = await c.post(PC2, data={"customer_id": "cust_acme", "charges[amount][0]": "1"})
+            assert answer.status_code == 405
+
+    run(go())
+    assert [(e["operation"], e["amount"]) for e in sandbox.ledger()] == [("charge", 1750)]

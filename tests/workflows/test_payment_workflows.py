@@ -60,7 +60,10 @@ def test_charge_list(tmp_path: Path) -> None:
     assert executed[6].api_error_code == "currency_mismatch" and executed[6].attempts == 0
     assert executed[7].http_status == 404
     # the invoice Chargebee created is in the report, one per charged line
-    created = {e["params"]["description"]: e["invoice_id"] for e in cycle.ledger}
+    # a Product Catalog 2.0 site: each charge is one ad-hoc line, charges[...][0]
+    assert all("charges[amount][0]" in e["params"] and "amount" not in e["params"]
+               for e in cycle.ledger)
+    created = {e["params"]["charges[description][0]"]: e["invoice_id"] for e in cycle.ledger}
     posted = {r["Row"]: r for r in sheet_rows(cycle.execute.path, "Posted")}
     assert posted[2]["Invoice id"] == created["Onboarding workshop (2 days)"]
     assert str(posted[2]["Invoice id"]).startswith("SBX-INV-")
@@ -71,10 +74,10 @@ def test_charge_list(tmp_path: Path) -> None:
         25000, "JPY", "PO-JP-118")
     params = {e["invoice_id"]: e["params"] for e in cycle.ledger}
     assert params[posted[3]["Invoice id"]] == {
-        "customer_id": "cust_globex", "amount": "48050",
-        "description": "Extra storage; 500 GB, November",  # no PO number: not sent
+        "customer_id": "cust_globex", "charges[amount][0]": "48050",
+        "charges[description][0]": "Extra storage; 500 GB, November",  # no PO number: not sent
     }
-    assert params[posted[5]["Invoice id"]]["amount"] == "12500"  # KWD 12.500
+    assert params[posted[5]["Invoice id"]]["charges[amount][0]"] == "12500"  # KWD 12.500
 
 
 def test_allocation_sheet(tmp_path: Path) -> None:
