@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 from urllib.parse import quote
 
@@ -162,22 +162,18 @@ OPERATIONS: dict[tuple[str, Version], Operation] = {
 }
 
 # Product Catalog 2.0 sites have no POST /invoices/charge in API v2 [V2PC2]: a one-time charge
-# is an invoice with one ad-hoc charge line, sent as the column-wise array charges[...][0].
+# is an invoice with one ad-hoc charge line. The parameters are the same; those of the line move
+# into the column-wise array charges[...][0], where none is required by the spec.
+_CHARGE_LINE = ("amount", "description", "date_from", "date_to")
 CATALOG_2_OPERATIONS: dict[tuple[str, Version], Operation] = {
-    ("charge", "v2"): Operation("charge", "v2", "/invoices/create_for_charge_items_and_charges", (
-        Field("customer_id", "customer_id", max_length=50),
-        Field("subscription_id", "subscription_id", max_length=50),
-        Field("currency_code", "currency_code", max_length=3),
-        Field("amount", "charges[amount][0]", kind="int", minimum=1),
-        Field("description", "charges[description][0]", max_length=250),
-        Field("date_from", "charges[date_from][0]", kind="int"),
-        Field("date_to", "charges[date_to][0]", kind="int"),
-        Field("coupon", "coupon_ids[0]", max_length=100),
-        Field("po_number", "po_number", max_length=100),
-        Field("invoice_date", "invoice_date", kind="int"),
-        Field("payment_source_id", "payment_source_id", max_length=40),
-        Field("payment_initiator", "payment_initiator", enum=_INITIATORS),
-    )),
+    ("charge", "v2"): Operation(
+        "charge", "v2", "/invoices/create_for_charge_items_and_charges",
+        tuple(
+            replace(f, wire=f"charges[{f.name}][0]", required=False) if f.name in _CHARGE_LINE
+            else f
+            for f in OPERATIONS[("charge", "v2")].fields
+        ),
+    ),
 }
 
 # Canonical names each action accepts in any version (ACTION_PARAMS plus the grouped forms).
