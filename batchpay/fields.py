@@ -17,13 +17,21 @@ import numpy as np
 import pandas as pd
 
 from batchpay.dates import DateError, describe_format, parse_date
-from batchpay.money import MoneyError, UnknownCurrency, parse_amount, to_minor_units
+from batchpay.money import (
+    MAX_DIGITS,
+    MONEY_CONTEXT,
+    MoneyError,
+    UnknownCurrency,
+    parse_amount,
+    to_minor_units,
+)
 from batchpay.records import CellFailure, Origin
 from batchpay.spec import FieldSpec, JobSpec
 
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
 _INTEGER = re.compile(r"^[+-]?\d+$")
+_QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 
 
 @dataclass
@@ -108,8 +116,7 @@ def _derive_one(
             if quantities is None:
                 values.append(convert(text, currency))
             else:
-                quantity = _quantity(quantities[position], spec)
-                values.append(_money(text, currency, spec, quantity))
+                values.append(_money(text, currency, spec, quantities[position]))
         except _BadQuantity as exc:
             values.append(None)
             assert quantities is not None
@@ -362,34 +369,43 @@ def _converter(spec: FieldSpec) -> Callable[[str, str | None], object]:
 
 
 def _quantity(text: str, spec: FieldSpec) -> Decimal:
+    """A plain signed number (the field's decimal and thousands separators): no currency, no
+    CR/DR, no brackets; those belong to amounts."""
+    expected = f"a number such as 3 or 1{spec.decimal}5"
     if text == "":
-        raise _BadQuantity("is empty", "a quantity, e.g. 3 or 1.5")
-    try:
-        return parse_amount(text, decimal=spec.decimal, thousands=spec.thousands)
-    except MoneyError as exc:
-        raise _BadQuantity("is not a quantity", f"a number; {exc.expected}") from None
+        raise _BadQuantity("is empty", expected)
+    cleaned = text.replace(" ", "")
+    if spec.thousands:
+        cleaned = cleaned.replace(spec.thousands, "")
+    cleaned = cleaned.replace(spec.decimal, ".")
+    if not _QUANTITY.match(cleaned):
+        raise _BadQuantity("is not a quantity", expected)
+    if sum(c.isdigit() for c in cleaned) > MAX_DIGITS:  # keeps the product exact (see _money)
+        raise _BadQuantity(f"has more than {MAX_DIGITS} digits", expected)
+    return Decimal(cleaned)
 
 
-def _money(text: str, currency: str | None, spec: FieldSpec, quantity: Decimal | None = None,
+def _money(text: str, currency: str | None, spec: FieldSpec, quantity_text: str | None = None,
            ) -> int:
     if currency is None:
         raise _Invalid("has no currency", "a currency for this row")
     if "\x00" in text:
         raise _Invalid("has both a credit and a debit amount", "only one of the two columns filled")
-    is_debit = text.startswith("\x01")
     amount = parse_amount(text.lstrip("\x01"), decimal=spec.decimal, thousands=spec.thousands)
-    if is_debit:
+    if quantity_text is not None:
+        quantity = _quantity(quantity_text, spec)
+        product = MONEY_CONTEXT.multiply(amount, quantity)  # 60 digits: two of ≤ 30 fit
+        try:
+            to_minor_units(product, currency)
+        except MoneyError as exc:
+            raise _Invalid(f"times the quantity {quantity_text} is {product:f}, which "
+                           f"{exc.problem}", exc.expected) from None
+        amount = product
+    if text.startswith("\x01"):  # from the debit column: an outgoing amount, whatever its sign
         amount = -abs(amount)
     if spec.negate:
         amount = -amount
-    if quantity is None:
-        return to_minor_units(amount, currency)
-    product = amount * quantity
-    try:
-        return to_minor_units(product, currency)
-    except MoneyError as exc:
-        raise _Invalid(f"times the quantity {quantity} is {product}, which {exc.problem}",
-                       exc.expected) from None
+    return to_minor_units(amount, currency)
 
 
 def _date(text: str, spec: FieldSpec) -> int:

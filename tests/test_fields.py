@@ -219,13 +219,50 @@ def test_money_quantity_product_with_too_many_decimals_is_not_rounded() -> None:
 
 def test_money_bad_or_missing_quantity_points_at_the_quantity_column() -> None:
     field = {"column": "Price", "type": "money", "currency": "GBP", "quantity_column": "Qty"}
-    parsed = derive({"f": field}, [{"Price": "1.00", "Qty": "two"}, {"Price": "1.00", "Qty": ""}])
-    assert parsed.values["f"] == [None, None]
-    assert [str(f) for position in (0, 1) for f in parsed.failures[position]] == [
-        'line 2, column "Qty": "two" is not a quantity '
-        "(expected a number; decimal point, e.g. 1234.56)",
-        'line 3, column "Qty": "" is empty (expected a quantity, e.g. 3 or 1.5)',
+    quantities = ["two", "", "£3", "(2)", "3 DR", "9" * 31]
+    parsed = derive({"f": field}, [{"Price": "1.00", "Qty": q} for q in quantities])
+    assert parsed.values["f"] == [None] * 6
+    expected = "(expected a number such as 3 or 1.5)"
+    assert [str(f) for position in range(6) for f in parsed.failures[position]] == [
+        f'line 2, column "Qty": "two" is not a quantity {expected}',
+        f'line 3, column "Qty": "" is empty {expected}',
+        f'line 4, column "Qty": "£3" is not a quantity {expected}',
+        f'line 5, column "Qty": "(2)" is not a quantity {expected}',
+        f'line 6, column "Qty": "3 DR" is not a quantity {expected}',
+        f'line 7, column "Qty": "{"9" * 31}" has more than 30 digits {expected}',
     ]
+
+
+def test_money_quantity_never_rounds_however_many_decimals() -> None:
+    field = {"column": "Price", "type": "money", "currency": "GBP", "quantity_column": "Qty"}
+    tiny = "1.00000000000000000000000000001"
+    parsed = derive({"f": field}, [{"Price": "0.01", "Qty": tiny}])
+    assert parsed.values["f"] == [None]
+    assert [f.problem for f in parsed.failures[0]] == [
+        f"times the quantity {tiny} is 0.0100000000000000000000000000001, which has 31 "
+        "decimals; GBP allows 2"]
+
+
+def test_money_quantity_with_decimal_comma_shown_as_typed() -> None:
+    field = {"column": "Price", "type": "money", "currency": "EUR", "quantity_column": "Qty",
+             "decimal": ",", "thousands": "."}
+    parsed = derive({"f": field}, [{"Price": "1.000,00", "Qty": "1,5"},
+                                   {"Price": "0,333", "Qty": "1,5"}])
+    assert parsed.values["f"] == [150000, None]
+    assert [f.problem for f in parsed.failures[1]] == [
+        "times the quantity 1,5 is 0.4995, which has 4 decimals; EUR allows 2"]
+
+
+def test_money_debit_times_a_negative_quantity_stays_a_debit() -> None:
+    debit = {"type": "money", "credit_column": "In", "debit_column": "Out", "currency": "GBP",
+             "quantity_column": "Qty"}
+    flagged = {"type": "money", "column": "Out", "sign_column": "DC", "currency": "GBP",
+               "quantity_column": "Qty"}
+    rows = [{"In": "", "Out": "10.00", "DC": "DR", "Qty": "-2"},
+            {"In": "10.00", "Out": "", "DC": "CR", "Qty": "2"}]
+    assert derive({"f": debit}, rows).values["f"] == [-2000, 2000]
+    rows[1]["Out"] = "10.00"
+    assert derive({"f": flagged}, rows).values["f"] == [-2000, 2000]
 
 
 def test_quantity_column_needs_a_money_field() -> None:
