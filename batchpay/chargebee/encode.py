@@ -163,14 +163,14 @@ OPERATIONS: dict[tuple[str, Version], Operation] = {
 
 # Product Catalog 2.0 sites have no POST /invoices/charge in API v2 [V2PC2]: a one-time charge
 # is an invoice with one ad-hoc charge line. The parameters are the same; those of the line move
-# into the column-wise array charges[...][0], where none is required by the spec.
+# into the column-wise array charges[...][0]. The spec requires none of them, but a charge
+# without a description is refused here as on 1.0 sites: the invoice line would say nothing.
 _CHARGE_LINE = ("amount", "description", "date_from", "date_to")
 CATALOG_2_OPERATIONS: dict[tuple[str, Version], Operation] = {
     ("charge", "v2"): Operation(
         "charge", "v2", "/invoices/create_for_charge_items_and_charges",
         tuple(
-            replace(f, wire=f"charges[{f.name}][0]", required=False) if f.name in _CHARGE_LINE
-            else f
+            replace(f, wire=f"charges[{f.name}][0]") if f.name in _CHARGE_LINE else f
             for f in OPERATIONS[("charge", "v2")].fields
         ),
     ),
