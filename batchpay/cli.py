@@ -19,7 +19,7 @@ from batchpay.api import RunReport, exit_code, run_and_report, write_failures
 from batchpay.errors import BatchpayError
 from batchpay.execute import Progress
 from batchpay.money import format_amount
-from batchpay.report import terminal_summary
+from batchpay.report import terminal_safe, terminal_summary
 from batchpay.run import PlanSummary, RunOptions
 
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -144,7 +144,7 @@ def _print_validation(report: RunReport) -> None:
     click.echo(terminal_summary(report.result, report.path, rows_to_look_at=False))
     failures = [f for o in report.result.outcomes for f in o.failures]
     for failure in failures[:10]:
-        click.echo(f"  {failure}")
+        click.echo(f"  {terminal_safe(str(failure))}")
     if len(failures) > 10:
         click.echo(f"  ... and {len(failures) - 10} more (see the report)")
 

@@ -437,10 +437,10 @@ class JobSpec(_Model):
     @field_validator("product_catalog", mode="before")
     @classmethod
     def _catalog_as_text(cls, value: object) -> object:
-        """``product_catalog: 2`` or ``2.0`` (YAML numbers) mean "2.0"."""
+        """``2``, ``2.0`` (YAML numbers) and ``"2"`` all mean "2.0"; likewise for 1."""
         if isinstance(value, int | float) and not isinstance(value, bool) and value in (1, 2):
             return f"{value:.1f}"
-        return value
+        return {"1": "1.0", "2": "2.0"}.get(value, value) if isinstance(value, str) else value
 
     @field_validator("fields")
     @classmethod

@@ -157,3 +157,12 @@ def test_missing_file_is_a_usage_error(job_dir: Path, tmp_path: Path) -> None:
     result = validate(job_dir / "job.yaml", job_dir / "missing.csv", tmp_path)
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def test_failures_listed_without_terminal_escape_sequences(job_dir: Path, tmp_path: Path) -> None:
+    hostile = job_dir / "hostile.csv"
+    hostile.write_text('Date,Invoice,Amount\n01/11/2026,INV-1,"1\x1b[2J\x07"\n', encoding="utf-8")
+    result = validate(job_dir / "job.yaml", hostile, tmp_path)
+    assert result.exit_code == 1
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert 'line 2, column "Amount": "1?[2J?" is not an amount' in result.output

@@ -540,11 +540,11 @@ def test_terminal_lists_what_to_look_at(mode: str) -> None:
         f"  {fail}: line 7: {first}",
         f"  {fail}: line 8: Invoice INV-7 not found",
         f"  {fail}: line 9: amount must be positive",
-        '  invalid: line 10, column "Amount": "12,5O" is not an amount (expected a number like'
+        '  invalid: line 10: column "Amount": "12,5O" is not an amount (expected a number like'
         " 1,234.56)",
-        '  invalid: line 11, column "Currency": "XXY" is not a currency; line 11, column'
-        ' "Paid on":',
-        '      "31/02/2024" is not a date (expected YYYY-MM-DD)',
+        '  invalid: line 11: column "Currency": "XXY" is not a currency; column "Paid on":'
+        ' "31/02/2024" is',
+        "      not a date (expected YYYY-MM-DD)",
         "  ... and 1 more row for other reasons",
     ]
 
@@ -558,6 +558,16 @@ def test_terminal_groups_identical_reasons_most_frequent_first() -> None:
     assert attention(terminal_summary(result, None))[0] == (
         "  would fail: 12 rows from line 20: customer 000013 not found"
     )
+
+
+def test_terminal_groups_invalid_rows_with_the_same_failing_cell_value() -> None:
+    base = sample("dry-run")
+    bad = [row(40 + i, Outcome.INVALID, raw("INV-x", "abc", "USD"), amount_minor=None,
+               failures=(CellFailure(Origin(40 + i), "Amount", "abc", "is not an amount"),))
+           for i in range(12)]
+    result = replace(base, outcomes=bad, info=replace(base.info, rows_read=12))
+    assert attention(terminal_summary(result, None)) == [
+        '  invalid: 12 rows from line 40: column "Amount": "abc" is not an amount']
 
 
 def test_terminal_never_prints_escape_sequences_from_the_input() -> None:

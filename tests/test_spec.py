@@ -211,7 +211,7 @@ def test_schema_is_checked_when_the_spec_loads(write_job: WriteJob) -> None:
 
 
 @pytest.mark.parametrize(("written", "read"), [("2.0", "2.0"), (2, "2.0"), (2.0, "2.0"),
-                                               (1, "1.0"), ("1.0", "1.0")])
+                                               ("2", "2.0"), (1, "1.0"), ("1.0", "1.0")])
 def test_product_catalog_as_text_or_number(write_job: WriteJob, written: object,
                                            read: str) -> None:
     assert load_spec(write_job(job(action=CHARGE, product_catalog=written))).product_catalog == read

@@ -56,20 +56,16 @@ def _attention(result: RunResult) -> list[str]:
     for outcome in result.outcomes:
         category = outcome.outcome.category
         if category in ATTENTION:
-            reason = "; ".join(map(str, outcome.failures)) or outcome.reason
-            groups.setdefault((category, reason), []).append(outcome)
+            groups.setdefault((category, _reason(outcome)), []).append(outcome)
     if not groups:
         return []
     ordered = sorted(groups.items(), key=lambda item: -len(item[1]))  # stable: file order ties
     lines = ["", "To look at (every row is on the workbook's Errors, Invalid rows and Needs",
              "review sheets):"]
     for (category, reason), rows in ordered[:MAX_REASONS]:
-        first = str(rows[0].origin)
-        if len(rows) > 1:
-            reason = f"{len(rows):,} rows from {first}: {reason}"
-        elif not reason.startswith(first):  # an invalid row's reason names its cells already
-            reason = f"{first}: {reason}"
-        text = f"{category_label(category, result.info)}: {_one_line(reason)}"
+        first = rows[0].origin
+        where = str(first) if len(rows) == 1 else f"{len(rows):,} rows from {first}"
+        text = f"{category_label(category, result.info)}: {where}: {terminal_safe(reason)}"
         lines += textwrap.wrap(text, WIDTH, initial_indent="  ", subsequent_indent="      ")
     rest = sum(len(rows) for _, rows in ordered[MAX_REASONS:])
     if rest:
@@ -77,7 +73,14 @@ def _attention(result: RunResult) -> list[str]:
     return lines
 
 
-def _one_line(text: str) -> str:
+def _reason(outcome: RowOutcome) -> str:
+    """Why a row needs a look, without its line number, so that alike rows group together."""
+    if not outcome.failures:
+        return outcome.reason
+    return "; ".join(str(f).removeprefix(f"{f.origin}, ") for f in outcome.failures)
+
+
+def terminal_safe(text: str) -> str:
     """Input text made safe for a terminal (no escape sequences) and cut to one line."""
     text = _CONTROL.sub("?", text) or "(no reason given)"
     return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
