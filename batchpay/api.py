@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gc
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,17 +52,29 @@ def run_and_report(
     return RunReport(result=result, path=path)
 
 
+_gc_lock = threading.Lock()
+_runs_in_progress = 0
+_thresholds_before: tuple[int, ...] = gc.get_threshold()
+
+
 @contextmanager
 def _fewer_gc_passes() -> Iterator[None]:
     """A run keeps a few objects per row alive until its report is written; with the default
     thresholds the cyclic collector rescans them all again and again as they accumulate (about
     8% of a 100k-row dry run). As mypy does, collect less often during the run."""
-    before = gc.get_threshold()
-    gc.set_threshold(200_000, 30, 30)
+    global _runs_in_progress, _thresholds_before
+    with _gc_lock:  # runs in several threads: the first in raises, the last out restores
+        if _runs_in_progress == 0:
+            _thresholds_before = gc.get_threshold()
+            gc.set_threshold(200_000, 30, 30)
+        _runs_in_progress += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _gc_lock:
+            _runs_in_progress -= 1
+            if _runs_in_progress == 0:
+                gc.set_threshold(*_thresholds_before)
 
 
 def _unused(path: Path) -> Path:

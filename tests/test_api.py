@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from batchpay.api import run_and_report
+from batchpay.api import _fewer_gc_passes, run_and_report
 from batchpay.run import RunOptions
 from batchpay.spec import SpecError
 
@@ -43,4 +43,16 @@ def test_gc_thresholds_restored_when_the_run_fails(
     with pytest.raises(SpecError):
         run_and_report(spec, SAMPLES / "deposits.csv", RunOptions(mode="dry-run", offline=True),
                        report_path=tmp_path / "r.xlsx")
+    assert gc.get_threshold() == odd_gc_thresholds
+
+
+def test_overlapping_runs_restore_the_thresholds_when_the_last_one_ends(
+    odd_gc_thresholds: tuple[int, int, int],
+) -> None:
+    first, second = _fewer_gc_passes(), _fewer_gc_passes()  # as two threads' runs would
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold() != odd_gc_thresholds  # the second run is still going
+    second.__exit__(None, None, None)
     assert gc.get_threshold() == odd_gc_thresholds
