@@ -391,7 +391,8 @@ def _money(text: str, currency: str | None, spec: FieldSpec, quantity_text: str 
         raise _Invalid("has no currency", "a currency for this row")
     if "\x00" in text:
         raise _Invalid("has both a credit and a debit amount", "only one of the two columns filled")
-    amount = parse_amount(text.lstrip("\x01"), decimal=spec.decimal, thousands=spec.thousands)
+    amount = parse_amount(text.lstrip("\x01"), decimal=spec.decimal, thousands=spec.thousands,
+                          currency=currency)
     if quantity_text is not None:
         quantity = _quantity(quantity_text, spec)
         product = MONEY_CONTEXT.multiply(amount, quantity)  # 60 digits: two of ≤ 30 fit

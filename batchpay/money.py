@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from decimal import (
     ROUND_HALF_EVEN,
     Context,
@@ -75,12 +76,24 @@ THOUSANDS_SEPARATORS = (",", ".", " ", "'")
 MAX_DIGITS = 30  # far beyond any real payment; stops megabyte "amounts"
 MAX_MINOR = 2**63 - 1
 
-_SYMBOLS = (
-    "US$", "CA$", "AU$", "NZ$", "HK$", "MX$", "R$", "C$", "A$", "S$",
-    "$", "€", "£", "¥", "₹", "₩", "₽", "₺", "₪", "₫", "₱", "₦", "₴", "₲", "₡", "₵", "₸", "₼",
-    "zł", "Kč", "kr", "Fr.", "Rs", "¢",
-)  # fmt: skip
-_CURRENCY = "|".join(re.escape(s) for s in _SYMBOLS)
+# Each symbol and the ISO codes it can stand for (generously: a symbol only has to fit).
+_SYMBOL_CODES = {
+    "US$": "USD", "CA$": "CAD", "AU$": "AUD", "NZ$": "NZD", "HK$": "HKD", "MX$": "MXN",
+    "R$": "BRL", "C$": "CAD NIO", "A$": "AUD", "S$": "SGD",
+    "$": "USD CAD AUD NZD HKD SGD TWD MXN ARS CLP COP CUP DOP UYU BBD BMD BND BSD BZD FJD "
+         "GYD JMD KYD LRD NAD SBD SRD TTD XCD ZWL TOP WST MOP NIO",  # dollars, pesos, ...
+    "€": "EUR", "£": "GBP EGP FKP GIP SHP SSP SYP LBP SDG", "¥": "JPY CNY", "₹": "INR",
+    "₩": "KRW KPW", "₽": "RUB", "₺": "TRY", "₪": "ILS", "₫": "VND", "₱": "PHP CUP", "₦": "NGN",
+    "₴": "UAH", "₲": "PYG", "₡": "CRC SVC", "₵": "GHS", "₸": "KZT", "₼": "AZN", "zł": "PLN",
+    "Kč": "CZK", "kr.": "SEK NOK DKK ISK", "kr": "SEK NOK DKK ISK",
+    "Fr.": "CHF CDF BIF DJF GNF KMF RWF XAF XOF XPF",
+    "Rs.": "INR PKR LKR NPR MUR SCR", "Rs": "INR PKR LKR NPR MUR SCR",
+    "₨": "INR PKR LKR NPR MUR SCR",
+    "¢": "",  # cents: refused, never read as whole units
+}  # fmt: skip
+_SYMBOLS = {symbol: frozenset(codes.split()) for symbol, codes in _SYMBOL_CODES.items()}
+# Longest first, so "Rs.1500" loses "Rs." (not "Rs", leaving ".1500").
+_CURRENCY = "|".join(re.escape(s) for s in sorted(_SYMBOLS, key=len, reverse=True))
 _PREFIX = re.compile(
     rf"^(?:(?P<sign>[+-])|(?P<symbol>{_CURRENCY})|(?P<code>[A-Z]{{3}})(?![A-Za-z]))"
 )
@@ -91,19 +104,29 @@ _SUFFIX = re.compile(
 _SCIENTIFIC = re.compile(r"^[0-9.,]*[0-9][eE][+-]?[0-9]+$")
 
 
-def parse_amount(text: str, *, decimal: str = ".", thousands: str | None = None) -> Decimal:
+def parse_amount(
+    text: str, *, decimal: str = ".", thousands: str | None = None, currency: str | None = None
+) -> Decimal:
     """Read an amount exactly: ``"-1.001,00"`` with ``decimal=","``, ``thousands="."``.
 
     Accepts surrounding spaces, currency symbols and ISO codes on either side, a leading ``+``
     or ``-``, a trailing ``-``, parentheses and ``CR``/``DR`` (DR is negative), and Excel's
     text-guard apostrophe. Thousands separators are optional, but where present they must
-    group by three.
+    group by three. Given ``currency``, a code in the text must be it and a symbol must be
+    able to stand for it. Cents (``50¢``) are refused.
     """
     _check_separators(decimal, thousands)
     expected = expected_format(decimal, thousands)
-    core, negative = _strip_affixes(_normalise_spaces(text, thousands), expected)
-    digits = _digits(core, decimal, thousands, expected)
-    return Decimal(f"-{digits}" if negative else digits)
+    affixes = _strip_affixes(_normalise_spaces(text, thousands), expected)
+    for mark in affixes.currencies:
+        _check_currency(mark, currency, decimal)
+    if affixes.currency_first and affixes.core.startswith(decimal):
+        raise MoneyError(
+            f'is ambiguous: "{decimal}" right after the currency sign',
+            f"a digit before the decimal separator, e.g. 0{decimal}50",
+        )
+    digits = _digits(affixes.core, decimal, thousands, expected)
+    return Decimal(f"-{digits}" if affixes.negative else digits)
 
 
 def expected_format(decimal: str, thousands: str | None) -> str:
@@ -128,10 +151,21 @@ def _normalise_spaces(text: str, thousands: str | None) -> str:
     return text.removeprefix("'").strip()
 
 
-def _strip_affixes(text: str, expected: str) -> tuple[str, bool]:
-    """Peel signs, currencies and CR/DR off both ends; return the bare number and its sign."""
+@dataclass
+class _Affixes:
+    """What _strip_affixes peeled off an amount's text."""
+
+    core: str = ""  # the bare number
+    negative: bool = False
+    currencies: list[str] = field(default_factory=list)  # symbols and codes, as written
+    currency_first: bool = False  # a currency was cut off the front
+
+
+def _strip_affixes(text: str, expected: str) -> _Affixes:
+    """Peel signs, currencies and CR/DR off both ends; return the bare number and the rest."""
     if not text:
         raise MoneyError("is empty", expected)
+    found = _Affixes()
     signs: list[bool] = []  # True for a negative marker
     changed = True
     while changed and text:
@@ -143,13 +177,32 @@ def _strip_affixes(text: str, expected: str) -> tuple[str, bool]:
             match = pattern.search(text)
             if match and _is_affix(match):
                 text, changed = cut(text, match).strip(), True
-                if match["sign"] or match.groupdict().get("crdr"):
-                    signs.append(_is_negative(match))
+                _note(match, found, signs, front=pattern is _PREFIX)
     if len(signs) > 1:
         raise MoneyError("has more than one sign", expected)
     if not text:
         raise MoneyError("is not an amount", expected)
-    return text, bool(signs and signs[0])
+    found.core, found.negative = text, bool(signs and signs[0])
+    return found
+
+
+def _note(match: re.Match[str], found: _Affixes, signs: list[bool], *, front: bool) -> None:
+    """Record what one peeled affix says: a sign, or a currency."""
+    if match["sign"] or match.groupdict().get("crdr"):
+        signs.append(_is_negative(match))
+        return
+    found.currencies.append(match["symbol"] or match["code"])
+    found.currency_first = found.currency_first or front
+
+
+def _check_currency(mark: str, currency: str | None, decimal: str) -> None:
+    """A symbol or code in the text must fit the row's currency; cents are never units."""
+    code = currency.strip().upper() if currency else None
+    if mark == "¢":
+        unit = f"{code} " if code else ""
+        raise MoneyError("is in cents (¢)", f"the amount in {unit}units, e.g. 0{decimal}50 for 50¢")
+    if code is not None and code not in _SYMBOLS.get(mark, {mark}):
+        raise MoneyError(f"says {mark}; the row's currency is {code}", f"an amount in {code}")
 
 
 def _is_affix(match: re.Match[str]) -> bool:

@@ -196,6 +196,33 @@ def test_money_currency_field() -> None:
     ]
 
 
+def test_money_currency_written_in_the_cell_must_be_the_rows() -> None:
+    parsed = derive(
+        {
+            "amount": {"column": "A", "type": "money", "currency_field": "currency"},
+            "currency": {"column": "C"},
+        },
+        [{"A": "$100.00", "C": "EUR"}, {"A": "JPY 5000", "C": "USD"}, {"A": "$5", "C": "usd"}],
+    )
+    assert parsed.values["amount"] == [None, None, 500]
+    assert [str(f) for position in (0, 1) for f in parsed.failures[position]] == [
+        'line 2, column "A": "$100.00" says $; the row\'s currency is EUR '
+        "(expected an amount in EUR)",
+        'line 3, column "A": "JPY 5000" says JPY; the row\'s currency is USD '
+        "(expected an amount in USD)",
+    ]
+
+
+def test_money_cents_and_a_fixed_currency_that_differs_fail() -> None:
+    field = {"column": "A", "type": "money", "currency": "EUR"}
+    assert [f.split(": ", 1)[1] for f in failures(field, "50¢", "£12.50", "€.50")] == [
+        '"50¢" is in cents (¢) (expected the amount in EUR units, e.g. 0.50 for 50¢)',
+        '"£12.50" says £; the row\'s currency is EUR (expected an amount in EUR)',
+        '"€.50" is ambiguous: "." right after the currency sign '
+        "(expected a digit before the decimal separator, e.g. 0.50)",
+    ]
+
+
 def test_money_quantity_column_multiplies_exactly() -> None:
     field = {"column": "Price", "type": "money", "currency": "GBP", "quantity_column": "Qty"}
     parsed = derive(

@@ -99,6 +99,86 @@ def test_money_error_says_what_was_expected() -> None:
     assert str(caught.value) == "is not an amount (expected decimal comma, e.g. 1.234,56)"
 
 
+# ------------------------------------------------------------------- currency in the cell
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "expected"),
+    [
+        ("EUR 12.50", "EUR", "12.50"),
+        ("$100.00", "USD", "100.00"),
+        ("$100.00", "MXN", "100.00"),  # "$" is also the peso
+        ("£12.50", "EGP", "12.50"),
+        ("100 kr", "NOK", "100"),
+        ("¥5000", "CNY", "5000"),
+        ("Rs 1500", "LKR", "1500"),
+        ("₨1500", "PKR", "1500"),
+        ("CHF 1'234.50", "chf", "1234.50"),
+    ],
+)
+def test_currency_in_the_text_fits_the_row(text: str, currency: str, expected: str) -> None:
+    assert parse_amount(text, thousands="'", currency=currency) == Decimal(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "problem"),
+    [
+        ("JPY 5000", "EUR", "says JPY; the row's currency is EUR"),
+        ("100.00 USD", "EUR", "says USD; the row's currency is EUR"),
+        ("$100.00", "EUR", "says $; the row's currency is EUR"),
+        ("£12.50", "EUR", "says £; the row's currency is EUR"),
+        ("€1.50", "USD", "says €; the row's currency is USD"),
+        ("US$ 5", "CAD", "says US$; the row's currency is CAD"),
+        ("kr 100", "EUR", "says kr; the row's currency is EUR"),
+        ("¥500", "KRW", "says ¥; the row's currency is KRW"),
+    ],
+)
+def test_currency_in_the_text_that_contradicts_the_row_is_refused(
+    text: str, currency: str, problem: str
+) -> None:
+    with pytest.raises(MoneyError) as caught:
+        parse_amount(text, currency=currency)
+    assert caught.value.problem == problem
+    assert caught.value.expected == f"an amount in {currency}"
+
+
+@pytest.mark.parametrize("currency", ["USD", None])
+def test_cents_are_refused_not_read_as_units(currency: str | None) -> None:
+    with pytest.raises(MoneyError) as caught:
+        parse_amount("50¢", currency=currency)
+    assert caught.value.problem == "is in cents (¢)"
+    assert "0.50 for 50¢" in caught.value.expected
+
+
+@pytest.mark.parametrize(
+    ("text", "decimal", "thousands", "expected"),
+    [
+        ("Rs.1500", ".", None, "1500"),
+        ("Rs.1,500.00", ".", ",", "1500.00"),
+        ("Rs. 1500", ".", None, "1500"),
+        ("1500 Rs.", ".", None, "1500"),
+        ("₨ 1500", ".", None, "1500"),
+        ("kr.100", ",", ".", "100"),
+        ("kr. 1.250,50", ",", ".", "1250.50"),
+        ("100 kr.", ",", ".", "100"),
+    ],
+)
+def test_symbols_ending_in_a_dot_are_whole(
+    text: str, decimal: str, thousands: str | None, expected: str
+) -> None:
+    assert parse_amount(text, decimal=decimal, thousands=thousands) == Decimal(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "decimal"), [("€.50", "."), ("$ .50", "."), ("-$.50", "."), ("Rs..50", "."),
+                          ("€,50", ","), ("USD .50", ".")],
+)
+def test_decimal_separator_right_after_a_currency_is_refused(text: str, decimal: str) -> None:
+    with pytest.raises(MoneyError) as caught:
+        parse_amount(text, decimal=decimal)
+    assert caught.value.problem == f'is ambiguous: "{decimal}" right after the currency sign'
+
+
 @pytest.mark.parametrize(("decimal", "thousands"), [(";", None), (".", "."), (",", "_")])
 def test_bad_separator_settings_are_plain_value_errors(decimal: str, thousands: str | None) -> None:
     with pytest.raises(ValueError, match="separator") as caught:
