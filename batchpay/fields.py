@@ -56,7 +56,7 @@ def derive_fields(
     parsed = ParsedFields(values={}, currencies={}, failures={})
     for name in _dependency_order(spec):
         _derive_one(name, spec.fields[name], frame, parsed, origin)
-    _apply_sign_columns(spec, frame, parsed)
+    _apply_sign_columns(spec, frame, parsed, origin)
     return parsed
 
 
@@ -441,18 +441,39 @@ def _boolean(text: str) -> bool:
     raise _Invalid("is not yes/no", "true/false, yes/no or 1/0")
 
 
-def _apply_sign_columns(spec: JobSpec, frame: pd.DataFrame, parsed: ParsedFields) -> None:
+def _apply_sign_columns(
+    spec: JobSpec, frame: pd.DataFrame, parsed: ParsedFields, origin: Callable[[int], Origin]
+) -> None:
     """Make money fields negative where their sign column holds a debit flag (D, DR, ...)."""
     for name, field_spec in spec.fields.items():
-        if field_spec.type != "money" or field_spec.sign_column is None:
-            continue
-        debit_flags = {v.strip().upper() for v in field_spec.debit_values}
-        flags = frame[field_spec.sign_column].str.strip().str.upper().tolist()
-        values = parsed.values[name]
-        for position, flag in enumerate(flags):
-            value = values[position]
-            if flag in debit_flags and isinstance(value, int):
-                values[position] = -abs(value)
+        if field_spec.type == "money" and field_spec.sign_column is not None:
+            _apply_sign_column(name, field_spec, frame, parsed, origin)
+
+
+def _apply_sign_column(
+    name: str,
+    spec: FieldSpec,
+    frame: pd.DataFrame,
+    parsed: ParsedFields,
+    origin: Callable[[int], Origin],
+) -> None:
+    """A debit flag negates the amount; a flag that is neither debit nor credit fails the row."""
+    assert spec.sign_column is not None
+    debits = {v.strip().upper() for v in spec.debit_values}
+    credits = {v.strip().upper() for v in spec.credit_values}
+    expected = (f"one of {', '.join(spec.debit_values)} (debit) or "
+                f"{', '.join(spec.credit_values)} (credit)")
+    values, broken = parsed.values[name], parsed.broken.setdefault(name, set())
+    for position, text in enumerate(frame[spec.sign_column].tolist()):
+        flag, value = text.strip().upper(), values[position]
+        if flag in debits and isinstance(value, int):
+            values[position] = -abs(value)
+        elif flag not in debits | credits and (value is not None or position in broken):
+            values[position] = None
+            broken.add(position)
+            problem = "is not a debit/credit flag" if flag else "is empty"
+            failure = CellFailure(origin(position), spec.sign_column, text, problem, expected)
+            parsed.failures.setdefault(position, []).append(failure)
 
 
 def used_columns(spec: JobSpec) -> list[str]:

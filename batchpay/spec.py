@@ -41,6 +41,10 @@ def _compiles(pattern: str | None) -> str | None:
     return pattern
 
 
+def _folded(values: list[str]) -> set[str]:
+    return {value.strip().upper() for value in values}
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -136,9 +140,13 @@ class FieldSpec(_Model):
     thousands: str | None = Field(
         None, description="money: thousands separator (',', '.', ' ', \"'\"); none if unset."
     )
-    currency: str | None = Field(None, description="money: ISO 4217 code, e.g. EUR.")
+    currency: str | None = Field(
+        None,
+        description="money: ISO 4217 code, e.g. EUR. A code or symbol written in the cell must "
+        "fit it ('JPY 5000' or '$5' in a EUR column is an error); cents (50¢) are refused.",
+    )
     currency_field: str | None = Field(
-        None, description="money: name of the field holding the ISO 4217 code."
+        None, description="money: name of the field holding the ISO 4217 code (checked likewise)."
     )
     credit_column: str | None = Field(None, description="money: column of incoming amounts.")
     debit_column: str | None = Field(
@@ -150,6 +158,11 @@ class FieldSpec(_Model):
     debit_values: list[str] = Field(
         default_factory=lambda: ["D", "DR", "DEBIT", "S", "-"],
         description="money: sign_column values that mean a debit (case-insensitive).",
+    )
+    credit_values: list[str] = Field(
+        default_factory=lambda: ["C", "CR", "CREDIT", "H", "+"],
+        description="money: sign_column values that mean a credit (case-insensitive); a flag "
+        "in neither list makes the row invalid.",
     )
     negate: bool = Field(False, description="money: flip the sign (for files that show in as -).")
     quantity_column: str | None = Field(
@@ -221,6 +234,9 @@ class FieldSpec(_Model):
             )
         if self.type == "money" and self.currency is None and self.currency_field is None:
             raise ValueError("a money field needs 'currency' (e.g. EUR) or 'currency_field'")
+        shared = _folded(self.debit_values) & _folded(self.credit_values)
+        if shared:
+            raise ValueError(f"debit_values and credit_values share {', '.join(sorted(shared))}")
         if self.type == "date" and not self.formats and not self.excel_serial:
             raise ValueError("a date field needs 'formats' (e.g. ['%d/%m/%Y']) or excel_serial")
         if self.regex is not None:

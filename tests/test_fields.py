@@ -175,6 +175,29 @@ def test_money_sign_column() -> None:
     assert parsed.values["f"] == [-1000, 1000, -300]
 
 
+def test_money_sign_column_flag_neither_debit_nor_credit_fails_the_row() -> None:
+    field = {"column": "A", "type": "money", "currency": "EUR", "sign_column": "DC"}
+    flags = ["Dr.", "Withdrawal", "", " h ", "+"]
+    parsed = derive({"f": field}, [{"A": "10.00", "DC": flag} for flag in flags])
+    assert parsed.values["f"] == [None, None, None, 1000, 1000]
+    assert parsed.broken["f"] == {0, 1, 2}
+    expected = "(expected one of D, DR, DEBIT, S, - (debit) or C, CR, CREDIT, H, + (credit))"
+    assert [str(f) for position in sorted(parsed.failures) for f in parsed.failures[position]] == [
+        f'line 2, column "DC": "Dr." is not a debit/credit flag {expected}',
+        f'line 3, column "DC": "Withdrawal" is not a debit/credit flag {expected}',
+        f'line 4, column "DC": "" is empty {expected}',
+    ]
+
+
+def test_money_sign_column_own_credit_values() -> None:
+    field = {"column": "A", "type": "money", "currency": "EUR", "sign_column": "DC",
+             "debit_values": ["Withdrawal"], "credit_values": ["Deposit"]}
+    parsed = derive({"f": field}, [{"A": "10.00", "DC": "WITHDRAWAL"},
+                                   {"A": "10.00", "DC": "deposit"}, {"A": "10.00", "DC": "C"}])
+    assert parsed.values["f"] == [-1000, 1000, None]
+    assert [f.problem for f in parsed.failures[2]] == ["is not a debit/credit flag"]
+
+
 def test_money_negate() -> None:
     field = {"column": "A", "type": "money", "currency": "EUR", "negate": True}
     assert values(field, "-5.00", "7") == [500, -700]

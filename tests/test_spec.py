@@ -56,6 +56,7 @@ def test_load_minimal_spec(write_job: WriteJob) -> None:
     assert spec.action.params["payment_method"] == ConstParam(const="bank_transfer")
     assert spec.input.encoding == "utf-8"
     assert spec.actions() == [spec.action]
+    assert spec.fields["amount"].credit_values == ["C", "CR", "CREDIT", "H", "+"]
 
 
 def money(**changes: object) -> dict[str, object]:
@@ -89,6 +90,8 @@ ROUTE = {"type": "close_invoice", "params": {"invoice_id": "invoice_id"}}
          "fields.amount.currency_field: no field named 'cur'; the job defines invoice_id, amount"),
         (job(fields={**FIELDS, "paid": {"credit_column": "In"}}),
          "fields.paid: credit_column/debit_column need type: money"),
+        (job(fields=money(currency="EUR", sign_column="DC", credit_values=["C", "d "])),
+         "fields.amount: debit_values and credit_values share D"),
         (job(fields={**FIELDS, "on": {"column": "Date", "type": "date"}}),
          "fields.on: a date field needs 'formats' (e.g. ['%d/%m/%Y']) or excel_serial"),
         (job(fields={}), "fields: declare at least one field"),
