@@ -355,10 +355,7 @@ def _cell_text(value: object) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        # Beyond 2**53 the digits are not the ones typed; repr's exponent makes that visible.
-        if value.is_integer() and abs(value) < 2**53:
-            return str(int(value))
-        return repr(value)
+        return _float_text(value)
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds" if not value.microsecond else "auto")
     if isinstance(value, date):
@@ -366,6 +363,16 @@ def _cell_text(value: object) -> str:
     if isinstance(value, time):
         return value.strftime("%H:%M:%S")
     return str(value)
+
+
+def _float_text(value: float) -> str:
+    """A number cell as Excel shows it: at most 15 significant digits, so a formula's binary
+    noise (0.1+0.2 = 0.30000000000000004) reads as the 0.3 on screen."""
+    if abs(value) >= 2**53:  # the digits are not the ones typed; repr's exponent shows it
+        return repr(value)
+    if value.is_integer():
+        return str(int(value))
+    return format(value, ".15g")
 
 
 # ------------------------------------------------------------------------------------ assembly

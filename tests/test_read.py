@@ -513,6 +513,25 @@ def test_cell_text() -> None:
     assert cell(None) == ""
 
 
+def test_float_cells_read_as_excel_shows_them_without_binary_noise(tmp_path: Path) -> None:
+    cell = read._cell_text
+    assert [cell(0.1 + 0.2), cell(1234.5600000000001), cell(1.1 * 3), cell(-0.1 - 0.2)] == [
+        "0.3", "1234.56", "3.3", "-0.3",
+    ]  # fmt: skip
+    # Past 15 digits the number lost digits: the ".0" or the exponent keeps that visible.
+    assert [cell(0.125), cell(1 / 3), cell(2.0**53 + 2), cell(1234567890123456.5)] == [
+        "0.125", "0.333333333333333", "9007199254740994.0", "1.23456789012346e+15",
+    ]  # fmt: skip
+    path = tmp_path / "noise.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Amount"])
+    sheet.append([0.1 + 0.2])
+    book.save(path)
+    assert rows(read_table(path, spec())) == [(2, ["0.3"])]
+
+
 # ------------------------------------------------------------------------------- performance
 
 
