@@ -13,7 +13,13 @@ from typing import Any
 import httpx
 
 from batchpay.chargebee.client import ApiResponse, ChargebeeClient
-from batchpay.chargebee.errors import ApiError, ChargebeeError, RateLimitError, TransportError
+from batchpay.chargebee.errors import (
+    ApiError,
+    ChargebeeError,
+    MalformedResponseError,
+    RateLimitError,
+    TransportError,
+)
 from batchpay.chargebee.retry import (
     RETRYABLE_STATUSES,
     RetryPolicy,
@@ -214,25 +220,50 @@ class Executor:
         return result
 
     def _settle_error(self, call: PlannedCall, exc: ChargebeeError, attempts: int) -> CallResult:
-        state = FAILED if _surely_not_applied(exc) else NEEDS_REVIEW
-        result = CallResult(state=state, attempts=attempts, message=str(exc))
-        if isinstance(exc, ApiError):
-            result.http_status = exc.status
-            result.api_error_code = exc.api_error_code
-            result.param = exc.param
-            result.message = exc.message
-        if state == NEEDS_REVIEW:
+        result = _error_result(exc, attempts)
+        known = _known_to_need_review(call, exc)
+        if known is not None:
+            result.state, result.message = NEEDS_REVIEW, known
+            self._settle(call, result)  # settled, so that no later run re-sends it
+            return result
+        if not _surely_not_applied(exc):
+            result.state = NEEDS_REVIEW
             result.message = (
                 f"outcome unknown after {attempts} attempt(s): {result.message}. Running the job "
                 "again within 30 minutes re-sends with the same idempotency key (safe); later, "
                 "batchpay checks the site before deciding"
             )
             return result  # the journal keeps it in flight, which is what it is
+        self._settle(call, result)
+        return result
+
+    def _settle(self, call: PlannedCall, result: CallResult) -> None:
         self.journal.settle(
-            self.site, call.key, FAILED, http_status=result.http_status,
+            self.site, call.key, result.state, http_status=result.http_status,
             api_error_code=result.api_error_code, message=result.message,
         )
-        return result
+
+
+def _error_result(exc: ChargebeeError, attempts: int) -> CallResult:
+    result = CallResult(state=FAILED, attempts=attempts, message=str(exc))
+    if isinstance(exc, ApiError):
+        result.http_status = exc.status
+        result.api_error_code = exc.api_error_code
+        result.param = exc.param
+        result.message = exc.message
+    return result
+
+
+def _known_to_need_review(call: PlannedCall, exc: ChargebeeError) -> str | None:
+    """Why an error proves the call may have been applied though its outcome cannot be read."""
+    invoice = f"invoice {call.invoice_id}" if call.invoice_id else "the site"
+    if isinstance(exc, MalformedResponseError) and 200 <= exc.status < 300:
+        return (
+            f"Chargebee answered HTTP {exc.status} (a 2xx: the call was applied) but the body "
+            f"could not be read ({exc.message}); batchpay will not re-send it: check {invoice} "
+            "in Chargebee"
+        )
+    return None
 
 
 def _surely_not_applied(exc: ChargebeeError) -> bool:

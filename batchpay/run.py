@@ -35,7 +35,7 @@ from batchpay.execute import (
     ReadRetryTransport,
 )
 from batchpay.fields import used_columns
-from batchpay.journal import IN_FLIGHT, POSTED, Entry, Journal, execute_lock
+from batchpay.journal import IN_FLIGHT, NEEDS_REVIEW, POSTED, Entry, Journal, execute_lock
 from batchpay.plan import Plan, PlannedCall, outcome_for, plan
 from batchpay.prepare import PreparedInput, prepare
 from batchpay.ratelimit import SlidingWindowLimiter
@@ -231,7 +231,8 @@ class _LiveRun:
     async def _recover(
         self, calls: Sequence[PlannedCall], entries: Mapping[str, Entry], state: SiteState
     ) -> tuple[dict[str, str], set[str]]:
-        """Calls left in flight past the idempotency window: settle them from server state.
+        """Calls left in flight past the idempotency window, or settled as needs review by an
+        earlier run: settle them from server state.
 
         Returns the keys found applied (key -> evidence) and the keys whose outcome cannot be
         known: those are recorded as needs review and never re-sent.
@@ -240,12 +241,12 @@ class _LiveRun:
         reviewed: set[str] = set()
         for call in calls:
             entry = entries.get(call.key)
-            if entry is None or entry.state != IN_FLIGHT:
+            if entry is None or entry.state not in (IN_FLIGHT, NEEDS_REVIEW):
                 continue
             evidence = await self._evidence(call, state)
-            if evidence is True:
+            if evidence is True and entry.state == IN_FLIGHT:
                 continue  # the server shows it was never applied: safe to plan normally
-            if evidence:
+            if isinstance(evidence, str):
                 found[call.key] = evidence
                 if self.options.mode == "execute":
                     self.journal.settle(self.target.site, call.key, POSTED, message=evidence)
@@ -385,6 +386,8 @@ def _posted_reason(entry: Entry, evidence: str | None) -> str:
 
 def _review_reason(entry: Entry) -> str:
     when = datetime.fromtimestamp(entry.first_sent_at or 0, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if entry.state == NEEDS_REVIEW:
+        return f"reported needs review by an earlier run (sent {when}): {entry.message}"
     return (
         f"an earlier run sent this call at {when} and its outcome is unknown; Chargebee's "
         "30-minute idempotency window has passed and the site cannot show whether it was "

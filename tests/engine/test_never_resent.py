@@ -1,0 +1,127 @@
+"""Calls that may have been applied but whose outcome cannot be read end as needs review and are
+never re-sent, by this run or a later one (also after Chargebee's 30-minute idempotency window).
+
+Each test drives the real client against the in-process sandbox; a wrapping transport changes
+what batchpay sees of chosen POSTs (the sandbox still applies them), and one clock moves time
+for batchpay and the sandbox together.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from bp_testkit import Deposit, run_options, with_transport, write_csv, write_job
+
+from batchpay.journal import Journal
+from batchpay.records import Outcome, RowOutcome, RunResult
+from batchpay.run import IDEMPOTENCY_WINDOW, run_job
+from batchpay.sandbox import SandboxStore
+from batchpay.target import Target, sandbox_target
+
+Inner = httpx.AsyncBaseTransport
+PostHook = Callable[[int, httpx.Request, Inner], Awaitable[httpx.Response]]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class OnPost(httpx.AsyncBaseTransport):
+    """Hands the n-th POST (1-based) to ``hook``; reads pass straight through."""
+
+    def __init__(self, inner: Inner, hook: PostHook) -> None:
+        self.inner, self.hook, self.posts = inner, hook, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "POST":
+            return await self.inner.handle_async_request(request)
+        self.posts += 1
+        return await self.hook(self.posts, request, self.inner)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def applied(request: httpx.Request, inner: Inner) -> None:
+    """Let the sandbox apply the request, and throw its answer away."""
+    response = await inner.handle_async_request(request)
+    await response.aread()
+
+
+async def html_200_first(n: int, request: httpx.Request, inner: Inner) -> httpx.Response:
+    if n > 1:
+        return await inner.handle_async_request(request)
+    await applied(request, inner)
+    return httpx.Response(200, headers={"content-type": "text/html"}, content=b"<html>OK</html>")
+
+
+class World:
+    """One invoice, a job, a journal and a clock shared by every run of a test."""
+
+    def __init__(self, tmp: Path, *, with_reference: bool) -> None:
+        self.tmp = tmp
+        self.clock = Clock()
+        self.store = SandboxStore(tmp / "sandbox.sqlite")
+        self.store.load_seed({
+            "customers": [{"id": "c1", "currency": "USD", "payment_sources": []}],
+            "invoices": [{"id": "INV-1", "customer": "c1", "status": "payment_due",
+                          "total": 10000}],
+        })
+        self.job = write_job(tmp / "job.yaml", with_reference=with_reference)
+        self.data = self.file("d.csv", date="2026-11-03")
+
+    def file(self, name: str, *, date: str) -> Path:
+        return write_csv(self.tmp / name, [Deposit("INV-1", "40.00", "R1", date=date)])
+
+    def target(self, hook: PostHook | None = None) -> Target:
+        target = sandbox_target(self.store, clock=self.clock)
+        if hook is not None:
+            with_transport(target, lambda inner: OnPost(inner, hook))
+        return target
+
+    def run(self, hook: PostHook | None = None, data: Path | None = None,
+            **kw: object) -> RunResult:
+        options = run_options("execute", self.tmp, target=self.target(hook), clock=self.clock,
+                              **kw)
+        return run_job(self.job, data or self.data, options)
+
+    def journal_states(self) -> list[str]:
+        journal = Journal(self.tmp / "journal.sqlite")
+        try:
+            return [str(row[7]) for row in journal.entries()]
+        finally:
+            journal.close()
+
+    def applied(self) -> int:
+        return len(self.store.ledger())
+
+
+def only(result: RunResult) -> RowOutcome:
+    (row,) = result.outcomes
+    return row
+
+
+@pytest.mark.parametrize("with_reference", [True, False])
+def test_unreadable_2xx_is_needs_review_and_never_resent(
+    tmp_path: Path, with_reference: bool
+) -> None:
+    world = World(tmp_path, with_reference=with_reference)
+    first = only(world.run(html_200_first))
+    assert first.outcome is Outcome.NEEDS_REVIEW
+    assert "HTTP 200" in first.reason and "could not be read" in first.reason
+    assert world.journal_states() == ["needs_review"]
+    world.clock.now += IDEMPOTENCY_WINDOW + 60
+    again = only(world.run())
+    assert world.applied() == 1
+    if with_reference:  # the site shows the payment: settled from server state
+        assert again.outcome is Outcome.SKIPPED and "found transaction" in again.reason
+    else:
+        assert again.outcome is Outcome.NEEDS_REVIEW and "could not be read" in again.reason
