@@ -49,6 +49,20 @@ _EXTENSIONS = {
 _SUGGESTED = {"iso8859-1": "latin-1", "cp1252": "cp1252", "utf-8-sig": "utf-8"}  # by codec name
 
 Record = tuple[int, list[str]]  # (1-based line or sheet row, cells)
+MAX_DROPPED_NOTES = 20  # dropped rows named one by one in the run notes; the rest counted
+
+
+@dataclass(frozen=True)
+class DroppedRow:
+    """A row read but never parsed: a footer (skip_footer) or a marker (drop_rows_matching)."""
+
+    origin: Origin
+    option: str  # the input option that dropped it
+    text: str  # its filled cells, joined by " | "
+
+    def __str__(self) -> str:
+        text = self.text if len(self.text) <= 100 else f"{self.text[:80]}…"
+        return f'{self.origin} dropped by {self.option}: "{text}"'
 
 
 @dataclass
@@ -60,9 +74,18 @@ class Table:
     format: str
     sheet: str | None
     path: Path
+    dropped: tuple[DroppedRow, ...] = ()  # footer and marker rows, so none vanishes silently
 
     def origin(self, row: int) -> Origin:
         return Origin(row, self.sheet)
+
+    def dropped_notes(self) -> list[str]:
+        """Run notes naming each dropped row (the first MAX_DROPPED_NOTES, then a count)."""
+        notes = [str(row) for row in self.dropped[:MAX_DROPPED_NOTES]]
+        if len(self.dropped) > MAX_DROPPED_NOTES:
+            more = len(self.dropped) - MAX_DROPPED_NOTES
+            notes.append(f"and {more} more rows dropped by skip_footer/drop_rows_matching")
+        return notes
 
 
 def read_table(
@@ -76,8 +99,8 @@ def read_table(
         records = _csv_records(path, spec)
     else:
         records, sheet, spec = _sheet_records(path, spec, fmt)
-    header_at, columns, rows = _assemble(path, spec, records, sheet)
-    table = Table(_frame(rows, columns), tuple(columns), fmt, sheet, path)
+    header_at, columns, rows, dropped = _assemble(path, spec, records, sheet)
+    table = Table(_frame(rows, columns), tuple(columns), fmt, sheet, path, dropped)
     if required_columns:
         _check_required(path, table, required_columns, header_at)
     return table
@@ -380,7 +403,7 @@ def _float_text(value: float) -> str:
 
 def _assemble(
     path: Path, spec: InputSpec, records: list[Record], sheet: str | None
-) -> tuple[Origin | None, list[str], list[Record]]:
+) -> tuple[Origin | None, list[str], list[Record], tuple[DroppedRow, ...]]:
     """Split off the header, drop blank, footer and marker rows, and square the rest."""
     header_at: Origin | None = None
     if spec.header:
@@ -396,17 +419,14 @@ def _assemble(
         _refuse_duplicates(path, columns, "input.columns")
     if spec.skip_blank_rows:
         records = [r for r in records if not _is_blank(r[1])]
-    if spec.skip_footer:
-        records = _drop_leading_blanks(records[::-1])[spec.skip_footer :][::-1]
-    if spec.drop_rows_matching:
-        records = _drop_markers(records, spec.drop_rows_matching)
+    records, dropped = _drop_footer_and_markers(records, spec, sheet)
     if not records:
         where = f" after the header ({header_at})" if header_at else _where(sheet)
         raise InputError(f"{path}: no data rows{where}")
     width = len(columns)
     rows = [(number, _fit(path, cells, width, Origin(number, sheet), spec.header))
             for number, cells in records]  # fmt: skip
-    return header_at, *_drop_unnamed_empty(columns, rows)
+    return header_at, *_drop_unnamed_empty(columns, rows), dropped
 
 
 def _drop_unnamed_empty(columns: list[str], rows: list[Record]) -> tuple[list[str], list[Record]]:
@@ -469,12 +489,41 @@ def _refuse_duplicates(path: Path, names: list[str], where: str) -> None:
         )
 
 
-def _drop_markers(records: list[Record], pattern: str) -> list[Record]:
+def _drop_footer_and_markers(
+    records: list[Record], spec: InputSpec, sheet: str | None
+) -> tuple[list[Record], tuple[DroppedRow, ...]]:
+    """Drop the footer and the marker rows; return the rest and what was dropped."""
+    footer: list[Record] = []
+    if spec.skip_footer:
+        records = _drop_leading_blanks(records[::-1])[::-1]
+        cut = max(0, len(records) - spec.skip_footer)
+        records, footer = records[:cut], records[cut:]
+    markers: list[Record] = []
+    if spec.drop_rows_matching:
+        records, markers = _drop_markers(records, spec.drop_rows_matching)
+    dropped = [(r, "skip_footer") for r in footer] + [(r, "drop_rows_matching") for r in markers]
+    return records, tuple(
+        DroppedRow(Origin(number, sheet), option, " | ".join(_filled(cells)))
+        for (number, cells), option in sorted(dropped, key=lambda pair: pair[0][0])
+        if not _is_blank(cells)
+    )
+
+
+def _drop_markers(records: list[Record], pattern: str) -> tuple[list[Record], list[Record]]:
+    """(rows kept, marker rows dropped)."""
     try:
         marker = re.compile(pattern)
     except re.error as exc:
         raise SpecError(f"input.drop_rows_matching: regex does not compile: {exc}") from None
-    return [r for r in records if not marker.search(_first_filled(r[1]))]
+    kept: list[Record] = []
+    markers: list[Record] = []
+    for record in records:
+        (markers if marker.search(_first_filled(record[1])) else kept).append(record)
+    return kept, markers
+
+
+def _filled(cells: list[str]) -> list[str]:
+    return [cell.strip() for cell in cells if cell.strip()]
 
 
 def _first_filled(cells: list[str]) -> str:

@@ -70,11 +70,17 @@ class InputSpec(_Model):
         None,
         description="Column names for a file without a header (header: false), in order.",
     )
-    skip_footer: int = Field(0, ge=0, description="Lines or rows to drop at the end (summaries).")
+    skip_footer: int = Field(
+        0,
+        ge=0,
+        description="Lines or rows to drop at the end (summaries), whether or not they are a "
+        "footer; the run notes name each dropped row, so a month without a total line does "
+        "not lose its last payment silently.",
+    )
     drop_rows_matching: str | None = Field(
         None,
         description="Regex; a row whose first non-empty cell matches it is dropped before parsing "
-        "(marker lines such as 'Posted Transactions').",
+        "(marker lines such as 'Posted Transactions'); the run notes name each dropped row.",
     )
     sheet: str | int | None = Field(
         None, description="Sheet name or 0-based index for spreadsheets; the first sheet if unset."

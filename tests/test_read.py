@@ -157,6 +157,28 @@ def test_skip_footer_ignores_trailing_blank_lines(tmp_path: Path) -> None:
     assert rows(table) == [(2, ["1", "2"]), (3, ["3", "4"])]
 
 
+def test_dropped_footer_and_marker_rows_are_named_never_silent(tmp_path: Path) -> None:
+    # A month without a total line: skip_footer drops the last payment, which must show.
+    path = write(tmp_path, "nofoot.csv", "a,b\nPosted,\n1,2\n\n3,4\n,INV3 50.00\n\n")
+    table = read_table(path, spec(skip_footer=1, drop_rows_matching="^Posted",
+                                  skip_blank_rows=False))
+    assert rows(table) == [(3, ["1", "2"]), (4, ["", ""]), (5, ["3", "4"])]
+    assert [str(row) for row in table.dropped] == [
+        'line 2 dropped by drop_rows_matching: "Posted"',
+        'line 6 dropped by skip_footer: "INV3 50.00"',
+    ]
+    assert table.dropped_notes() == [str(row) for row in table.dropped]
+
+
+def test_many_dropped_rows_are_counted_after_the_first_ones(tmp_path: Path) -> None:
+    path = write(tmp_path, "pages.csv", "a,b\n" + "Page,x\n1,2\n" * 25)
+    table = read_table(path, spec(drop_rows_matching="^Page$"))
+    assert len(table.dropped) == 25
+    notes = table.dropped_notes()
+    assert notes[0] == 'line 2 dropped by drop_rows_matching: "Page | x"'
+    assert notes[20:] == ["and 5 more rows dropped by skip_footer/drop_rows_matching"]
+
+
 def test_drop_rows_matching_looks_at_the_first_filled_cell(tmp_path: Path) -> None:
     path = write(tmp_path, "markers.csv",
                  'Date,Memo\n"Posted Transactions"\n,Pending Transactions\n01/01/2024,x\n')
@@ -431,6 +453,9 @@ def test_spreadsheet_skip_lines_footer_and_width(tmp_path: Path) -> None:
     table = read_table(path, spec(skip_lines=4, skip_footer=1))
     assert table.columns == ("Data", "Entrate", "Uscite")
     assert rows(table) == [(7, ["31/12/2024", "", "-9.99"]), (8, ["31/12/2024", "150.62", ""])]
+    assert [str(row) for row in table.dropped] == [
+        'sheet "Movimenti" row 9 dropped by skip_footer: "Totale | 150.62 | -9.99 | stray"'
+    ]
     assert error(path, spec(skip_lines=4)) == (
         f'{path}: sheet "Movimenti" row 9 has 5 fields, the header has 3'
     )

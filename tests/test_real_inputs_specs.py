@@ -217,6 +217,16 @@ def test_offline_validate_run(
     assert len(result.outcomes) == result.info.rows_read
 
 
+
+def test_schwab_run_notes_name_the_dropped_marker_rows() -> None:
+    result = run_job(SPECS / "schwab.yaml", real(SCHWAB), RunOptions(mode="validate"))
+    assert result.info.notes[:2] == (
+        'line 3 dropped by drop_rows_matching: "Pending Transactions are not reflected within '
+        'this sort criterion."',
+        'line 4 dropped by drop_rows_matching: "Posted Transactions"',
+    )
+
+
 def test_gnucash_bill_lines_as_charges_quantity_times_price() -> None:
     result = prepared("gnucash", GNUCASH)
     assert result.rows_read == 12
