@@ -97,7 +97,7 @@ def run_job(spec_path: Path, input_path: Path, options: RunOptions) -> RunResult
     site = target.site if target else (options.site or spec.site.name or "sandbox")
     planned = plan(prepared, site, spec.api_version)
     outcomes: dict[int, RowOutcome] = {**prepared.outcomes, **planned.outcomes}
-    notes: list[str] = []
+    notes: list[str] = prepared.table.dropped_notes()  # footer/marker rows: never silent
     if target is None:
         notes.append("no live checks: nothing was read from or sent to Chargebee")
         _offline_outcomes(planned.calls, outcomes)
