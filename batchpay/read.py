@@ -46,7 +46,13 @@ _EXTENSIONS = {
     ".xlsx": "xlsx", ".xlsm": "xlsx", ".xltx": "xlsx", ".xltm": "xlsx",
     ".xls": "xls", ".ods": "ods",
 }  # fmt: skip
-_SUGGESTED = {"iso8859-1": "latin-1", "cp1252": "cp1252", "utf-8-sig": "utf-8"}  # by codec name
+# By codec name, most likely first: Excel on Windows writes cp1252, rarely true latin-1.
+_SUGGESTED = {"cp1252": "cp1252", "iso8859-1": "latin-1", "utf-8-sig": "utf-8"}
+# ISO 8859 codecs and the Windows code page that puts printable characters where they have
+# invisible C1 controls (bytes 0x80-0x9f): such bytes mean the file is really the Windows one.
+_WINDOWS_TWIN = {"iso8859-1": "cp1252", "iso8859-15": "cp1252", "iso8859-2": "cp1250",
+                 "iso8859-13": "cp1257"}  # fmt: skip
+_C1_BYTE = re.compile(rb"[\x80-\x9f]")
 
 Record = tuple[int, list[str]]  # (1-based line or sheet row, cells)
 MAX_DROPPED_NOTES = 20  # dropped rows named one by one in the run notes; the rest counted
@@ -240,7 +246,7 @@ def _decode(path: Path, data: bytes, encoding: str) -> str:
     if codec == "utf-8":
         codec = "utf-8-sig"  # accept a BOM
     try:
-        return data.decode(codec)
+        text = data.decode(codec)
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         others = " or ".join([name for c, name in _SUGGESTED.items() if c != codec][:2])
@@ -248,6 +254,25 @@ def _decode(path: Path, data: bytes, encoding: str) -> str:
             f"{path}: line {line} is not valid {encoding} (byte 0x{data[exc.start]:02x}); "
             f"set input.encoding, e.g. {others}"
         ) from None
+    _refuse_c1_controls(path, data, codec, encoding)
+    return text
+
+
+def _refuse_c1_controls(path: Path, data: bytes, codec: str, encoding: str) -> None:
+    """latin-1 reads every byte, but 0x80-0x9f as invisible controls: cp1252's € – ‘ ’ …"""
+    twin = _WINDOWS_TWIN.get(codec)
+    found = _C1_BYTE.search(data) if twin else None
+    if twin is None or found is None:
+        return
+    byte = data[found.start()]
+    line = data.count(b"\n", 0, found.start()) + 1
+    meant = bytes([byte]).decode(twin, errors="replace")
+    shown = f' but "{meant}" in {twin}' if meant != "\ufffd" else ""
+    raise InputError(
+        f"{path}: line {line} has byte 0x{byte:02x}, an invisible control character in "
+        f"{encoding}{shown}; the file is most likely {twin} (Windows) text: set "
+        f"input.encoding: {twin}"
+    )
 
 
 @contextmanager

@@ -106,7 +106,7 @@ def test_single_byte_encodings(tmp_path: Path, encoding: str, text: str) -> None
 def test_wrong_encoding_names_line_and_byte(tmp_path: Path) -> None:
     path = write(tmp_path, "file.csv", "Name,Amount\nok,1\nMüller,2\n", "latin-1")
     assert error(path) == (
-        f"{path}: line 3 is not valid utf-8 (byte 0xfc); set input.encoding, e.g. latin-1 or cp1252"
+        f"{path}: line 3 is not valid utf-8 (byte 0xfc); set input.encoding, e.g. cp1252 or latin-1"
     )
 
 
@@ -114,6 +114,23 @@ def test_wrong_single_byte_encoding_suggests_others(tmp_path: Path) -> None:
     path = write(tmp_path, "file.csv", "Name\nok\n\x81\n", "latin-1")
     assert error(path, spec(encoding="cp1252")) == (
         f"{path}: line 3 is not valid cp1252 (byte 0x81); set input.encoding, e.g. latin-1 or utf-8"
+    )
+
+
+@pytest.mark.parametrize(
+    ("encoding", "byte", "meant", "twin"),
+    [("latin-1", 0x96, ' but "–" in cp1252', "cp1252"),
+     ("latin-1", 0x80, ' but "€" in cp1252', "cp1252"),
+     ("latin-1", 0x81, "", "cp1252"),  # unused in cp1252 too: still not latin-1 text
+     ("iso-8859-2", 0x9a, ' but "š" in cp1250', "cp1250")],
+)  # fmt: skip
+def test_windows_text_read_as_iso_8859_is_refused(
+    tmp_path: Path, encoding: str, byte: int, meant: str, twin: str
+) -> None:
+    path = write(tmp_path, "excel.csv", b"Memo;Amount\nok;1\nZahlung " + bytes([byte]) + b";2\n")
+    assert error(path, spec(encoding=encoding, delimiter=";")) == (
+        f"{path}: line 3 has byte 0x{byte:02x}, an invisible control character in {encoding}"
+        f"{meant}; the file is most likely {twin} (Windows) text: set input.encoding: {twin}"
     )
 
 
