@@ -31,6 +31,7 @@ ISO_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EXCEL_EPOCH = date(1899, 12, 30)  # serial 61 is 1900-03-01; see _excel_date
 _SERIAL = re.compile(r"^\d{1,6}(?:\.\d+)?$")
+_LIKELY_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")  # 25569 is 1970-01-01, 73415 2100-12-31
 _TIME_DIRECTIVES = re.compile(r"%[HIMSXcp]")
 _DIRECTIVES = {
     "d": "DD", "m": "MM", "Y": "YYYY", "y": "YY", "H": "hh", "I": "hh", "M": "mm", "S": "ss",
@@ -139,7 +140,10 @@ def _no_match(value: str, formats: Sequence[str], excel_serial: bool) -> DateErr
         problem = f"is not a date in format {describe_format(formats[0])}"
     else:
         problem = "is not a date in the expected formats"
-    return DateError(problem, _expected(formats, excel_serial))
+    expected = _expected(formats, excel_serial)
+    if not excel_serial and _LIKELY_SERIAL.match(value):
+        expected += " (an Excel serial day number? set excel_serial: true)"
+    return DateError(problem, expected)
 
 
 def _swap_day_month(fmt: str) -> str:

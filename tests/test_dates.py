@@ -73,6 +73,16 @@ def test_serials_need_excel_serial() -> None:
         parse_date("45292", ["%d/%m/%Y"])
 
 
+def test_a_serial_without_excel_serial_gets_a_hint() -> None:
+    hint = "DD/MM/YYYY (an Excel serial day number? set excel_serial: true)"
+    for text, expected in [("45292", hint), ("45292.5", hint), (" 45306 ", hint),
+                           ("1234", "DD/MM/YYYY"), ("123456", "DD/MM/YYYY")]:
+        with pytest.raises(DateError) as caught:
+            parse_date(text, ["%d/%m/%Y"])
+        assert caught.value.problem == "is not a date in format DD/MM/YYYY"
+        assert caught.value.expected == expected, text
+
+
 def test_swapped_day_and_month_is_named() -> None:
     with pytest.raises(DateError) as caught:
         parse_date("15/01/2024", ["%m/%d/%Y"])

@@ -343,7 +343,8 @@ def test_date_excel_serial() -> None:
     assert values(field, "45292", "01/01/2024") == [1704067200, 1704067200]
     without = {"column": "A", "type": "date", "formats": ["%d/%m/%Y"]}
     assert failures(without, "45292") == [
-        'line 2, column "A": "45292" is not a date in format DD/MM/YYYY (expected DD/MM/YYYY)'
+        'line 2, column "A": "45292" is not a date in format DD/MM/YYYY (expected DD/MM/YYYY '
+        "(an Excel serial day number? set excel_serial: true))"
     ]
 
 
