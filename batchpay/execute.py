@@ -16,6 +16,7 @@ from batchpay.chargebee.client import ApiResponse, ChargebeeClient
 from batchpay.chargebee.errors import (
     ApiError,
     ChargebeeError,
+    IdempotencyConflictError,
     MalformedResponseError,
     RateLimitError,
     TransportError,
@@ -262,6 +263,13 @@ def _known_to_need_review(call: PlannedCall, exc: ChargebeeError) -> str | None:
             f"Chargebee answered HTTP {exc.status} (a 2xx: the call was applied) but the body "
             f"could not be read ({exc.message}); batchpay will not re-send it: check {invoice} "
             "in Chargebee"
+        )
+    if isinstance(exc, IdempotencyConflictError):
+        return (
+            f"Chargebee refused the idempotency key (HTTP {exc.status}: {exc.message}): an "
+            "earlier request with this key and other parameters was received, so the row was "
+            "edited after an earlier attempt that may have been applied; batchpay will not "
+            f"re-send it: check {invoice} in Chargebee"
         )
     return None
 

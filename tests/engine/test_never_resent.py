@@ -14,8 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from bp_testkit import Deposit, run_options, with_transport, write_csv, write_job
+from bp_testkit import FAST_POLICY, Deposit, run_options, with_transport, write_csv, write_job
 
+from batchpay.chargebee.retry import RetryPolicy
 from batchpay.journal import Journal
 from batchpay.records import Outcome, RowOutcome, RunResult
 from batchpay.run import IDEMPOTENCY_WINDOW, run_job
@@ -61,6 +62,14 @@ async def html_200_first(n: int, request: httpx.Request, inner: Inner) -> httpx.
         return await inner.handle_async_request(request)
     await applied(request, inner)
     return httpx.Response(200, headers={"content-type": "text/html"}, content=b"<html>OK</html>")
+
+
+async def dropped(n: int, request: httpx.Request, inner: Inner) -> httpx.Response:
+    await applied(request, inner)
+    raise httpx.RemoteProtocolError("Server disconnected", request=request)
+
+
+ONE_ATTEMPT = RetryPolicy(max_attempts=1)
 
 
 class World:
@@ -125,3 +134,21 @@ def test_unreadable_2xx_is_needs_review_and_never_resent(
         assert again.outcome is Outcome.SKIPPED and "found transaction" in again.reason
     else:
         assert again.outcome is Outcome.NEEDS_REVIEW and "could not be read" in again.reason
+
+
+def test_key_reused_after_an_edit_is_needs_review_and_never_resent(tmp_path: Path) -> None:
+    """Applied, answer lost; the file's date is then corrected (not part of the business key) and
+    run again: Chargebee refuses the key with 422. That proves the earlier request arrived."""
+    world = World(tmp_path, with_reference=False)
+    assert only(world.run(dropped, policy=ONE_ATTEMPT)).outcome is Outcome.NEEDS_REVIEW
+    edited = world.file("edited.csv", date="2026-11-04")
+    world.clock.now += 5 * 60
+    second = only(world.run(data=edited, policy=FAST_POLICY))
+    assert second.outcome is Outcome.NEEDS_REVIEW and second.http_status == 422
+    assert "edited after an earlier attempt" in second.reason and "check invoice INV-1" in (
+        second.reason)
+    assert world.journal_states() == ["needs_review"]
+    world.clock.now += IDEMPOTENCY_WINDOW + 60
+    third = only(world.run(data=edited))
+    assert third.outcome is Outcome.NEEDS_REVIEW
+    assert world.applied() == 1
