@@ -180,6 +180,7 @@ class Executor:
             "method": call.request.method, "path": call.request.path, "form": call.request.form,
         }
         attempt = 1
+        unknown: ChargebeeError | None = None  # the first attempt whose outcome is unknown
         while True:
             self.journal.begin(
                 self.site, call.key, job=self.job, action=call.action,
@@ -191,12 +192,14 @@ class Executor:
                     call.request, idempotency_key=call.key, headers=self.headers
                 )
             except ChargebeeError as exc:
+                if unknown is None and not _surely_not_applied(exc):
+                    unknown = exc
                 if should_retry(self.policy, attempt, exc) and not self.stop.is_set():
                     progress.retries += 1
                     await _back_off(self.policy, attempt, exc, self.limiter, self.rand)
                     attempt += 1
                     continue
-                return self._settle_error(call, exc, attempt)
+                return self._settle_error(call, exc, attempt, unknown)
             return self._settle_success(call, response, attempt)
 
     def _settle_success(
@@ -220,20 +223,21 @@ class Executor:
         )
         return result
 
-    def _settle_error(self, call: PlannedCall, exc: ChargebeeError, attempts: int) -> CallResult:
+    def _settle_error(
+        self, call: PlannedCall, exc: ChargebeeError, attempts: int,
+        unknown: ChargebeeError | None,
+    ) -> CallResult:
+        """Settle the last error; once any attempt's outcome was unknown, a later sure
+        refusal (429, 4xx) cannot make it FAILED: the earlier attempt may have been applied."""
         result = _error_result(exc, attempts)
         known = _known_to_need_review(call, exc)
         if known is not None:
             result.state, result.message = NEEDS_REVIEW, known
             self._settle(call, result)  # settled, so that no later run re-sends it
             return result
-        if not _surely_not_applied(exc):
+        if unknown is not None:
             result.state = NEEDS_REVIEW
-            result.message = (
-                f"outcome unknown after {attempts} attempt(s): {result.message}. Running the job "
-                "again within 30 minutes re-sends with the same idempotency key (safe); later, "
-                "batchpay checks the site before deciding"
-            )
+            result.message = _unknown_message(attempts, unknown, exc)
             return result  # the journal keeps it in flight, which is what it is
         self._settle(call, result)
         return result
@@ -253,6 +257,20 @@ def _error_result(exc: ChargebeeError, attempts: int) -> CallResult:
         result.param = exc.param
         result.message = exc.message
     return result
+
+
+def _unknown_message(attempts: int, unknown: ChargebeeError, last: ChargebeeError) -> str:
+    text = f"outcome unknown after {attempts} attempt(s): {_error_text(unknown)}"
+    if last is not unknown:
+        text += f" (the last attempt got {last})"
+    return text + (
+        ". Running the job again within 30 minutes re-sends with the same idempotency key "
+        "(safe); later, batchpay checks the site before deciding"
+    )
+
+
+def _error_text(exc: ChargebeeError) -> str:
+    return exc.message if isinstance(exc, ApiError) else str(exc)
 
 
 def _known_to_need_review(call: PlannedCall, exc: ChargebeeError) -> str | None:

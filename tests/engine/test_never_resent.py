@@ -69,6 +69,14 @@ async def dropped(n: int, request: httpx.Request, inner: Inner) -> httpx.Respons
     raise httpx.RemoteProtocolError("Server disconnected", request=request)
 
 
+async def timeout_then_429(n: int, request: httpx.Request, inner: Inner) -> httpx.Response:
+    if n == 1:
+        await applied(request, inner)
+        raise httpx.ReadTimeout("read timed out", request=request)
+    return httpx.Response(429, json={"message": "limit", "type": "operation_failed",
+                                     "api_error_code": "api_request_limit_exceeded"})
+
+
 ONE_ATTEMPT = RetryPolicy(max_attempts=1)
 
 
@@ -151,4 +159,19 @@ def test_key_reused_after_an_edit_is_needs_review_and_never_resent(tmp_path: Pat
     world.clock.now += IDEMPOTENCY_WINDOW + 60
     third = only(world.run(data=edited))
     assert third.outcome is Outcome.NEEDS_REVIEW
+    assert world.applied() == 1
+
+
+def test_unknown_attempt_then_refusals_is_needs_review_never_failed(tmp_path: Path) -> None:
+    """Attempt 1 is applied but times out; every later attempt gets a 429 (surely not applied).
+    The first attempt still may have been applied: needs review, left in flight, and a run after
+    the window does not post it again."""
+    world = World(tmp_path, with_reference=False)
+    first = only(world.run(timeout_then_429, policy=FAST_POLICY))
+    assert first.outcome is Outcome.NEEDS_REVIEW and first.attempts == FAST_POLICY.max_attempts
+    assert "outcome unknown" in first.reason and "ReadTimeout" in first.reason
+    assert world.journal_states() == ["in_flight"]
+    world.clock.now += IDEMPOTENCY_WINDOW + 60
+    again = only(world.run())
+    assert again.outcome is Outcome.NEEDS_REVIEW and "will not re-send" in again.reason
     assert world.applied() == 1

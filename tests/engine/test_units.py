@@ -329,18 +329,31 @@ def test_5xx_retried_with_the_same_key(monkeypatch: pytest.MonkeyPatch, tmp_path
 def test_5xx_exhausted_is_failed_or_needs_review_never_lost(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """A 503 changed nothing, a 500 may have: once any attempt got a 500 the call needs review
+    (left in flight for the next run), whatever the last attempt got; only 503s: failed."""
     world = World(FaultConfig(error_5xx_rate=1.0, seed=3))
+    inner = sandbox_transport(world.app)
+    statuses: dict[str, list[int]] = {}
+
+    class Recording(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await inner.handle_async_request(request)
+            key = request.headers.get("chargebee-idempotency-key", "")
+            statuses.setdefault(key, []).append(response.status_code)
+            return response
+
     calls = [call_for(f"U-00000{i}") for i in (1, 2, 3)]
-    results, journal = execute(world, calls, monkeypatch, tmp_path)
+    results, journal = execute(world, calls, monkeypatch, tmp_path, transport=Recording())
     entries = journal.lookup("sandbox", [c.key for c in calls])
     for call in calls:
         result = results[call.key]
-        assert result.attempts == POLICY.max_attempts
-        if result.http_status == 503 or "503" in result.message:
-            assert result.state == FAILED and entries[call.key].state == FAILED
-        else:  # a 500 may have applied: left in flight for the next run to resolve
+        assert result.attempts == POLICY.max_attempts == len(statuses[call.key])
+        if 500 in statuses[call.key]:
             assert result.state == "needs_review" and entries[call.key].state == IN_FLIGHT
             assert "outcome unknown" in result.message
+        else:
+            assert result.state == FAILED and entries[call.key].state == FAILED
+    assert any(500 in s and s[-1] == 503 for s in statuses.values())  # the case that matters
     assert world.store.ledger() == []
     journal.close()
 
