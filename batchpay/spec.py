@@ -57,8 +57,8 @@ class InputSpec(_Model):
     )
     encoding: str = Field(
         "utf-8",
-        description="Text encoding of a CSV: utf-8 (a BOM is accepted), latin-1, cp1252, cp1250, "
-        "iso-8859-13, ...",
+        description="Text encoding of a CSV: utf-8 (a BOM is accepted), cp1252 (Excel on Windows "
+        "in Western Europe and the Americas), latin-1, cp1250, iso-8859-13, ...",
     )
     delimiter: str = Field(",", min_length=1, max_length=1, description="CSV field delimiter.")
     quotechar: str = Field('"', min_length=1, max_length=1, description="CSV quote character.")
@@ -83,7 +83,10 @@ class InputSpec(_Model):
         "(marker lines such as 'Posted Transactions'); the run notes name each dropped row.",
     )
     sheet: str | int | None = Field(
-        None, description="Sheet name or 0-based index for spreadsheets; the first sheet if unset."
+        None,
+        description="Sheet name or 0-based index for spreadsheets; the first sheet if unset. "
+        "Hidden rows and columns (and rows an AutoFilter hides) are read like visible ones: "
+        "delete them from the file, or skip them with a filter.",
     )
     comment_prefix: str | None = Field(
         None, description="Lines starting with this text are ignored (CSV)."

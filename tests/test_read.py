@@ -481,6 +481,20 @@ def test_spreadsheet_skip_lines_footer_and_width(tmp_path: Path) -> None:
     )
 
 
+def test_hidden_rows_are_read_like_visible_ones_as_documented(tmp_path: Path) -> None:
+    path = tmp_path / "hidden.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for line in (["Ref", "Amount"], ["A", 1], ["B", 2]):
+        sheet.append(line)
+    sheet.row_dimensions[3].hidden = True
+    book.save(path)
+    assert rows(read_table(path, spec())) == [(2, ["A", "1"]), (3, ["B", "2"])]
+    described = InputSpec.model_fields["sheet"].description or ""
+    assert "Hidden rows and columns (and rows an AutoFilter hides) are read" in described
+
+
 def test_empty_sheet(tmp_path: Path) -> None:
     path = tmp_path / "empty.xlsx"
     openpyxl.Workbook().save(path)
