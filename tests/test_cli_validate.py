@@ -104,8 +104,8 @@ def test_report_path(job_dir: Path, tmp_path: Path) -> None:
     ("file_name", "spec_change", "message"),
     [
         ("latin-1.csv", None,
-         "{file}: line 2 is not valid utf-8 (byte 0xe9); set input.encoding, e.g. latin-1 or "
-         "cp1252"),
+         "{file}: line 2 is not valid utf-8 (byte 0xe9); set input.encoding, e.g. cp1252 or "
+         "latin-1"),
         ("ragged.csv", None, "{file}: line 2 has 5 fields, the header has 3"),
         ("empty.csv", None, "{file}: the file is empty"),
         ("no-amount-column.csv", None,

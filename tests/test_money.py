@@ -315,3 +315,9 @@ def test_float_noise_is_rejected() -> None:
         to_minor_units(parse_amount(repr(0.1 + 0.2)), "USD")
     with pytest.raises(MoneyError, match="scientific"):
         parse_amount(repr(1e-7))
+
+
+def test_uruguayan_peso_is_a_currency() -> None:
+    assert currency_exponent("UYU") == 2
+    assert to_minor_units(parse_amount("$ 1.250,50", decimal=",", thousands=".", currency="UYU"),
+                          "UYU") == 125050
