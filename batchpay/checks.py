@@ -174,11 +174,21 @@ def _predict_record(call: PlannedCall, invoice: dict[str, Any], state: SiteState
 
 
 def _earlier_payment(invoice: dict[str, Any], transactions: list[dict[str, Any]]) -> str | None:
-    linked = {p.get("txn_id") for p in invoice.get("linked_payments") or []}
     for txn in transactions:
-        if txn.get("id") in linked or txn.get("customer_id") == invoice.get("customer_id"):
+        if pays_invoice(txn, str(invoice.get("id")), invoice):
             return str(txn.get("id"))
     return None
+
+
+def pays_invoice(
+    txn: dict[str, Any], invoice_id: str, invoice: dict[str, Any] | None = None
+) -> bool:
+    """Whether ``txn`` is linked to this invoice (from either side). The same reference on the
+    same customer is not enough: one wire often pays two invoices of one customer."""
+    linked = {p.get("txn_id") for p in (invoice or {}).get("linked_payments") or []}
+    return txn.get("id") in linked or any(
+        link.get("invoice_id") == invoice_id for link in txn.get("linked_invoices") or []
+    )
 
 
 def _predict_collect(call: PlannedCall, invoice: dict[str, Any], state: SiteState) -> Prediction:

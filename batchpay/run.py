@@ -25,7 +25,7 @@ import httpx
 from batchpay import __version__
 from batchpay.chargebee.client import ChargebeeClient, suppression_headers
 from batchpay.chargebee.retry import RetryPolicy
-from batchpay.checks import Prediction, SiteState, predict, read_state
+from batchpay.checks import Prediction, SiteState, pays_invoice, predict, read_state
 from batchpay.errors import RunRefused
 from batchpay.execute import (
     CallResult,
@@ -261,8 +261,7 @@ class _LiveRun:
         reference = call.params.get("reference_number")
         if call.action == "record_payment" and reference and self.spec.api_version == "v2":
             txns = await self.client.find_transactions(reference_number=str(reference))
-            mine = [t for t in txns if invoice is None or
-                    t.get("customer_id") == invoice.get("customer_id")]
+            mine = [t for t in txns if pays_invoice(t, str(call.invoice_id), invoice)]
             return f"found transaction {mine[0].get('id')} with reference {reference}" if mine \
                 else True
         if call.action == "close_invoice" and invoice is not None:

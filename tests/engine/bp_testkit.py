@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,14 +92,16 @@ def write_job(
     with_reference: bool = True,
     rate: int = FAST_RATE,
     concurrency: int = 8,
+    business_key: str | None = None,
 ) -> Path:
     """A bank-deposit job. ``with_reference=False``: no reference_number is sent, so a lost
     call's outcome cannot be looked up on the site (business key: invoice, amount, date)."""
+    default_key = "[reference]" if with_reference else "[reference, invoice_id, amount]"
     text = JOB_YAML.format(
         name=name,
         ref_required="true" if with_reference else "false",
         reference_param="    reference_number: reference\n" if with_reference else "",
-        business_key="[reference]" if with_reference else "[reference, invoice_id, amount]",
+        business_key=business_key or default_key,
         rate=rate,
         concurrency=concurrency,
     )
@@ -256,6 +258,42 @@ class CountingTransport(httpx.AsyncBaseTransport):
 
     def count(self, method: str, path_suffix: str) -> int:
         return sum(n for (m, p), n in self.calls.items() if m == method and p.endswith(path_suffix))
+
+
+Inner = httpx.AsyncBaseTransport
+PostHook = Callable[[int, httpx.Request, Inner], Awaitable[httpx.Response]]
+
+
+class ManualClock:
+    """A clock that moves only when a test moves it (batchpay and the sandbox share it)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class OnPost(httpx.AsyncBaseTransport):
+    """Hands the n-th POST (1-based) to ``hook``; reads pass straight through."""
+
+    def __init__(self, inner: Inner, hook: PostHook) -> None:
+        self.inner, self.hook, self.posts = inner, hook, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "POST":
+            return await self.inner.handle_async_request(request)
+        self.posts += 1
+        return await self.hook(self.posts, request, self.inner)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def applied(request: httpx.Request, inner: Inner) -> None:
+    """Let the sandbox apply the request, and throw its answer away."""
+    response = await inner.handle_async_request(request)
+    await response.aread()
 
 
 def with_transport(target: Target, wrap: Callable[[httpx.AsyncBaseTransport], Any]) -> Target:

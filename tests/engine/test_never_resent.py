@@ -8,13 +8,23 @@ for batchpay and the sandbox together.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from bp_testkit import FAST_POLICY, Deposit, run_options, with_transport, write_csv, write_job
+from bp_testkit import (
+    FAST_POLICY,
+    Deposit,
+    Inner,
+    ManualClock,
+    OnPost,
+    PostHook,
+    applied,
+    run_options,
+    with_transport,
+    write_csv,
+    write_job,
+)
 
 from batchpay.chargebee.retry import RetryPolicy
 from batchpay.journal import Journal
@@ -22,39 +32,6 @@ from batchpay.records import Outcome, RowOutcome, RunResult
 from batchpay.run import IDEMPOTENCY_WINDOW, run_job
 from batchpay.sandbox import SandboxStore
 from batchpay.target import Target, sandbox_target
-
-Inner = httpx.AsyncBaseTransport
-PostHook = Callable[[int, httpx.Request, Inner], Awaitable[httpx.Response]]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class OnPost(httpx.AsyncBaseTransport):
-    """Hands the n-th POST (1-based) to ``hook``; reads pass straight through."""
-
-    def __init__(self, inner: Inner, hook: PostHook) -> None:
-        self.inner, self.hook, self.posts = inner, hook, 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method != "POST":
-            return await self.inner.handle_async_request(request)
-        self.posts += 1
-        return await self.hook(self.posts, request, self.inner)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-async def applied(request: httpx.Request, inner: Inner) -> None:
-    """Let the sandbox apply the request, and throw its answer away."""
-    response = await inner.handle_async_request(request)
-    await response.aread()
 
 
 async def html_200_first(n: int, request: httpx.Request, inner: Inner) -> httpx.Response:
@@ -85,7 +62,7 @@ class World:
 
     def __init__(self, tmp: Path, *, with_reference: bool) -> None:
         self.tmp = tmp
-        self.clock = Clock()
+        self.clock = ManualClock()
         self.store = SandboxStore(tmp / "sandbox.sqlite")
         self.store.load_seed({
             "customers": [{"id": "c1", "currency": "USD", "payment_sources": []}],
@@ -117,7 +94,7 @@ class World:
         finally:
             journal.close()
 
-    def applied(self) -> int:
+    def payments(self) -> int:
         return len(self.store.ledger())
 
 
@@ -137,7 +114,7 @@ def test_unreadable_2xx_is_needs_review_and_never_resent(
     assert world.journal_states() == ["needs_review"]
     world.clock.now += IDEMPOTENCY_WINDOW + 60
     again = only(world.run())
-    assert world.applied() == 1
+    assert world.payments() == 1
     if with_reference:  # the site shows the payment: settled from server state
         assert again.outcome is Outcome.SKIPPED and "found transaction" in again.reason
     else:
@@ -159,7 +136,7 @@ def test_key_reused_after_an_edit_is_needs_review_and_never_resent(tmp_path: Pat
     world.clock.now += IDEMPOTENCY_WINDOW + 60
     third = only(world.run(data=edited))
     assert third.outcome is Outcome.NEEDS_REVIEW
-    assert world.applied() == 1
+    assert world.payments() == 1
 
 
 def test_unknown_attempt_then_refusals_is_needs_review_never_failed(tmp_path: Path) -> None:
@@ -174,4 +151,4 @@ def test_unknown_attempt_then_refusals_is_needs_review_never_failed(tmp_path: Pa
     world.clock.now += IDEMPOTENCY_WINDOW + 60
     again = only(world.run())
     assert again.outcome is Outcome.NEEDS_REVIEW and "will not re-send" in again.reason
-    assert world.applied() == 1
+    assert world.payments() == 1

@@ -1,0 +1,90 @@
+"""Re-running a file with rows added: what was applied is never applied again, and what was not
+is posted. Driven through the real client against the in-process sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from bp_testkit import (
+    Deposit,
+    Inner,
+    ManualClock,
+    OnPost,
+    run_options,
+    with_transport,
+    write_csv,
+    write_job,
+)
+
+from batchpay.chargebee.retry import RetryPolicy
+from batchpay.records import Outcome, RunResult
+from batchpay.run import IDEMPOTENCY_WINDOW, run_job
+from batchpay.sandbox import SandboxStore
+from batchpay.target import sandbox_target
+
+# -- one wire paying two invoices of one customer -------------------------------------------
+
+ONE_WIRE_SEED = {
+    "customers": [{"id": "c1", "currency": "USD", "payment_sources": []}],
+    "transactions": [{"id": "txn_old", "customer": "c1", "amount": 1000, "amount_unused": 0,
+                      "payment_method": "bank_transfer", "reference_number": "OLD"}],
+    "invoices": [
+        {"id": "A", "customer": "c1", "status": "payment_due", "total": 10000},
+        {"id": "B", "customer": "c1", "status": "payment_due", "total": 10000,
+         "amount_due": 9000, "amount_paid": 1000,
+         "linked_payments": [{"txn_id": "txn_old", "amount": 1000}]},  # B has payments: checked
+    ],
+}
+WIRE_A = Deposit("A", "100.00", "DEP-9")
+WIRE_B = Deposit("B", "50.00", "DEP-9")
+
+
+def one_wire(tmp: Path) -> tuple[SandboxStore, Path]:
+    store = SandboxStore(tmp / "sandbox.sqlite")
+    store.load_seed(ONE_WIRE_SEED)
+    job = write_job(tmp / "job.yaml", business_key="[reference, invoice_id]")
+    return store, job
+
+
+def outcome_of(result: RunResult, invoice: str) -> Outcome:
+    (row,) = [o for o in result.outcomes if o.invoice_id == invoice]
+    return row.outcome
+
+
+def test_a_reference_paying_another_invoice_does_not_skip_this_one(tmp_path: Path) -> None:
+    store, job = one_wire(tmp_path)
+    run_job(job, write_csv(tmp_path / "d1.csv", [WIRE_A]),
+            run_options("execute", tmp_path, target=sandbox_target(store)))
+    both = write_csv(tmp_path / "d2.csv", [WIRE_A, WIRE_B])
+    again = run_job(job, both, run_options("execute", tmp_path, target=sandbox_target(store)))
+    assert outcome_of(again, "A") is Outcome.SKIPPED
+    assert outcome_of(again, "B") is Outcome.POSTED
+    assert store.invoice("B")["amount_due"] == 4000
+    assert [e["invoice_id"] for e in store.ledger()] == ["A", "B"]
+
+
+async def b_answers_500_unsent(n: int, request: httpx.Request, inner: Inner) -> httpx.Response:
+    if "/invoices/B/" in request.url.path:  # never reaches the site; 500: outcome unknown
+        return httpx.Response(500, json={"message": "internal", "type": "operation_failed",
+                                         "api_error_code": "internal_error"})
+    return await inner.handle_async_request(request)
+
+
+def test_recovery_does_not_take_another_invoices_payment_as_evidence(tmp_path: Path) -> None:
+    """B's call is left in flight (a 500); past the window the site is checked: the DEP-9
+    transaction pays A, not B, so B was never applied and is posted now."""
+    store, job = one_wire(tmp_path)
+    clock = ManualClock()
+    data = write_csv(tmp_path / "d.csv", [WIRE_A, WIRE_B])
+    lossy = with_transport(sandbox_target(store, clock=clock),
+                           lambda inner: OnPost(inner, b_answers_500_unsent))
+    first = run_job(job, data, run_options("execute", tmp_path, target=lossy, clock=clock,
+                                           policy=RetryPolicy(max_attempts=1)))
+    assert outcome_of(first, "B") is Outcome.NEEDS_REVIEW
+    clock.now += IDEMPOTENCY_WINDOW + 60
+    again = run_job(job, data, run_options("execute", tmp_path, clock=clock,
+                                           target=sandbox_target(store, clock=clock)))
+    assert outcome_of(again, "B") is Outcome.POSTED
+    assert store.invoice("B")["amount_due"] == 4000
+    assert [e["invoice_id"] for e in store.ledger()] == ["A", "B"]
