@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,12 +34,15 @@ from batchpay.journal import FAILED, NEEDS_REVIEW, POSTED, Journal
 from batchpay.plan import PlannedCall
 from batchpay.ratelimit import SlidingWindowLimiter
 
+WINDOW_EXPIRED = "window_expired"  # not sent: its idempotency window closed before the re-send
+
 
 @dataclass
 class CallResult:
     """How one call ended."""
 
-    state: str  # journal state: posted, failed, needs_review; "not_sent" when stopped first
+    # journal state: posted, failed, needs_review; "not_sent" when stopped first; WINDOW_EXPIRED
+    state: str
     attempts: int = 0
     http_status: int | None = None
     api_error_code: str | None = None
@@ -147,6 +151,9 @@ class Executor:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     on_progress: Callable[[Progress], None] | None = None
     rand: Callable[[], float] = random.random
+    clock: Callable[[], float] = time.time
+    # key -> the last moment a call sent by an earlier run may be re-sent with its key
+    deadlines: Mapping[str, float] = field(default_factory=dict)
 
     async def run(self, calls: Sequence[PlannedCall]) -> dict[str, CallResult]:
         progress = Progress(total=len(calls))
@@ -182,6 +189,9 @@ class Executor:
         attempt = 1
         unknown: ChargebeeError | None = None  # the first attempt whose outcome is unknown
         while True:
+            if self._window_closed(call):
+                return CallResult(state=WINDOW_EXPIRED, attempts=attempt - 1,
+                                  message="idempotency window closed before the re-send")
             self.journal.begin(
                 self.site, call.key, job=self.job, action=call.action,
                 invoice_id=call.invoice_id, business_key=call.business_key,
@@ -201,6 +211,10 @@ class Executor:
                     continue
                 return self._settle_error(call, exc, attempt, unknown)
             return self._settle_success(call, response, attempt)
+
+    def _window_closed(self, call: PlannedCall) -> bool:
+        deadline = self.deadlines.get(call.key)
+        return deadline is not None and self.clock() >= deadline
 
     def _settle_success(
         self, call: PlannedCall, response: ApiResponse, attempts: int

@@ -28,6 +28,7 @@ from batchpay.chargebee.retry import RetryPolicy
 from batchpay.checks import Prediction, SiteState, pays_invoice, predict, read_state
 from batchpay.errors import RunRefused
 from batchpay.execute import (
+    WINDOW_EXPIRED,
     CallResult,
     Executor,
     LimitedTransport,
@@ -191,27 +192,40 @@ class _LiveRun:
         calls = self.planned.calls
         entries = self.journal.lookup(self.target.site, [c.key for c in calls])
         done, resend, check = self._sort_by_journal(calls, entries)
-        state = await read_state(self.client, check, self.spec.api_version)
-        recovered, reviewed = await self._recover(check, entries, state)
-        predictions = predict(
-            [c for c in check if c.key not in recovered and c.key not in reviewed], state
-        )
+        for call, entry in done:
+            self._record_posted(call, entry, None)
+        predictions = await self._check_site(check, entries)
         for call in resend:
             predictions[call.key] = Prediction(
                 Outcome.WOULD_POST, "unfinished in an earlier run; re-sent with the same key"
             )
-        for call, entry in done + [(c, entries[c.key]) for c in check if c.key in recovered]:
-            rows = self._record(call, Outcome.SKIPPED,
-                                _posted_reason(entry, recovered.get(call.key)),
-                                transaction_id=entry.transaction_id)
-            if call.action == "charge" and entry.result_invoice_id:
-                for row in rows:
-                    row.invoice_id = entry.result_invoice_id
         to_send = self._apply_predictions(calls, predictions)
         if self.options.mode != "execute":
             return
         self._confirm(to_send)
-        await self._execute(to_send, concurrency, predictions)
+        deadlines = {c.key: _resend_deadline(entries[c.key]) for c in resend}
+        await self._execute(to_send, concurrency, predictions, deadlines)
+
+    async def _check_site(
+        self, calls: Sequence[PlannedCall], entries: Mapping[str, Entry]
+    ) -> dict[str, Prediction]:
+        """Read the site for ``calls``; settle earlier runs' unfinished calls from it (recorded
+        here) and predict the others."""
+        state = await read_state(self.client, calls, self.spec.api_version)
+        recovered, reviewed = await self._recover(calls, entries, state)
+        for call in calls:
+            if call.key in recovered:
+                self._record_posted(call, entries[call.key], recovered[call.key])
+        return predict(
+            [c for c in calls if c.key not in recovered and c.key not in reviewed], state
+        )
+
+    def _record_posted(self, call: PlannedCall, entry: Entry, evidence: str | None) -> None:
+        rows = self._record(call, Outcome.SKIPPED, _posted_reason(entry, evidence),
+                            transaction_id=entry.transaction_id)
+        if call.action == "charge" and entry.result_invoice_id:
+            for row in rows:
+                row.invoice_id = entry.result_invoice_id
 
     def _sort_by_journal(
         self, calls: Sequence[PlannedCall], entries: Mapping[str, Entry]
@@ -312,22 +326,49 @@ class _LiveRun:
         calls: Sequence[PlannedCall],
         concurrency: int,
         predictions: Mapping[str, Prediction],
+        deadlines: Mapping[str, float],
     ) -> None:
+        stop = asyncio.Event()
+        _stop_on_sigint(stop)
+        try:
+            results = await self._send(calls, concurrency, deadlines, stop)
+            late = [c for c in calls if results[c.key].state == WINDOW_EXPIRED]
+            for call in calls:
+                if results[call.key].state != WINDOW_EXPIRED:
+                    self._record_result(call, results[call.key], predictions[call.key].reason)
+            if late:
+                await self._after_window(late, concurrency, stop)
+        finally:
+            _restore_sigint()
+        if stop.is_set():
+            self.notes.append("interrupted (Ctrl-C): rows not yet sent were left for the next run")
+
+    async def _after_window(
+        self, calls: Sequence[PlannedCall], concurrency: int, stop: asyncio.Event
+    ) -> None:
+        """Calls whose idempotency window closed before they could be re-sent (a slow
+        confirmation, the rate limiter, back-off): the path of calls found past the window."""
+        entries = self.journal.lookup(self.target.site, [c.key for c in calls])
+        predictions = await self._check_site(calls, entries)
+        to_send = self._apply_predictions(calls, predictions)
+        results = await self._send(to_send, concurrency, {}, stop)
+        for call in to_send:
+            self._record_result(call, results[call.key], predictions[call.key].reason)
+
+    async def _send(
+        self,
+        calls: Sequence[PlannedCall],
+        concurrency: int,
+        deadlines: Mapping[str, float],
+        stop: asyncio.Event,
+    ) -> dict[str, CallResult]:
         executor = Executor(
             client=self.client, journal=self.journal, site=self.target.site, job=self.spec.name,
             policy=self.options.policy, concurrency=concurrency, limiter=self.limiter,
-            headers=suppression_headers(self.spec.site.suppress_events),
-            on_progress=self.options.on_progress,
+            headers=suppression_headers(self.spec.site.suppress_events), stop=stop,
+            on_progress=self.options.on_progress, clock=self.options.clock, deadlines=deadlines,
         )
-        _stop_on_sigint(executor.stop)
-        try:
-            results = await executor.run(calls)
-        finally:
-            _restore_sigint()
-        if executor.stop.is_set():
-            self.notes.append("interrupted (Ctrl-C): rows not yet sent were left for the next run")
-        for call in calls:
-            self._record_result(call, results[call.key], predictions[call.key].reason)
+        return await executor.run(calls)
 
     def _record_result(self, call: PlannedCall, result: CallResult, note: str) -> None:
         outcome = {
@@ -370,9 +411,12 @@ class _LiveRun:
 
 
 def _inside_window(entry: Entry, now: float) -> bool:
-    return entry.first_sent_at is not None and (
-        now - entry.first_sent_at < IDEMPOTENCY_WINDOW - RESEND_MARGIN
-    )
+    return entry.first_sent_at is not None and now < _resend_deadline(entry)
+
+
+def _resend_deadline(entry: Entry) -> float:
+    """The last moment an unfinished call may be re-sent with its key and be replayed."""
+    return (entry.first_sent_at or 0.0) + IDEMPOTENCY_WINDOW - RESEND_MARGIN
 
 
 def _posted_reason(entry: Entry, evidence: str | None) -> str:

@@ -29,7 +29,7 @@ from bp_testkit import (
 from batchpay.chargebee.retry import RetryPolicy
 from batchpay.journal import Journal
 from batchpay.records import Outcome, RowOutcome, RunResult
-from batchpay.run import IDEMPOTENCY_WINDOW, run_job
+from batchpay.run import IDEMPOTENCY_WINDOW, PlanSummary, run_job
 from batchpay.sandbox import SandboxStore
 from batchpay.target import Target, sandbox_target
 
@@ -58,22 +58,27 @@ ONE_ATTEMPT = RetryPolicy(max_attempts=1)
 
 
 class World:
-    """One invoice, a job, a journal and a clock shared by every run of a test."""
+    """Invoices INV-1.. (one payment row each, references R1..), a job, a journal and a clock
+    shared by every run of a test."""
 
-    def __init__(self, tmp: Path, *, with_reference: bool) -> None:
+    def __init__(self, tmp: Path, *, with_reference: bool, invoices: int = 1) -> None:
         self.tmp = tmp
+        self.invoices = [f"INV-{i}" for i in range(1, invoices + 1)]
         self.clock = ManualClock()
         self.store = SandboxStore(tmp / "sandbox.sqlite")
         self.store.load_seed({
             "customers": [{"id": "c1", "currency": "USD", "payment_sources": []}],
-            "invoices": [{"id": "INV-1", "customer": "c1", "status": "payment_due",
-                          "total": 10000}],
+            "invoices": [{"id": i, "customer": "c1", "status": "payment_due", "total": 10000}
+                         for i in self.invoices],
         })
         self.job = write_job(tmp / "job.yaml", with_reference=with_reference)
         self.data = self.file("d.csv", date="2026-11-03")
 
     def file(self, name: str, *, date: str) -> Path:
-        return write_csv(self.tmp / name, [Deposit("INV-1", "40.00", "R1", date=date)])
+        return write_csv(self.tmp / name, [
+            Deposit(invoice, "40.00", f"R{n}", date=date)
+            for n, invoice in enumerate(self.invoices, start=1)
+        ])
 
     def target(self, hook: PostHook | None = None) -> Target:
         target = sandbox_target(self.store, clock=self.clock)
@@ -96,6 +101,9 @@ class World:
 
     def payments(self) -> int:
         return len(self.store.ledger())
+
+    def payments_on(self, invoice: str) -> int:
+        return sum(1 for e in self.store.ledger() if e["invoice_id"] == invoice)
 
 
 def only(result: RunResult) -> RowOutcome:
@@ -150,5 +158,51 @@ def test_unknown_attempt_then_refusals_is_needs_review_never_failed(tmp_path: Pa
     assert world.journal_states() == ["in_flight"]
     world.clock.now += IDEMPOTENCY_WINDOW + 60
     again = only(world.run())
+    assert again.outcome is Outcome.NEEDS_REVIEW and "will not re-send" in again.reason
+    assert world.payments() == 1
+
+
+async def inv1_dropped_inv2_refused(n: int, request: httpx.Request, inner: Inner) -> httpx.Response:
+    """INV-1: applied, answer lost. INV-2: a 500 that never reached the site."""
+    if "/INV-1/" in request.url.path:
+        return await dropped(n, request, inner)
+    return httpx.Response(500, json={"message": "internal", "type": "operation_failed",
+                                     "api_error_code": "internal_error"})
+
+
+def test_window_closing_at_the_prompt_falls_back_to_the_site_check(tmp_path: Path) -> None:
+    """Both calls are left in flight; 27 minutes later they are planned for a re-send inside
+    the window, but the operator confirms at +31 minutes. Nothing is re-sent with an expired key:
+    the site shows INV-1's payment (skipped) and no payment on INV-2 (posted now)."""
+    world = World(tmp_path, with_reference=True, invoices=2)
+    world.run(inv1_dropped_inv2_refused, policy=ONE_ATTEMPT)
+    world.clock.now += 27 * 60
+
+    def slow_confirm(summary: PlanSummary) -> bool:
+        world.clock.now += 4 * 60
+        return True
+
+    again = {o.invoice_id: o for o in world.run(confirm=slow_confirm).outcomes}
+    assert again["INV-1"].outcome is Outcome.SKIPPED
+    assert "found transaction" in again["INV-1"].reason
+    assert again["INV-2"].outcome is Outcome.POSTED
+    assert world.payments_on("INV-1") == world.payments_on("INV-2") == 1
+
+
+def test_window_closing_during_back_off_is_needs_review_not_resent(tmp_path: Path) -> None:
+    """The re-send's first attempt gets a 503 and the back-off carries it past the window: the
+    next attempt is not sent; with no reference to look up, the call needs review."""
+    world = World(tmp_path, with_reference=False)
+    world.run(dropped, policy=ONE_ATTEMPT)
+    world.clock.now += 27 * 60
+
+    async def slow_503(n: int, request: httpx.Request, inner: Inner) -> httpx.Response:
+        if n > 1:
+            return await inner.handle_async_request(request)
+        world.clock.now += 4 * 60
+        return httpx.Response(503, json={"message": "busy", "type": "operation_failed",
+                                         "api_error_code": "internal_temporary_error"})
+
+    again = only(world.run(slow_503, policy=FAST_POLICY))
     assert again.outcome is Outcome.NEEDS_REVIEW and "will not re-send" in again.reason
     assert world.payments() == 1
