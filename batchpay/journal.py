@@ -49,6 +49,11 @@ CREATE TABLE IF NOT EXISTS calls (
 );
 """
 
+_ENTRY_COLUMNS = (
+    "idempotency_key, state, attempts, first_sent_at, last_sent_at, settled_at, http_status,"
+    " api_error_code, message, transaction_id, invoice_status, result_invoice_id"
+)
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -98,14 +103,21 @@ class Journal:
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
-                "SELECT idempotency_key, state, attempts, first_sent_at, last_sent_at, settled_at,"
-                " http_status, api_error_code, message, transaction_id, invoice_status,"
-                f" result_invoice_id FROM calls WHERE site = ? AND idempotency_key IN ({marks})",
+                f"SELECT {_ENTRY_COLUMNS} FROM calls"
+                f" WHERE site = ? AND idempotency_key IN ({marks})",
                 [site, *chunk],
             )
             for row in rows:
                 found[row[0]] = Entry(*row)
         return found
+
+    def by_business_key(self, site: str, action: str) -> list[tuple[str, Entry]]:
+        """(business key, entry) of every call of ``action`` on ``site``."""
+        rows = self._db.execute(
+            f"SELECT business_key, {_ENTRY_COLUMNS} FROM calls WHERE site = ? AND action = ?",
+            (site, action),
+        )
+        return [(row[0], Entry(*row[1:])) for row in rows]
 
     def begin(
         self,

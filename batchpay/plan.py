@@ -21,6 +21,7 @@ from batchpay.spec import ActionSpec, ConstParam, JobSpec
 
 FREE_TEXT_PARAMS = frozenset({"comment", "invoice_note"})
 KEY_PREFIX = "bp1-"
+GROUP_SEPARATOR = "||"  # between the rows' business keys in a grouped call's business key
 
 
 @dataclass
@@ -176,7 +177,7 @@ def _call(
     params = dict(first.params) if len(rows) == 1 else _merged_params(rows)
     if action == "apply_payments":
         params = _apply_params(rows)
-    key_text = "||".join(sorted(r.business_key for r in rows))
+    key_text = GROUP_SEPARATOR.join(sorted(r.business_key for r in rows))
     try:
         request = encode(action, version, params, spec.product_catalog)  # type: ignore[arg-type]
     except EncodeError as exc:
@@ -191,6 +192,17 @@ def _call(
         business_key=key_text,
         params=params,
     )
+
+
+def regroup(rows: list[PlannedRow], site: str, version: str, spec: JobSpec) -> PlannedCall | None:
+    """A grouped call rebuilt from ``rows`` (some of its rows): params, request and key from
+    those rows only. None when the rows cannot be encoded on their own."""
+    return _call(rows, site, version, spec, Plan(calls=[]))
+
+
+def row_business_keys(call_business_key: str) -> list[str]:
+    """The business keys of the rows a call was made from (one, or a group's)."""
+    return call_business_key.split(GROUP_SEPARATOR)
 
 
 def _merged_params(rows: list[PlannedRow]) -> dict[str, object]:

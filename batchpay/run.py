@@ -37,7 +37,15 @@ from batchpay.execute import (
 )
 from batchpay.fields import used_columns
 from batchpay.journal import IN_FLIGHT, NEEDS_REVIEW, POSTED, Entry, Journal, execute_lock
-from batchpay.plan import Plan, PlannedCall, outcome_for, plan
+from batchpay.plan import (
+    Plan,
+    PlannedCall,
+    PlannedRow,
+    outcome_for,
+    plan,
+    regroup,
+    row_business_keys,
+)
 from batchpay.prepare import PreparedInput, prepare
 from batchpay.ratelimit import SlidingWindowLimiter
 from batchpay.records import Outcome, RowOutcome, RunInfo, RunResult
@@ -189,7 +197,7 @@ class _LiveRun:
     notes: list[str]
 
     async def go(self, concurrency: int) -> None:
-        calls = self.planned.calls
+        calls = self._without_earlier_rows(self.planned.calls)
         entries = self.journal.lookup(self.target.site, [c.key for c in calls])
         done, resend, check = self._sort_by_journal(calls, entries)
         for call, entry in done:
@@ -205,6 +213,52 @@ class _LiveRun:
         self._confirm(to_send)
         deadlines = {c.key: _resend_deadline(entries[c.key]) for c in resend}
         await self._execute(to_send, concurrency, predictions, deadlines)
+
+    def _without_earlier_rows(self, calls: list[PlannedCall]) -> list[PlannedCall]:
+        """A grouped apply_payments call is keyed by all its rows, so a row added to the file
+        changes the key. Rows that an earlier call with another key applied (or left unfinished)
+        leave their group, which is rebuilt (and keyed) from the rest."""
+        if not any(c.action == "apply_payments" for c in calls):
+            return calls
+        earlier = _entries_by_row(self.journal.by_business_key(self.target.site, "apply_payments"))
+        kept = []
+        for call in calls:
+            rebuilt = self._regrouped(call, earlier) if call.action == "apply_payments" else call
+            if rebuilt is not None:
+                kept.append(rebuilt)
+        return kept
+
+    def _regrouped(
+        self, call: PlannedCall, earlier: Mapping[str, list[Entry]]
+    ) -> PlannedCall | None:
+        # Posted rows first: the rebuilt call's key may be the one an unfinished call had.
+        rebuilt = self._drop_rows(call, earlier, (POSTED,))
+        if rebuilt is None:
+            return None
+        return self._drop_rows(rebuilt, earlier, (IN_FLIGHT, NEEDS_REVIEW))
+
+    def _drop_rows(
+        self, call: PlannedCall, earlier: Mapping[str, list[Entry]], states: tuple[str, ...]
+    ) -> PlannedCall | None:
+        """``call`` without the rows an earlier call with another key left in ``states`` (each
+        recorded here), rebuilt from the rest; None when no row is left to send."""
+        keep = []
+        for row in call.rows:
+            entry = next((e for e in earlier.get(row.business_key, [])
+                          if e.key != call.key and e.state in states), None)
+            if entry is None:
+                keep.append(row)
+            else:
+                self._record_row(row, *_earlier_row_outcome(entry, call), key=entry.key)
+        if len(keep) == len(call.rows):
+            return call
+        if not keep:
+            return None
+        rebuilt = regroup(keep, self.target.site, self.spec.api_version, self.spec)
+        if rebuilt is None:
+            for row in keep:
+                self._record_row(row, Outcome.NEEDS_REVIEW, _REGROUP_FAILED, key=call.key)
+        return rebuilt
 
     async def _check_site(
         self, calls: Sequence[PlannedCall], entries: Mapping[str, Entry]
@@ -400,14 +454,50 @@ class _LiveRun:
     ) -> list[RowOutcome]:
         rows = []
         for planned in call.rows:
-            row = outcome_for(planned, outcome, reason)
-            row.idempotency_key = call.key
+            row = self._record_row(planned, outcome, reason, key=call.key)
             row.http_status = http_status
             row.api_error_code = api_error_code
             row.transaction_id = transaction_id
-            self.outcomes[planned.row.position] = row
             rows.append(row)
         return rows
+
+    def _record_row(
+        self, planned: PlannedRow, outcome: Outcome, reason: str, *, key: str
+    ) -> RowOutcome:
+        row = outcome_for(planned, outcome, reason)
+        row.idempotency_key = key
+        self.outcomes[planned.row.position] = row
+        return row
+
+
+_REGROUP_FAILED = (
+    "rows of this invoice's group were applied by an earlier run and the rest cannot be sent "
+    "on their own; check the invoice in Chargebee"
+)
+
+
+def _entries_by_row(calls: Sequence[tuple[str, Entry]]) -> dict[str, list[Entry]]:
+    """Row business key -> the journal entries of the calls made with that row."""
+    found: dict[str, list[Entry]] = {}
+    for business_key, entry in calls:
+        for row_key in row_business_keys(business_key):
+            found.setdefault(row_key, []).append(entry)
+    return found
+
+
+def _earlier_row_outcome(entry: Entry, call: PlannedCall) -> tuple[Outcome, str]:
+    if entry.state == POSTED:
+        when = _when(entry.settled_at)
+        return Outcome.SKIPPED, f"already applied (journal: posted on {when} by an earlier run)"
+    return Outcome.NEEDS_REVIEW, (
+        f"an earlier run sent this row at {_when(entry.first_sent_at)} in a call with other rows "
+        "and its outcome is unknown; batchpay will not send it again in another call: run the "
+        f"earlier file again within 30 minutes, or check invoice {call.invoice_id} in Chargebee"
+    )
+
+
+def _when(timestamp: float | None) -> str:
+    return datetime.fromtimestamp(timestamp or 0, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _inside_window(entry: Entry, now: float) -> bool:
@@ -422,13 +512,12 @@ def _resend_deadline(entry: Entry) -> float:
 def _posted_reason(entry: Entry, evidence: str | None) -> str:
     if evidence:
         return f"already posted by an earlier run that did not finish ({evidence})"
-    when = datetime.fromtimestamp(entry.settled_at or 0, UTC).strftime("%Y-%m-%d %H:%M UTC")
     txn = f" (transaction {entry.transaction_id})" if entry.transaction_id else ""
-    return f"already posted in an earlier run on {when}{txn}"
+    return f"already posted in an earlier run on {_when(entry.settled_at)}{txn}"
 
 
 def _review_reason(entry: Entry) -> str:
-    when = datetime.fromtimestamp(entry.first_sent_at or 0, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    when = _when(entry.first_sent_at)
     if entry.state == NEEDS_REVIEW:
         return f"reported needs review by an earlier run (sent {when}): {entry.message}"
     return (

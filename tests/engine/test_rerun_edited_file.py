@@ -11,6 +11,8 @@ from bp_testkit import (
     Inner,
     ManualClock,
     OnPost,
+    PostHook,
+    applied,
     run_options,
     with_transport,
     write_csv,
@@ -88,3 +90,95 @@ def test_recovery_does_not_take_another_invoices_payment_as_evidence(tmp_path: P
     assert outcome_of(again, "B") is Outcome.POSTED
     assert store.invoice("B")["amount_due"] == 4000
     assert [e["invoice_id"] for e in store.ledger()] == ["A", "B"]
+
+
+# -- an allocation sheet growing between runs (apply_payments rows grouped per invoice) -----
+
+ALLOCATION_JOB = """\
+name: allocation
+api_version: v2
+schema: allocation
+input:
+  format: csv
+fields:
+  invoice_id: {column: Invoice}
+  transaction_id: {column: Payment Txn}
+  amount: {type: money, column: Apply Amount, currency: USD}
+  comment: {column: Note, required: false}
+action:
+  type: apply_payments
+  params:
+    invoice_id: invoice_id
+    transaction_id: transaction_id
+    amount: amount
+    comment: comment
+"""
+ALLOCATION_SEED = {
+    "customers": [{"id": "c1", "currency": "USD", "payment_sources": [],
+                   "excess_payments": 50000}],
+    "transactions": [
+        {"id": "t1", "customer": "c1", "type": "payment", "amount": 30000,
+         "amount_unused": 30000, "payment_method": "bank_transfer"},
+        {"id": "t2", "customer": "c1", "type": "payment", "amount": 20000,
+         "amount_unused": 20000, "payment_method": "bank_transfer"},
+    ],
+    "invoices": [{"id": "A", "customer": "c1", "status": "payment_due", "total": 100000}],
+}
+ROW_T1 = "A,t1,100.00,first\n"
+ROW_T2 = "A,t2,50.00,added later\n"
+
+
+class Allocation:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.store = SandboxStore(tmp / "sandbox.sqlite")
+        self.store.load_seed(ALLOCATION_SEED)
+        self.job = tmp / "job.yaml"
+        self.job.write_text(ALLOCATION_JOB, encoding="utf-8")
+
+    def run(self, *rows: str, hook: PostHook | None = None, **kw: object) -> dict[str, Outcome]:
+        data = self.tmp / "allocation.csv"
+        data.write_text("Invoice,Payment Txn,Apply Amount,Note\n" + "".join(rows),
+                        encoding="utf-8")
+        target = sandbox_target(self.store)
+        if hook is not None:
+            with_transport(target, lambda inner: OnPost(inner, hook))
+        result = run_job(self.job, data, run_options("execute", self.tmp, target=target, **kw))
+        return {o.raw["Payment Txn"]: o for o in result.outcomes}
+
+    def applied(self) -> list[str]:
+        """The transactions each apply_payments in the ledger applied, in order."""
+        return [",".join(v for k, v in sorted(e["params"].items())
+                         if k.startswith("transactions[id]"))
+                for e in self.store.ledger()]
+
+
+def test_a_row_added_to_an_applied_group_applies_only_the_new_row(tmp_path: Path) -> None:
+    sheet = Allocation(tmp_path)
+    assert sheet.run(ROW_T1)["t1"].outcome is Outcome.POSTED
+    grown = sheet.run(ROW_T1, ROW_T2)
+    assert grown["t1"].outcome is Outcome.SKIPPED and "already applied" in grown["t1"].reason
+    assert grown["t2"].outcome is Outcome.POSTED
+    again = sheet.run(ROW_T2, ROW_T1)  # reordered: still nothing to apply
+    assert {o.outcome for o in again.values()} == {Outcome.SKIPPED}
+    assert sheet.applied() == ["t1", "t2"]
+    invoice = sheet.store.invoice("A")
+    assert invoice is not None and invoice["amount_paid"] == 15000
+
+
+async def dropped(n: int, request: httpx.Request, inner: Inner) -> httpx.Response:
+    await applied(request, inner)
+    raise httpx.RemoteProtocolError("Server disconnected", request=request)
+
+
+def test_a_row_of_an_unfinished_group_is_not_sent_again_in_a_new_group(tmp_path: Path) -> None:
+    """The first call (t1) is applied but its answer is lost; the sheet then grows by t2. t1's
+    outcome is unknown: needs review, never sent in the new call; t2 alone is applied."""
+    sheet = Allocation(tmp_path)
+    first = sheet.run(ROW_T1, hook=dropped, policy=RetryPolicy(max_attempts=1))
+    assert first["t1"].outcome is Outcome.NEEDS_REVIEW
+    grown = sheet.run(ROW_T1, ROW_T2)
+    assert grown["t1"].outcome is Outcome.NEEDS_REVIEW
+    assert "will not send it again" in grown["t1"].reason
+    assert grown["t2"].outcome is Outcome.POSTED
+    assert sheet.applied() == ["t1", "t2"]
