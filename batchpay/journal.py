@@ -1,9 +1,10 @@
 """The journal: a SQLite record of every write batchpay sends, before and after it is sent.
 
-A call is written ``in_flight`` (with its idempotency key and request) and committed before it
-goes out, then settled as ``posted``, ``failed`` or ``needs_review``. A re-run skips what is
-posted; an in-flight entry left by a crash is resolved by the run engine (re-send with the same
-key inside Chargebee's 30-minute window, else a server-state check). No secret is ever stored.
+A call is written ``in_flight`` (with its idempotency key and the request last sent) and
+committed before it goes out, then settled as ``posted``, ``failed`` or ``needs_review``. A
+re-run skips what is posted and never re-sends what needs review; an in-flight entry left by a
+crash is resolved by the run engine (re-send with the same key inside Chargebee's 30-minute
+window, else a server-state check). No secret is ever stored.
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ class Journal:
             " request, state, attempts, first_sent_at, last_sent_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)"
             " ON CONFLICT (site, idempotency_key) DO UPDATE SET state = excluded.state,"
+            " request = excluded.request,"  # the file may have been edited since the last send
             " attempts = attempts + 1, last_sent_at = excluded.last_sent_at,"
             " first_sent_at = CASE WHEN state = 'in_flight' THEN first_sent_at"
             "                 ELSE excluded.first_sent_at END",

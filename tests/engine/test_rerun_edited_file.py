@@ -3,6 +3,8 @@ is posted. Driven through the real client against the in-process sandbox."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -14,12 +16,15 @@ from bp_testkit import (
     PostHook,
     applied,
     run_options,
+    seeded_store,
+    synthetic_rows,
     with_transport,
     write_csv,
     write_job,
 )
 
 from batchpay.chargebee.retry import RetryPolicy
+from batchpay.journal import Journal
 from batchpay.records import Outcome, RunResult
 from batchpay.run import IDEMPOTENCY_WINDOW, run_job
 from batchpay.sandbox import SandboxStore
@@ -66,10 +71,15 @@ def test_a_reference_paying_another_invoice_does_not_skip_this_one(tmp_path: Pat
     assert [e["invoice_id"] for e in store.ledger()] == ["A", "B"]
 
 
+def internal_error() -> httpx.Response:
+    """A 500 made up in front of the site (the request never reached it): outcome unknown."""
+    return httpx.Response(500, json={"message": "internal", "type": "operation_failed",
+                                     "api_error_code": "internal_error"})
+
+
 async def b_answers_500_unsent(n: int, request: httpx.Request, inner: Inner) -> httpx.Response:
-    if "/invoices/B/" in request.url.path:  # never reaches the site; 500: outcome unknown
-        return httpx.Response(500, json={"message": "internal", "type": "operation_failed",
-                                         "api_error_code": "internal_error"})
+    if "/invoices/B/" in request.url.path:
+        return internal_error()
     return await inner.handle_async_request(request)
 
 
@@ -182,3 +192,31 @@ def test_a_row_of_an_unfinished_group_is_not_sent_again_in_a_new_group(tmp_path:
     assert "will not send it again" in grown["t1"].reason
     assert grown["t2"].outcome is Outcome.POSTED
     assert sheet.applied() == ["t1", "t2"]
+
+
+# -- the journal after an edit --------------------------------------------------------------
+
+
+async def answers_500_unsent(n: int, request: httpx.Request, inner: Inner) -> httpx.Response:
+    return internal_error()
+
+
+def test_the_journal_keeps_the_request_last_sent_after_an_edit(tmp_path: Path) -> None:
+    """A call left unfinished, then the file's date corrected (not part of the business key):
+    the re-send carries the new date, and so must the journal."""
+    store = seeded_store(1, "JR-")
+    job = write_job(tmp_path / "job.yaml", with_reference=False)
+    (row,) = synthetic_rows(1, "JR-", amount="40.00")
+    typo = write_csv(tmp_path / "d1.csv", [replace(row, date="2026-11-30")])
+    lossy = with_transport(sandbox_target(store), lambda inner: OnPost(inner, answers_500_unsent))
+    run_job(job, typo, run_options("execute", tmp_path, target=lossy,
+                                   policy=RetryPolicy(max_attempts=1)))
+    fixed = write_csv(tmp_path / "d2.csv", [replace(row, date="2026-11-03")])
+    again = run_job(job, fixed, run_options("execute", tmp_path, target=sandbox_target(store)))
+    assert [o.outcome for o in again.outcomes] == [Outcome.POSTED]
+    journal = Journal(tmp_path / "journal.sqlite")
+    (entry,) = journal.entries()
+    journal.close()
+    sent = dict(json.loads(str(entry[6]))["form"])
+    (applied_entry,) = store.ledger()
+    assert sent == applied_entry["params"]
