@@ -154,11 +154,13 @@ def test_cli_over_loopback_dry_run_execute_rerun(tmp_path: Path) -> None:
         done = run_batchpay(batchpay_args(job, data, tmp_path, server, "--execute", "--yes"))
         assert done.returncode == 0, done.stderr
         assert_exactly_once(server.ledger(), [r.reference for r in rows])
+        first = set((tmp_path / "reports").glob("*execute*.json"))
         again = run_batchpay(batchpay_args(job, data, tmp_path, server, "--execute", "--yes"))
         assert again.returncode == 0, again.stderr
         assert len(server.ledger()) == 30
-        summaries = sorted((tmp_path / "reports").glob("*execute.json"))
-        last = json.loads(summaries[-1].read_text(encoding="utf-8"))
+        # by name, a second run in the same second (...execute-2.json) sorts first
+        (summary,) = set((tmp_path / "reports").glob("*execute*.json")) - first
+        last = json.loads(summary.read_text(encoding="utf-8"))
         assert last["counts"]["posted"] == 0 and last["counts"]["skipped"] == 30
         assert last["balanced"] is True
 
