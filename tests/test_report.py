@@ -570,6 +570,18 @@ def test_terminal_groups_invalid_rows_with_the_same_failing_cell_value() -> None
         '  invalid: 12 rows from line 40: column "Amount": "abc" is not an amount']
 
 
+def test_terminal_shows_the_run_notes_terminal_safe_and_capped() -> None:
+    base = sample("dry-run")
+    dropped = tuple(f'line {n} dropped by skip_footer: "Total\x1b[2J {n}"' for n in range(1, 11))
+    text = terminal_summary(replace(base, info=replace(base.info, notes=dropped)), None)
+    lines = text.splitlines()
+    start = lines.index("Notes:")
+    assert lines[start + 1 : start + 3] == ['  line 1 dropped by skip_footer: "Total?[2J 1"',
+                                            '  line 2 dropped by skip_footer: "Total?[2J 2"']
+    assert "  ... and 2 more on the workbook's Summary sheet" in lines
+    assert "\x1b" not in text
+
+
 def test_terminal_never_prints_escape_sequences_from_the_input() -> None:
     base = sample("dry-run")
     hostile = row(30, Outcome.WOULD_FAIL, raw("INV-x", "1.00", "USD"), amount_minor=100,

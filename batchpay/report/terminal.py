@@ -16,6 +16,7 @@ from .words import balance_equation, category_label, rows_check
 LABEL, COUNT, AMOUNT = 14, 7, 17
 ATTENTION = ("failed", "invalid", "needs_review")
 MAX_REASONS, MAX_REASON_CHARS, WIDTH = 5, 300, 98
+MAX_NOTES = 8
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 PER_BLOCK = 3  # currencies side by side: 14 + 3 * (2 + 7 + 2 + 17) = 98 columns
 
@@ -43,6 +44,7 @@ def terminal_summary(
         lines.append(f"Balance check OK: {balance_equation(info)}")
     if not ok:
         lines.append(rows_text)
+    lines += _notes(result)
     if rows_to_look_at:
         lines += _attention(result)
     lines.append(f"Report: {report_path}" if report_path else "Report: not written")
@@ -70,6 +72,20 @@ def _attention(result: RunResult) -> list[str]:
     rest = sum(len(rows) for _, rows in ordered[MAX_REASONS:])
     if rest:
         lines.append(f"  ... and {rest:,} more {'row' if rest == 1 else 'rows'} for other reasons")
+    return lines
+
+
+def _notes(result: RunResult) -> list[str]:
+    """The run's notes (target, offline, rows dropped as footer or markers, Ctrl-C)."""
+    notes = result.info.notes
+    if not notes:
+        return []
+    lines = ["", "Notes:"]
+    for note in notes[:MAX_NOTES]:
+        lines += textwrap.wrap(terminal_safe(note), WIDTH, initial_indent="  ",
+                               subsequent_indent="    ")
+    if len(notes) > MAX_NOTES:
+        lines.append(f"  ... and {len(notes) - MAX_NOTES} more on the workbook's Summary sheet")
     return lines
 
 
