@@ -393,20 +393,21 @@ def _money(text: str, currency: str | None, spec: FieldSpec, quantity_text: str 
         raise _Invalid("has both a credit and a debit amount", "only one of the two columns filled")
     amount = parse_amount(text.lstrip("\x01"), decimal=spec.decimal, thousands=spec.thousands,
                           currency=currency)
+    product = None
     if quantity_text is not None:
-        quantity = _quantity(quantity_text, spec)
-        product = MONEY_CONTEXT.multiply(amount, quantity)  # 60 digits: two of ≤ 30 fit
-        try:
-            to_minor_units(product, currency)
-        except MoneyError as exc:
-            raise _Invalid(f"times the quantity {quantity_text} is {product:f}, which "
-                           f"{exc.problem}", exc.expected) from None
+        product = MONEY_CONTEXT.multiply(amount, _quantity(quantity_text, spec))  # ≤ 30 × ≤ 30
         amount = product
     if text.startswith("\x01"):  # from the debit column: an outgoing amount, whatever its sign
         amount = -abs(amount)
     if spec.negate:
         amount = -amount
-    return to_minor_units(amount, currency)
+    try:
+        return to_minor_units(amount, currency)
+    except MoneyError as exc:
+        if product is None:
+            raise
+        raise _Invalid(f"times the quantity {quantity_text} is {product:f}, which {exc.problem}",
+                       exc.expected) from None
 
 
 def _date(text: str, spec: FieldSpec) -> int:
