@@ -14,7 +14,11 @@ from batchpay.plan import plan
 from batchpay.prepare import prepare
 from batchpay.spec import load_spec
 
-_REF = st.text(alphabet="ABCDEFGHJKMNPQRSTUVWXYZ0123456789-", min_size=1, max_size=12)
+# The "R-" prefix keeps every reference one the product accepts: a bare "0E0" or "1E5" is refused
+# as a number the spreadsheet shortened (fields._text), which made this test fail at random.
+_REF = st.text(alphabet="ABCDEFGHJKMNPQRSTUVWXYZ0123456789-", min_size=1, max_size=10).map(
+    lambda tail: f"R-{tail}"
+)
 _ROW = st.builds(
     Deposit,
     invoice=st.from_regex(r"INV-[0-9]{1,5}", fullmatch=True),
