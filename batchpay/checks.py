@@ -1,7 +1,8 @@
 """Live checks: read the site's current state in batches and predict each call's outcome.
 
-Invoices are read 100 per request (``id[in]``); a payment's reference is looked up only on
-invoices that already carry payments (the one case where it may have been recorded before);
+Invoices are read 100 per request (``id[in]``); so are the transactions already linked to the
+invoices a referenced payment goes to (the one case where it may have been recorded before),
+matched on reference here;
 customers are read once each, for the actions that depend on them. The prediction then walks
 the calls in file order on a copy of each invoice, so a second payment on an invoice the first
 one pays off is predicted as what Chargebee will do with it.
@@ -86,16 +87,29 @@ async def _read_references(
     invoices: dict[str, dict[str, Any]],
     version: str,
 ) -> dict[str, list[dict[str, Any]]]:
+    """Reference -> the transactions with it that already pay an invoice a referenced payment
+    goes to. A payment can have been recorded before only on an invoice that carries payments,
+    and the invoice names them (``linked_payments``): those transactions are read 100 per
+    request (``id[in]``) and matched on reference here, not looked up one reference at a time
+    (``reference_number`` filters only by ``is``/``starts_with``)."""
     if version != "v2":
         return {}
-    wanted = sorted({
-        str(c.params["reference_number"])
-        for c in calls
-        if c.action == "record_payment"
-        and c.params.get("reference_number")
-        and invoices.get(c.invoice_id or "", {}).get("linked_payments")
-    })
-    return {ref: await client.find_transactions(reference_number=ref) for ref in wanted}
+    wanted: set[str] = set()
+    txn_ids: set[str] = set()
+    for call in calls:
+        reference = call.params.get("reference_number")
+        linked = invoices.get(call.invoice_id or "", {}).get("linked_payments")
+        if call.action == "record_payment" and reference and linked:
+            wanted.add(str(reference))
+            txn_ids.update(str(p["txn_id"]) for p in linked if p.get("txn_id"))
+    if not txn_ids:
+        return {}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for txn in await client.list_transactions(sorted(txn_ids)):
+        reference = txn.get("reference_number")
+        if reference is not None and str(reference) in wanted:
+            found.setdefault(str(reference), []).append(txn)
+    return found
 
 
 def _customer_ids(calls: Sequence[PlannedCall], invoices: dict[str, dict[str, Any]]) -> set[str]:

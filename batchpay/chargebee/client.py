@@ -383,6 +383,22 @@ class ChargebeeClient:
         )
         return [e["transaction"] for e in entries if isinstance(e.get("transaction"), dict)]
 
+    async def list_transactions(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The transactions with these ids (API v2 ``id[in]``, 100 per request, pages
+        followed); unknown ids are absent."""
+        if self.api_version == "v1":
+            raise NotSupportedError("API v1 cannot list transactions by id")
+        wanted = list(dict.fromkeys(ids))
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(wanted), MAX_LIST_LIMIT):
+            chunk = wanted[start : start + MAX_LIST_LIMIT]
+            entries = await self._pages(
+                list_transactions_request(ids=chunk),
+                lambda offset, chunk=chunk: list_transactions_request(ids=chunk, offset=offset),
+            )
+            found += [e["transaction"] for e in entries if isinstance(e.get("transaction"), dict)]
+        return found
+
     async def _retrieve(
         self, kind: Literal["invoice", "customer"], id: str
     ) -> dict[str, Any] | None:

@@ -446,11 +446,19 @@ def list_transactions_request(
     *,
     reference_number: str | None = None,
     customer_id: str | None = None,
+    ids: Sequence[str] | None = None,
     offset: str | None = None,
     limit: int = MAX_LIST_LIMIT,
 ) -> Request:
-    """``GET /transactions?reference_number[is]=..&customer_id[is]=..`` (API v2 filters)."""
+    """``GET /transactions?reference_number[is]=..&customer_id[is]=..&id[in]=[..]`` (API v2
+    filters); at most 100 ids per request, as JSON-array text like ``list_invoices_request``."""
     form: list[tuple[str, str]] = []
+    if ids is not None:
+        if isinstance(ids, str) or not ids or len(ids) > MAX_LIST_LIMIT:
+            raise ValueError(f"ids is a sequence of 1 to {MAX_LIST_LIMIT} transaction ids")
+        if not all(isinstance(i, str) and i for i in ids):
+            raise ValueError("transaction ids must be non-empty texts")
+        form.append(("id[in]", json.dumps(list(ids), separators=(",", ":"), ensure_ascii=False)))
     if reference_number:
         form.append(("reference_number[is]", reference_number))
     if customer_id:

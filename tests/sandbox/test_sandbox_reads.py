@@ -185,6 +185,35 @@ def test_transactions_list_filters(sandbox: Sandbox) -> None:
     run(go())
 
 
+def test_transactions_list_by_ids_date_window_and_type(sandbox: Sandbox) -> None:
+    """The filters a batched reference check may use, as the v2 spec defines them: ``id[in]``
+    (a JSON list), ``type[is]``, ``date[after]``/``date[before]`` (strict), ``date[between]``
+    (inclusive); ``reference_number`` has no ``in`` operator."""
+    seeded = 1767225600  # every seeded transaction's date
+
+    async def ids(c: object, **params: str) -> list[str]:
+        body = ok(await c.get("/transactions", params={"limit": "100", **params}))  # type: ignore[attr-defined]
+        return sorted(e["transaction"]["id"] for e in body["list"])
+
+    async def go() -> None:
+        async with sandbox.client() as c:
+            assert await ids(c, **{"id[in]": '["txn_seed_1003","txn_hooli_2","nope"]'}) == [
+                "txn_hooli_2", "txn_seed_1003"]
+            everything = await ids(c, **{"type[is]": "payment"})
+            assert {"txn_hooli_1", "txn_hooli_2", "txn_seed_1003"} <= set(everything)
+            window = {"date[after]": str(seeded - 1), "date[before]": str(seeded + 1)}
+            assert await ids(c, **{"type[is]": "payment", **window}) == everything
+            assert await ids(c, **{"date[after]": str(seeded)}) == []
+            assert await ids(c, **{"date[before]": str(seeded)}) == []
+            assert await ids(c, **{"date[between]": f"[{seeded},{seeded}]"}) == everything
+            error(await c.get("/transactions", params={"reference_number[in]": '["DEP-0003"]'}),
+                  400, "param_wrong_value", "reference_number[in]")
+            error(await c.get("/transactions", params={"date[after]": "yesterday"}),
+                  400, "param_wrong_value", "date[after]")
+
+    run(go())
+
+
 def test_schema_check_is_live() -> None:
     from sbx_helpers import assert_valid, specs_present
 
