@@ -174,7 +174,7 @@ def _predict_record(call: PlannedCall, invoice: dict[str, Any], state: SiteState
     payable = V1_RECORDABLE if state.version == "v1" else PAYABLE
     if status not in payable:
         return fail(f"invoice {invoice['id']} is {status}; a payment can be recorded only on "
-                    f"{', '.join(sorted(payable))} invoices (API {state.version})", 409,
+                    f"{', '.join(sorted(payable))} invoices", 409,
                     "invalid_state_for_request")
     mismatch = _currency_problem(call, invoice)
     if mismatch:

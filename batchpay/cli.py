@@ -135,18 +135,24 @@ def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_inv
         confirm=None if yes else _confirm, on_progress=_ProgressPrinter(),
     )
     report = run_and_report(job, file, options, report_path, reports_dir)
-    click.echo(terminal_summary(report.result, report.path))
+    click.echo(terminal_summary(report.result, report.path, color=_colour()))
     sys.exit(exit_code(report.result))
 
 
 def _print_validation(report: RunReport) -> None:
     """The summary, then the failing cells one per line (validation has no other problems)."""
-    click.echo(terminal_summary(report.result, report.path, rows_to_look_at=False))
+    click.echo(terminal_summary(report.result, report.path, rows_to_look_at=False,
+                                color=_colour()))
     failures = [f for o in report.result.outcomes for f in o.failures]
     for failure in failures[:10]:
         click.echo(f"  {terminal_safe(str(failure))}")
     if len(failures) > 10:
         click.echo(f"  ... and {len(failures) - 10} more (see the report)")
+
+
+def _colour() -> bool:
+    """Colours on a terminal only, and never when ``NO_COLOR`` is set (no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _confirm(summary: PlanSummary) -> bool:

@@ -39,8 +39,8 @@ def validate(job: Path, file: Path, tmp_path: Path, *extra: str) -> Result:
 def test_clean_file_exits_0(job_dir: Path, tmp_path: Path) -> None:
     result = validate(job_dir / "job.yaml", job_dir / "clean.csv", tmp_path)
     assert result.exit_code == 0, result.output
-    assert result.output.startswith('Validation of "clean.csv" (job "deposits"): 1 rows\n')
-    assert "Balance check OK" in result.output
+    assert result.output.startswith('Validation of "clean.csv" (job "deposits"): 1 row\n')
+    assert "Totals balance: every row is counted once" in result.output
     reports = list((tmp_path / "reports").glob("deposits-*-validate.xlsx"))
     assert len(reports) == 1
 
@@ -50,13 +50,14 @@ def test_clean_xlsx_exits_0(job_dir: Path, tmp_path: Path) -> None:
     spec.write_text(spec.read_text().replace("format: csv", "format: xlsx\n  sheet: Deposits"))
     result = validate(spec, job_dir / "clean.xlsx", tmp_path)
     assert result.exit_code == 0, result.output
-    assert result.output.startswith('Validation of "clean.xlsx" (job "deposits"): 1 rows\n')
+    assert result.output.startswith('Validation of "clean.xlsx" (job "deposits"): 1 row\n')
 
 
 def test_failing_rows_exit_1_and_print_the_first_failure(job_dir: Path, tmp_path: Path) -> None:
     result = validate(job_dir / "job.yaml", job_dir / "bad-amount.csv", tmp_path)
     assert result.exit_code == 1
-    failures = [line.strip() for line in result.output.splitlines() if line.startswith("  line")]
+    listed = result.output.split("\nReport: ")[1].splitlines()[1:]  # the failures follow
+    failures = [line.strip() for line in listed if line.startswith("  line")]
     assert failures == [BAD_AMOUNT]
     assert result.output.count("is not an amount") == 1  # listed once, not again in the summary
     assert "Traceback" not in result.output

@@ -514,22 +514,36 @@ def test_summary_json(tmp_path: Path) -> None:
 
 def test_terminal_summary(mode: str) -> None:
     text = terminal_summary(sample(mode), Path("reports/x.xlsx"))
-    assert all(len(line) <= 100 for line in text.splitlines())
+    assert all(len(line) <= 80 for line in text.splitlines())
     assert "Report: reports/x.xlsx" in text
     lines = text.splitlines()
+    assert lines[2].split() == ["JPY", "KWD", "USD", "unknown"]
     read = next(line for line in lines if line.startswith("read"))
-    assert read.split() == ["read", "2", "15,000", "1", "1.234", "7", "2,947.49"]
+    assert read.split() == ["read", "2", "15,000", "1", "1.234", "7", "2,947.49", "2"]
     posted = "posted" if mode == "execute" else "would post"
-    assert next(line for line in lines if line.startswith(posted)).split()[-2:] == ["1",
-                                                                                 "1,250.00"]
-    assert "Balance check OK" in text
+    assert next(line for line in lines if line.startswith(posted)).split()[-3:] == ["1",
+                                                                                 "1,250.00",
+                                                                                 "0"]
+    assert "Totals balance: every row is counted once" in text
+    assert not any(line.startswith("check") for line in lines)  # no "check OK OK" jargon
     assert "MISMATCH" in terminal_summary(sample(mode, rows_read=99), None)
 
 
-def attention(text: str) -> list[str]:
+def section(text: str, heading: str) -> list[str]:
+    """The indented lines of the section whose heading starts with ``heading``."""
     lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("To look at"))
-    return [line for line in lines[start + 2 :] if not line.startswith("Report:")]
+    start = next(i for i, line in enumerate(lines) if line.startswith(heading))
+    body = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("  ") and body:
+            break
+        if line.startswith("  "):
+            body.append(line)
+    return body
+
+
+def attention(text: str) -> list[str]:
+    return section(text, "To look at")
 
 
 def test_terminal_lists_what_to_look_at(mode: str) -> None:
@@ -540,13 +554,83 @@ def test_terminal_lists_what_to_look_at(mode: str) -> None:
         f"  {fail}: line 7: {first}",
         f"  {fail}: line 8: Invoice INV-7 not found",
         f"  {fail}: line 9: amount must be positive",
-        '  invalid: line 10: column "Amount": "12,5O" is not an amount (expected a number like'
-        " 1,234.56)",
-        '  invalid: line 11: column "Currency": "XXY" is not a currency; column "Paid on":'
-        ' "31/02/2024" is',
-        "      not a date (expected YYYY-MM-DD)",
+        '  invalid: line 10: column "Amount": "12,5O" is not an amount (expected a number',
+        "      like 1,234.56)",
+        '  invalid: line 11: column "Currency": "XXY" is not a currency; column "Paid',
+        '      on": "31/02/2024" is not a date (expected YYYY-MM-DD)',
         "  ... and 1 more row for other reasons",
     ]
+    head = "To look at (all on the workbook's Errors, Invalid rows, Needs review and Fix and"
+    assert head in text.splitlines()
+
+
+def test_terminal_names_only_the_sheets_that_hold_rows_to_look_at() -> None:
+    base = sample("dry-run")
+    kept = [o for o in base.outcomes if o.outcome is not Outcome.INVALID
+            and o.outcome is not Outcome.NEEDS_REVIEW]
+    result = replace(base, outcomes=kept, info=replace(base.info, rows_read=len(kept)))
+    text = terminal_summary(result, None)
+    assert "To look at (all on the workbook's Errors and Fix and re-upload sheets):" in text
+    assert "Needs review" not in text
+
+
+def test_terminal_groups_skip_reasons_like_failures() -> None:
+    base = sample("execute")
+    paid = [row(30 + i, Outcome.SKIPPED, raw(f"INV-{30 + i}", "1.00", "USD"), amount_minor=100,
+                reason="invoice is already paid") for i in range(7)]
+    result = replace(base, outcomes=[*base.outcomes, *paid],
+                     info=replace(base.info, rows_read=len(base.outcomes) + 7))
+    assert section(terminal_summary(result, None), "Skipped, not sent") == [
+        "  7 rows from line 30: invoice is already paid",
+        "  line 5: filter: Status is not Cleared",
+        "  line 6: duplicate in file: same as line 2",
+        "  line 13: already paid",
+    ]
+
+
+def test_terminal_shows_outgoing_rows_skipped_on_their_own_line() -> None:
+    """A debit filtered out is not netted into the deposits read (1,955.92 = 2,000 - 44.08)."""
+    base = sample("dry-run")
+    rows = [
+        row(2, Outcome.WOULD_POST, raw("INV-1", "2,000.00", "GBP"), amount_minor=200000),
+        row(3, Outcome.SKIPPED, raw("", "-45.20", "GBP"), amount_minor=-4520,
+            reason="outgoing payment, not a deposit"),
+        row(4, Outcome.SKIPPED, raw("", "1.12", "GBP"), amount_minor=112,
+            reason="no invoice number in the description"),
+    ]
+    text = terminal_summary(replace(base, outcomes=rows, info=replace(base.info, rows_read=3)),
+                            None)
+    table = {line[:18].strip(): line[18:].split() for line in text.splitlines()[3:9]}
+    assert table["read (money in)"] == ["2", "2,001.12"]
+    assert table["skipped"] == ["1", "1.12"]
+    assert next(line for line in text.splitlines()
+                if line.startswith("money out, skipped")).split()[-2:] == ["1", "-45.20"]
+    assert "Totals balance" in text
+
+
+def test_terminal_packs_currencies_into_80_columns() -> None:
+    base = sample("dry-run")
+    codes = ["AUD", "CAD", "CHF", "DKK", "EUR", "GBP", "NOK", "SEK", "USD"]
+    rows = [row(2 + i, Outcome.WOULD_POST, raw(f"INV-{i}", "1", code),
+                amount_minor=123_456_789_012 + i) for i, code in enumerate(codes)]
+    text = terminal_summary(replace(base, outcomes=rows, info=replace(base.info, rows_read=9)),
+                            None)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    headers = [line.split() for line in text.splitlines() if line.lstrip().startswith("rows")]
+    assert sum(header.count("amount") for header in headers) == len(codes)
+    assert len(headers) == 5  # two currencies side by side at most, at these amounts
+    assert text.count("1,234,567,890.12") == 2  # read and would post, never cut
+
+
+def test_terminal_colours_only_when_asked() -> None:
+    plain = terminal_summary(sample("execute"), None)
+    coloured = terminal_summary(sample("execute"), None, color=True)
+    assert "\x1b" not in plain
+    assert "\x1b[32mTotals balance\x1b[0m:" in coloured
+    assert "  \x1b[31mfailed\x1b[0m: line 8: Invoice INV-7 not found" in coloured
+    assert "  \x1b[33minvalid\x1b[0m: line 10:" in coloured
+    assert "\x1b[31mMISMATCH\x1b[0m" in terminal_summary(sample("execute", rows_read=99), None,
+                                                          color=True)
 
 
 def test_terminal_groups_identical_reasons_most_frequent_first() -> None:

@@ -1,78 +1,229 @@
-"""The short plain-text table printed after a run: control totals and the report path."""
+"""The short plain-text summary printed after a run: control totals per currency, the reasons
+rows were skipped or need a look, and the report path. Fits an 80-column terminal."""
 
 from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from batchpay.records import CATEGORIES, RowOutcome, RunResult
 
 from .amounts import UNKNOWN_CURRENCY, format_minor
 from .totals import CurrencyTotals, Totals, control_totals
-from .words import balance_equation, category_label, rows_check
+from .words import FIX_SHEET, balance_equation, category_label, rows_check
 
-LABEL, COUNT, AMOUNT = 14, 7, 17
+WIDTH = 80
+GAP = 2  # spaces before each number column
 ATTENTION = ("failed", "invalid", "needs_review")
-MAX_REASONS, MAX_REASON_CHARS, WIDTH = 5, 300, 98
+SHEETS = {"failed": "Errors", "invalid": "Invalid rows", "needs_review": "Needs review"}
+MAX_REASONS, MAX_REASON_CHARS = 5, 300
 MAX_NOTES = 8
+READ_IN, OUTGOING = "read (money in)", "money out, skipped"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-PER_BLOCK = 3  # currencies side by side: 14 + 3 * (2 + 7 + 2 + 17) = 98 columns
+_COLOURS = {"green": "32", "red": "31", "yellow": "33"}
+_ATTENTION_COLOURS = {"failed": "red", "invalid": "yellow", "needs_review": "yellow"}
 
 
 def terminal_summary(
-    result: RunResult, report_path: Path | None, *, rows_to_look_at: bool = True
+    result: RunResult, report_path: Path | None, *, rows_to_look_at: bool = True,
+    color: bool = False,
 ) -> str:
-    """Control totals per currency and per outcome, the balance check, the rows to look at
-    (unless the caller lists them its own way) and the report path."""
+    """Control totals per currency and per outcome, the balance check, skip reasons, the rows
+    to look at (unless the caller lists them its own way) and the report path. ``color`` adds
+    ANSI colours to OK / MISMATCH and the outcome labels (for a terminal that wants them)."""
     info = result.info
-    totals = control_totals(result.outcomes)
+    incoming = [o for o in result.outcomes if not is_outgoing_skip(o)]
+    outgoing = [o for o in result.outcomes if is_outgoing_skip(o)]
     title = {"dry-run": "Dry run", "execute": "Execute", "validate": "Validation"}
-    lines = [f'{title.get(info.mode, info.mode)} of "{info.input_name}" (job "{info.job_name}"): '
-             f"{len(result.outcomes):,} rows"]
-    if not totals:
+    lines = _wrap(f'{title.get(info.mode, info.mode)} of "{terminal_safe(info.input_name)}" '
+                  f'(job "{terminal_safe(info.job_name)}"): {_n(len(result.outcomes), "row")}')
+    if not result.outcomes:
         lines.append("No rows were read.")
-    for start in range(0, len(totals), PER_BLOCK):
-        lines += ["", *_block(result, totals[start : start + PER_BLOCK])]
-    lines.append("")
-    unbalanced = [t.currency for t in totals if not t.balanced]
-    ok, rows_text = rows_check(result)
-    if unbalanced:
-        lines.append(f"MISMATCH: {balance_equation(info)} fails for {', '.join(unbalanced)}")
-    else:
-        lines.append(f"Balance check OK: {balance_equation(info)}")
-    if not ok:
-        lines.append(rows_text)
+    lines += _table(result, control_totals(incoming), control_totals(outgoing))
+    lines += ["", *_balance(result, color)]
     lines += _notes(result)
+    lines += _skipped(result, color)
     if rows_to_look_at:
-        lines += _attention(result)
+        lines += _attention(result, color)
     lines.append(f"Report: {report_path}" if report_path else "Report: not written")
     return "\n".join(lines)
 
 
-def _attention(result: RunResult) -> list[str]:
-    """The rows to look at, grouped by identical reason, most frequent first (at most
-    ``MAX_REASONS`` groups): enough to act on without opening the workbook."""
+def is_outgoing_skip(outcome: RowOutcome) -> bool:
+    """A row of money going out (a debit) that was skipped, e.g. filtered as not a deposit:
+    shown on its own line so that it is never netted against the money coming in."""
+    return (outcome.outcome.category == "skipped" and outcome.amount_minor is not None
+            and outcome.amount_minor < 0)
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+
+
+def _wrap(text: str, indent: str = "", more: str = "") -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=more,
+                         break_on_hyphens=False)
+
+
+def paint(text: str, colour: str, on: bool) -> str:
+    return f"\x1b[{_COLOURS[colour]}m{text}\x1b[0m" if on else text
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+def _table(
+    result: RunResult, totals: Sequence[CurrencyTotals], outgoing: Sequence[CurrencyTotals]
+) -> list[str]:
+    """One block of lines per group of currencies that fits the width side by side."""
+    money_out = {t.currency: t.read for t in outgoing}
+    currencies = [t.currency for t in totals]
+    currencies += [c for c in money_out if c not in currencies]
+    by_currency = {t.currency: t for t in totals}
+    labels = ["read", *(category_label(c, result.info) for c in CATEGORIES)]
+    if money_out:
+        labels = [READ_IN, *labels[1:], OUTGOING]
+    columns = [_column(c, by_currency.get(c), money_out.get(c, Totals()) if money_out else None)
+               for c in currencies]
+    label_width = max(len(label) for label in labels)
+    lines: list[str] = []
+    for block in _blocks(columns, WIDTH - label_width):
+        lines.append("")
+        for index in range(len(block[0][0])):
+            cells = "".join(_cell(column, index) for column in block)
+            label = labels[index - 2] if index >= 2 else ""
+            lines.append(f"{label:<{label_width}}{cells}".rstrip())
+    return lines
+
+
+Column = tuple[list[tuple[str, str]], int, int]  # (count, amount) per line, their widths
+
+
+def _column(currency: str, totals: CurrencyTotals | None, money_out: Totals | None) -> Column:
+    name = "unknown" if currency == UNKNOWN_CURRENCY else currency
+    parts = [("", name), ("rows", "amount")]
+    totals = totals or CurrencyTotals(currency, Totals(), {})
+    parts.append(_cells(totals.read, currency))
+    parts += [_cells(totals.by_category.get(c, Totals()), currency) for c in CATEGORIES]
+    if money_out is not None:
+        parts.append(_cells(money_out, currency))
+    return parts, max(len(n) for n, _ in parts), max(len(a) for _, a in parts)
+
+
+def _cell(column: Column, index: int) -> str:
+    parts, count_width, amount_width = column
+    count, amount = parts[index] if index < len(parts) else ("", "")
+    return f"{'':{GAP}}{count:>{count_width}}{'':{GAP}}{amount:>{amount_width}}"
+
+
+def _blocks(columns: Sequence[Column], room: int) -> Iterable[list[Column]]:
+    block: list[Column] = []
+    used = 0
+    for column in columns:
+        width = 2 * GAP + column[1] + column[2]
+        if block and used + width > room:
+            yield block
+            block, used = [], 0
+        block.append(column)
+        used += width
+    if block:
+        yield block
+
+
+def _cells(totals: Totals, currency: str) -> tuple[str, str]:
+    amount = "" if currency == UNKNOWN_CURRENCY else format_minor(totals.amount_minor, currency)
+    return f"{totals.count:,}", amount
+
+
+# --- the words under it ---------------------------------------------------------------------
+
+
+def _balance(result: RunResult, color: bool) -> list[str]:
+    totals = control_totals(result.outcomes)
+    unbalanced = [t.currency for t in totals if not t.balanced]
+    equation = balance_equation(result.info)
+    if unbalanced:
+        lines = _painted(_wrap(f"MISMATCH: the totals do not add up for "
+                               f"{', '.join(unbalanced)} ({equation} fails)"), "red", color)
+    else:
+        lines = _painted(_wrap(f"Totals balance: every row is counted once, in rows and in "
+                               f"amount ({equation})."), "green", color)
+    ok, rows_text = rows_check(result)
+    if not ok:
+        lines += _painted(_wrap(rows_text), "red", color)
+    return lines
+
+
+def _painted(lines: list[str], colour: str, on: bool) -> list[str]:
+    """The first line's words up to its colon in ``colour`` (after wrapping, so that the
+    escape sequences do not count as width)."""
+    if on and lines:
+        head, colon, rest = lines[0].partition(":")
+        lines[0] = paint(head, colour, True) + colon + rest
+    return lines
+
+
+def _grouped(
+    outcomes: Iterable[RowOutcome], categories: Sequence[str]
+) -> list[tuple[tuple[str, str], list[RowOutcome]]]:
+    """Rows of ``categories`` grouped by identical reason, most frequent first (ties: in
+    file order)."""
     groups: dict[tuple[str, str], list[RowOutcome]] = {}
-    for outcome in result.outcomes:
+    for outcome in outcomes:
         category = outcome.outcome.category
-        if category in ATTENTION:
+        if category in categories:
             groups.setdefault((category, _reason(outcome)), []).append(outcome)
-    if not groups:
-        return []
-    ordered = sorted(groups.items(), key=lambda item: -len(item[1]))  # stable: file order ties
-    lines = ["", "To look at (every row is on the workbook's Errors, Invalid rows and Needs",
-             "review sheets):"]
+    return sorted(groups.items(), key=lambda item: -len(item[1]))
+
+
+def _group_lines(
+    ordered: Sequence[tuple[tuple[str, str], list[RowOutcome]]],
+    label: Callable[[str], str], color: bool,
+) -> list[str]:
+    lines: list[str] = []
     for (category, reason), rows in ordered[:MAX_REASONS]:
         first = rows[0].origin
         where = str(first) if len(rows) == 1 else f"{len(rows):,} rows from {first}"
-        text = f"{category_label(category, result.info)}: {where}: {terminal_safe(reason)}"
-        lines += textwrap.wrap(text, WIDTH, initial_indent="  ", subsequent_indent="      ")
+        text = f"{label(category)}{where}: {terminal_safe(reason)}"
+        wrapped = _wrap(text, "  ", "      ")
+        if label(category):
+            indent, lead = wrapped[0][:2], wrapped[0][2:]
+            colour = _ATTENTION_COLOURS[category]
+            wrapped[0] = indent + _painted([lead], colour, color)[0]
+        lines += wrapped
     rest = sum(len(rows) for _, rows in ordered[MAX_REASONS:])
     if rest:
-        lines.append(f"  ... and {rest:,} more {'row' if rest == 1 else 'rows'} for other reasons")
+        lines.append(f"  ... and {rest:,} more {'row' if rest == 1 else 'rows'} "
+                     "for other reasons")
     return lines
+
+
+def _skipped(result: RunResult, color: bool) -> list[str]:
+    ordered = _grouped(result.outcomes, ("skipped",))
+    if not ordered:
+        return []
+    verb = "Skipped" if result.info.mode == "execute" else "Would be skipped"
+    head = f"{verb}, not sent (all on the workbook's Skipped sheet):"
+    return ["", *_wrap(head), *_group_lines(ordered, lambda _: "", color)]
+
+
+def _attention(result: RunResult, color: bool) -> list[str]:
+    """The rows to look at, grouped by identical reason, most frequent first (at most
+    ``MAX_REASONS`` groups): enough to act on without opening the workbook."""
+    ordered = _grouped(result.outcomes, ATTENTION)
+    if not ordered:
+        return []
+    present = [c for c in ATTENTION if any(category == c for (category, _), _ in ordered)]
+    sheets = [SHEETS[c] for c in present] + [FIX_SHEET]
+    where = ", ".join(sheets[:-1]) + " and " + sheets[-1]
+    head = f"To look at (all on the workbook's {where} sheets):"
+
+    def label(category: str) -> str:
+        return f"{category_label(category, result.info)}: "
+
+    return ["", *_wrap(head), *_group_lines(ordered, label, color)]
 
 
 def _notes(result: RunResult) -> list[str]:
@@ -82,8 +233,7 @@ def _notes(result: RunResult) -> list[str]:
         return []
     lines = ["", "Notes:"]
     for note in notes[:MAX_NOTES]:
-        lines += textwrap.wrap(terminal_safe(note), WIDTH, initial_indent="  ",
-                               subsequent_indent="    ")
+        lines += _wrap(terminal_safe(note), "  ", "    ")
     if len(notes) > MAX_NOTES:
         lines.append(f"  ... and {len(notes) - MAX_NOTES} more on the workbook's Summary sheet")
     return lines
@@ -100,32 +250,3 @@ def terminal_safe(text: str) -> str:
     """Input text made safe for a terminal (no escape sequences) and cut to one line."""
     text = _CONTROL.sub("?", text) or "(no reason given)"
     return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
-
-
-def _block(result: RunResult, totals: Sequence[CurrencyTotals]) -> list[str]:
-    def row(label: str, cells: list[tuple[str, str]]) -> str:
-        body = "".join(f"  {n:>{COUNT}}  {a:>{AMOUNT}}" for n, a in cells)
-        return f"{label:<{LABEL}}{body}".rstrip()
-
-    names = [("unknown" if t.currency == UNKNOWN_CURRENCY else t.currency, "") for t in totals]
-    lines = [row("", names), row("", [("rows", "amount")] * len(totals))]
-    lines.append(row("read", [_cells(t.read, t.currency) for t in totals]))
-    for name in CATEGORIES:
-        label = category_label(name, result.info)
-        lines.append(row(label, [_cells(t.by_category[name], t.currency) for t in totals]))
-    checks = [_check(t) for t in totals]
-    lines.append(row("check", checks))
-    return lines
-
-
-def _cells(totals: Totals, currency: str) -> tuple[str, str]:
-    amount = "" if currency == UNKNOWN_CURRENCY else format_minor(totals.amount_minor, currency)
-    return f"{totals.count:,}", amount
-
-
-def _check(totals: CurrencyTotals) -> tuple[str, str]:
-    rows = "OK" if totals.read.count == totals.outcomes_total.count else "MISMATCH"
-    if totals.currency == UNKNOWN_CURRENCY:
-        return rows, ""
-    amounts_ok = totals.read.amount_minor == totals.outcomes_total.amount_minor
-    return rows, "OK" if amounts_ok else "MISMATCH"
