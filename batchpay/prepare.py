@@ -72,7 +72,11 @@ def prepare(spec: JobSpec, input_path: Path, spec_dir: Path | None = None) -> Pr
     candidates: list[int] = []
     for position in range(len(frame)):
         reason = skip_reasons[position]
-        if reason is not None and position not in parsed.unskippable:
+        unreadable = table.failures.get(int(frame.index[position]))
+        if unreadable:  # a short row or an unreadable cell: no filter may hide it
+            every = (*unreadable, *parsed.failures.get(position, ()))
+            outcomes[position] = _invalid(spec, table, parsed, raw_rows, position, every)
+        elif reason is not None and position not in parsed.unskippable:
             outcomes[position] = _row_outcome(spec, table, parsed, raw_rows, position,
                                               Outcome.SKIPPED, reason)
         elif position in parsed.failures:

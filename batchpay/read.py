@@ -19,7 +19,7 @@ import re
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ import pandas as pd
 import python_calamine
 
 from batchpay.errors import InputError, SpecError
-from batchpay.records import Origin
+from batchpay.records import CellFailure, Origin
 from batchpay.spec import InputSpec
 
 FIX_SHEET = "Fix and re-upload"
@@ -81,6 +81,7 @@ class Table:
     sheet: str | None
     path: Path
     dropped: tuple[DroppedRow, ...] = ()  # footer and marker rows, so none vanishes silently
+    failures: dict[int, tuple[CellFailure, ...]] = field(default_factory=dict)  # invalid rows
 
     def origin(self, row: int) -> Origin:
         return Origin(row, self.sheet)
@@ -105,10 +106,11 @@ def read_table(
         records = _csv_records(path, spec)
     else:
         records, sheet, spec = _sheet_records(path, spec, fmt)
-    header_at, columns, rows, dropped = _assemble(path, spec, records, sheet)
-    table = Table(_frame(rows, columns), tuple(columns), fmt, sheet, path, dropped)
+    assembled = _assemble(path, spec, records, sheet)
+    table = Table(_frame(assembled.rows, assembled.columns), tuple(assembled.columns), fmt,
+                  sheet, path, assembled.dropped, assembled.failures)  # fmt: skip
     if required_columns:
-        _check_required(path, table, required_columns, header_at)
+        _check_required(path, table, required_columns, assembled.header_at)
     return table
 
 
@@ -426,32 +428,90 @@ def _float_text(value: float) -> str:
 # ------------------------------------------------------------------------------------ assembly
 
 
-def _assemble(
-    path: Path, spec: InputSpec, records: list[Record], sheet: str | None
-) -> tuple[Origin | None, list[str], list[Record], tuple[DroppedRow, ...]]:
+def _assemble(path: Path, spec: InputSpec, records: list[Record], sheet: str | None) -> _Assembled:
     """Split off the header, drop blank, footer and marker rows, and square the rest."""
-    header_at: Origin | None = None
+    header: _Header | None = None
     if spec.header:
         records = _drop_leading_blanks(records)
         if not records:
             raise InputError(_empty(path, sheet))
         number, cells = records[0]
-        header_at = Origin(number, sheet)
-        columns = _header_names(path, cells, header_at)
+        header = _Header(Origin(number, sheet), _header_names(path, cells, Origin(number, sheet)),
+                         cells)
+        columns = header.names
         records = records[1:]
     else:
         columns = list(spec.columns or [])
         _refuse_duplicates(path, columns, "input.columns")
     if spec.skip_blank_rows:
         records = [r for r in records if not _is_blank(r[1])]
+    read = len(records)
     records, dropped = _drop_footer_and_markers(records, spec, sheet)
     if not records:
-        where = f" after the header ({header_at})" if header_at else _where(sheet)
-        raise InputError(f"{path}: no data rows{where}")
-    width = len(columns)
-    rows = [(number, _fit(path, cells, width, Origin(number, sheet), spec.header))
-            for number, cells in records]  # fmt: skip
-    return header_at, *_drop_unnamed_empty(columns, rows), dropped
+        raise InputError(_no_data_rows(path, spec, sheet, header, read))
+    rows: list[Record] = []
+    short: dict[int, tuple[CellFailure, ...]] = {}
+    for number, cells in records:
+        origin = Origin(number, sheet)
+        if len(cells) < len(columns) and not spec.allow_short_rows and not _is_blank(cells):
+            short[number] = (_short_row(cells, columns, origin, header),)
+        rows.append((number, _fit(path, cells, len(columns), origin, header)))
+    columns, rows = _drop_unnamed_empty(columns, rows)
+    return _Assembled(header.origin if header else None, columns, rows, dropped, short)
+
+
+@dataclass(frozen=True)
+class _Header:
+    origin: Origin
+    names: list[str]
+    cells: list[str]  # as read, for messages
+
+    def __str__(self) -> str:
+        text = " | ".join(_filled(self.cells))
+        text = text if len(text) <= 60 else f"{text[:57]}…"
+        return f'the header ({self.place}: "{text}")'
+
+    @property
+    def place(self) -> str:
+        """"line 3" or "row 3": the sheet is named once, by the row the message is about."""
+        return f"{'line' if self.origin.sheet is None else 'row'} {self.origin.row}"
+
+
+@dataclass(frozen=True)
+class _Assembled:
+    header_at: Origin | None
+    columns: list[str]
+    rows: list[Record]
+    dropped: tuple[DroppedRow, ...]
+    failures: dict[int, tuple[CellFailure, ...]]  # rows the reader found invalid, by number
+
+
+def _no_data_rows(
+    path: Path, spec: InputSpec, sheet: str | None, header: _Header | None, read: int
+) -> str:
+    where = f" after the header ({header.origin})" if header else _where(sheet)
+    if read and spec.skip_footer >= read:
+        return (f"{path}: skip_footer: {spec.skip_footer} drops every data row{where} "
+                f"({read} {'row' if read == 1 else 'rows'}); lower input.skip_footer")  # fmt: skip
+    if read:
+        return (f"{path}: drop_rows_matching drops every data row{where}; "
+                "check input.drop_rows_matching")  # fmt: skip
+    return f"{path}: no data rows{where}"
+
+
+def _short_row(
+    cells: list[str], columns: list[str], origin: Origin, header: _Header | None
+) -> CellFailure:
+    expected = "one field per column, or input.allow_short_rows: true for a file that leaves " \
+        "trailing empty fields out"
+    return CellFailure(
+        origin, columns[len(cells)], "",
+        f"is missing: the row has {len(cells)} fields, {_width(header, len(columns))}", expected,
+    )  # fmt: skip
+
+
+def _width(header: _Header | None, width: int) -> str:
+    return f"{header} has {width}" if header else f"input.columns names {width}"
 
 
 def _drop_unnamed_empty(columns: list[str], rows: list[Record]) -> tuple[list[str], list[Record]]:
@@ -555,16 +615,18 @@ def _first_filled(cells: list[str]) -> str:
     return next((cell.strip() for cell in cells if cell.strip()), "")
 
 
-def _fit(path: Path, cells: list[str], width: int, origin: Origin, header: bool) -> list[str]:
-    """Pad short rows with "" (banks omit trailing empties); refuse filled cells past the end."""
+def _fit(path: Path, cells: list[str], width: int, origin: Origin, header: _Header | None
+         ) -> list[str]:
+    """Pad short rows with "" (refused earlier unless allowed); refuse filled cells past the end."""
     if len(cells) == width:
         return cells
     if len(cells) < width:
         return cells + [""] * (width - len(cells))
     if any(cell.strip() for cell in cells[width:]):
         filled = max(i for i, cell in enumerate(cells, start=1) if cell.strip())
-        names = f"the header has {width}" if header else f"input.columns names {width}"
-        raise InputError(f"{path}: {origin} has {filled} fields, {names}")
+        hint = (f"; if {header.place} is not the header, set input.skip_lines, or read the "
+                "file with header: false and columns: [...]") if header else ""  # fmt: skip
+        raise InputError(f"{path}: {origin} has {filled} fields, {_width(header, width)}{hint}")
     return cells[:width]
 
 

@@ -61,7 +61,9 @@ class InputSpec(_Model):
         "in Western Europe and the Americas), latin-1, cp1250, iso-8859-13, ...",
     )
     delimiter: str = Field(",", min_length=1, max_length=1, description="CSV field delimiter.")
-    quotechar: str = Field('"', min_length=1, max_length=1, description="CSV quote character.")
+    quotechar: str = Field(
+        '"', min_length=1, max_length=1, description="CSV quote character (not the delimiter)."
+    )
     skip_lines: int = Field(
         0, ge=0, description="Lines (CSV) or rows (spreadsheet) before the header, e.g. a title."
     )
@@ -92,6 +94,13 @@ class InputSpec(_Model):
         None, description="Lines starting with this text are ignored (CSV)."
     )
     skip_blank_rows: bool = Field(True, description="Ignore rows whose cells are all empty.")
+    allow_short_rows: bool = Field(
+        False,
+        description="Read a row with fewer fields than the header as if its missing trailing "
+        "cells were empty (for exports that leave trailing empty fields out). Off by default: "
+        "a short row is invalid, because a field missing in the middle shifts every value "
+        "after it into the wrong column.",
+    )
 
     @field_validator("encoding")
     @classmethod
@@ -106,6 +115,19 @@ class InputSpec(_Model):
     @classmethod
     def _marker_regex(cls, value: str | None) -> str | None:
         return _compiles(value)
+
+    @field_validator("delimiter", "quotechar")
+    @classmethod
+    def _not_a_line_break(cls, value: str) -> str:
+        if value in "\r\n":
+            raise ValueError("a line break cannot separate or quote fields")
+        return value
+
+    @model_validator(mode="after")
+    def _delimiter_is_not_the_quote(self) -> InputSpec:
+        if self.delimiter == self.quotechar:
+            raise ValueError(f"delimiter and quotechar are both {self.delimiter!r}")
+        return self
 
     @model_validator(mode="after")
     def _columns_for_headerless(self) -> InputSpec:

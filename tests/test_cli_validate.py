@@ -107,7 +107,9 @@ def test_report_path(job_dir: Path, tmp_path: Path) -> None:
         ("latin-1.csv", None,
          "{file}: line 2 is not valid utf-8 (byte 0xe9); set input.encoding, e.g. cp1252 or "
          "latin-1"),
-        ("ragged.csv", None, "{file}: line 2 has 5 fields, the header has 3"),
+        ("ragged.csv", None, '{file}: line 2 has 5 fields, the header (line 1: "Date | Invoice | '
+         'Amount") has 3; if line 1 is not the header, set input.skip_lines, or read the file '
+         "with header: false and columns: [...]"),
         ("empty.csv", None, "{file}: the file is empty"),
         ("no-amount-column.csv", None,
          '{file}: column "Amount" not found in the header (line 1); found: "Date", "Invoice"'),

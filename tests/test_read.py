@@ -233,14 +233,56 @@ def test_header_is_cleaned(tmp_path: Path) -> None:
     assert read_table(blank, spec()).columns == ("Date", "Amount")
 
 
-def test_short_rows_are_padded(tmp_path: Path) -> None:
-    path = write(tmp_path, "short.csv", "a,b,c\n1\n1,2\n")
-    assert rows(read_table(path, spec())) == [(2, ["1", "", ""]), (3, ["1", "2", ""])]
+def test_short_rows_are_invalid_rows_unless_allowed(tmp_path: Path) -> None:
+    # issue 12 item 14: "06/01/2024,INV-1002,250.00" put 250.00 under Note and read as no amount.
+    path = write(tmp_path, "short.csv", "Date,Invoice,Note,Amount\n06/01/2024,INV-1002,250.00\n"
+                 "07/01/2024,INV-1003,,1.00\n\n")  # fmt: skip
+    table = read_table(path, spec())
+    assert rows(table) == [(2, ["06/01/2024", "INV-1002", "250.00", ""]),
+                           (3, ["07/01/2024", "INV-1003", "", "1.00"])]  # fmt: skip
+    (failure,) = table.failures[2]
+    assert str(failure) == (
+        'line 2, column "Amount": "" is missing: the row has 3 fields, the header '
+        '(line 1: "Date | Invoice | Note | Amount") has 4 (expected one field per column, or '
+        "input.allow_short_rows: true for a file that leaves trailing empty fields out)"
+    )
+    assert set(table.failures) == {2}
+    allowed = read_table(path, spec(allow_short_rows=True))
+    assert rows(allowed) == rows(table) and allowed.failures == {}
+
+
+def test_headerless_short_row_names_the_declared_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, "short.csv", "1,2\n")
+    table = read_table(path, spec(header=False, columns=["a", "b", "c"]))
+    assert table.failures[1][0].problem == "is missing: the row has 2 fields, input.columns names 3"
 
 
 def test_row_wider_than_header(tmp_path: Path) -> None:
     path = write(tmp_path, "wide.csv", "a,b,c\n1,2,3,,\n1,2,3,4,,\n")
-    assert error(path) == f"{path}: line 3 has 4 fields, the header has 3"
+    assert error(path) == (
+        f'{path}: line 3 has 4 fields, the header (line 1: "a | b | c") has 3; if line 1 is not '
+        "the header, set input.skip_lines, or read the file with header: false and columns: [...]"
+    )
+
+
+def test_too_small_skip_lines_names_the_line_taken_as_the_header(tmp_path: Path) -> None:
+    path = write(tmp_path, "bank.csv", "Statement\nAccount 1234\nDate,Amount\n01/01,1.00\n")
+    assert error(path, spec(skip_lines=1)).startswith(
+        f'{path}: line 3 has 2 fields, the header (line 2: "Account 1234") has 1; if line 2 is '
+        "not the header, set input.skip_lines"
+    )
+
+
+def test_skip_footer_or_markers_eating_every_row_are_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "f.csv", "a,b\n1,2\n3,4\n\n")
+    assert error(path, spec(skip_footer=2)) == (
+        f"{path}: skip_footer: 2 drops every data row after the header (line 1) (2 rows); "
+        "lower input.skip_footer"
+    )
+    assert error(path, spec(drop_rows_matching="^[0-9]")) == (
+        f"{path}: drop_rows_matching drops every data row after the header (line 1); "
+        "check input.drop_rows_matching"
+    )
 
 
 def test_duplicate_header_names(tmp_path: Path) -> None:
@@ -258,7 +300,9 @@ def test_duplicate_header_names(tmp_path: Path) -> None:
         (b"\n\r\n  \n", {}, "the file is empty (only blank lines)"),
         (b"a,b\n", {}, "no data rows after the header (line 1)"),
         (b"title\n\na,b\n\n", {"skip_lines": 1}, "no data rows after the header (line 3)"),
-        (b"a,b\nTotal,1\n", {"skip_footer": 1}, "no data rows after the header (line 1)"),
+        (b"a,b\nTotal,1\n", {"skip_footer": 1},
+         "skip_footer: 1 drops every data row after the header (line 1) (1 row); "
+         "lower input.skip_footer"),
         (b"x\ny\n", {"skip_lines": 5}, "nothing after the first 5 lines (skip_lines: 5)"),
         (b"\n", {"header": False, "columns": ["a"]}, "no data rows"),
     ],
@@ -474,7 +518,9 @@ def test_spreadsheet_skip_lines_footer_and_width(tmp_path: Path) -> None:
         'sheet "Movimenti" row 9 dropped by skip_footer: "Totale | 150.62 | -9.99 | stray"'
     ]
     assert error(path, spec(skip_lines=4)) == (
-        f'{path}: sheet "Movimenti" row 9 has 5 fields, the header has 3'
+        f'{path}: sheet "Movimenti" row 9 has 5 fields, the header (row 6: "Data | Entrate | '
+        'Uscite") has 3; if row 6 is not the header, set input.skip_lines, or read the file '
+        "with header: false and columns: [...]"
     )
     assert error(path, spec(skip_lines=20)) == (
         f'{path}: sheet "Movimenti" has nothing after row 20 (skip_lines: 20)'
