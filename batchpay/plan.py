@@ -18,6 +18,7 @@ from batchpay.fields import source_column
 from batchpay.prepare import PreparedInput, PreparedRow, condition_mask
 from batchpay.records import CellFailure, Outcome, RowOutcome
 from batchpay.spec import ActionSpec, ConstParam, JobSpec
+from batchpay.statements import COLUMNS as STATEMENT_COLUMNS
 
 FREE_TEXT_PARAMS = frozenset({"comment", "invoice_note"})
 KEY_PREFIX = "bp1-"
@@ -147,6 +148,10 @@ def _param_value(source: str | ConstParam, row: PreparedRow) -> object:
 def business_key(action: ActionSpec, row: PreparedRow, params: Mapping[str, object]) -> str:
     if action.business_key:
         parts = [(name, row.fields.get(name)) for name in action.business_key]
+    elif tuple(row.raw) == STATEMENT_COLUMNS and row.raw["bank_reference"]:
+        # A bank statement: the bank's own reference, so a payment reported in two files
+        # (a camt.054 notice, then the camt.053 statement) posts once.
+        parts = [(name, row.raw[name]) for name in ("account", "bank_reference")]
     else:
         parts = [(name, params.get(name)) for name in sorted(action.params)
                  if name not in FREE_TEXT_PARAMS]

@@ -30,6 +30,10 @@ import python_calamine
 from batchpay.errors import InputError, SpecError
 from batchpay.records import CellFailure, Origin
 from batchpay.spec import InputSpec
+from batchpay.statements import COLUMNS as STATEMENT_COLUMNS
+from batchpay.statements import FORMATS as STATEMENT_FORMATS
+from batchpay.statements import detect as detect_statement
+from batchpay.statements import read_statement
 
 FIX_SHEET = "Fix and re-upload"
 
@@ -82,13 +86,14 @@ class Table:
     path: Path
     dropped: tuple[DroppedRow, ...] = ()  # footer and marker rows, so none vanishes silently
     failures: dict[int, tuple[CellFailure, ...]] = field(default_factory=dict)  # invalid rows
+    notes: tuple[str, ...] = ()  # what a statement reader set apart or found odd (reversals)
 
     def origin(self, row: int) -> Origin:
         return Origin(row, self.sheet)
 
     def dropped_notes(self) -> list[str]:
         """Run notes naming each dropped row (the first MAX_DROPPED_NOTES, then a count)."""
-        notes = [str(row) for row in self.dropped[:MAX_DROPPED_NOTES]]
+        notes = list(self.notes) + [str(row) for row in self.dropped[:MAX_DROPPED_NOTES]]
         if len(self.dropped) > MAX_DROPPED_NOTES:
             more = len(self.dropped) - MAX_DROPPED_NOTES
             notes.append(f"and {more} more rows dropped by skip_footer/drop_rows_matching")
@@ -101,6 +106,8 @@ def read_table(
     """Read a CSV or spreadsheet as text, as ``spec`` describes it."""
     path = Path(path)
     fmt = spec.format or detect_format(path)
+    if fmt in STATEMENT_FORMATS:
+        return _statement_table(path, spec, fmt, required_columns)
     sheet: str | None = None
     if fmt == "csv":
         records = _csv_records(path, spec)
@@ -115,13 +122,28 @@ def read_table(
 
 
 def detect_format(path: Path) -> str:
-    """"csv", "xlsx", "xls" or "ods": by magic bytes first, then extension, else csv."""
-    head = _head(Path(path), 64)
+    """"csv", "xlsx", "xls", "ods" or a statement format ("camt053", "mt940", "bai2", "ofx"):
+    by magic bytes and content first, then extension, else csv."""
+    head = _head(Path(path), 4096)
     if head.startswith((_ZIP, _EMPTY_ZIP)):
         return "ods" if head[30:].startswith(_ODS_MIMETYPE) or _zip_is_ods(path) else "xlsx"
     if head.startswith(_OLE):
         return "xls"
-    return _EXTENSIONS.get(Path(path).suffix.lower(), "csv")
+    return detect_statement(head) or _EXTENSIONS.get(Path(path).suffix.lower(), "csv")
+
+
+def _statement_table(
+    path: Path, spec: InputSpec, fmt: str, required_columns: Sequence[str]
+) -> Table:
+    """A statement's payments as a table of fixed columns (batchpay.statements.COLUMNS)."""
+    encoding = spec.encoding if "encoding" in spec.model_fields_set else None
+    statement = read_statement(str(path), _read_bytes(path), fmt, encoding)
+    rows = [(entry.line, entry.cells()) for entry in statement.entries]
+    table = Table(_frame(rows, list(STATEMENT_COLUMNS)), STATEMENT_COLUMNS, fmt, None, path,
+                  notes=tuple(statement.notes))  # fmt: skip
+    if required_columns:
+        _check_required(path, table, required_columns, None)
+    return table
 
 
 def _zip_is_ods(path: Path) -> bool:
@@ -647,6 +669,8 @@ def _check_required(
     if not missing:
         return
     where = f"the header ({header_at})" if header_at else "input.columns"
+    if table.format in STATEMENT_FORMATS:
+        where = f"the {table.format} statement fields"
     found = ", ".join(f'"{c}"' for c in table.columns)
     label = "column" if len(missing) == 1 else "columns"
     named = ", ".join(f'"{m}"' for m in missing)

@@ -43,6 +43,7 @@ from batchpay.spec import (
     SiteSpec,
     parse_spec,
 )
+from batchpay.statements import FIELD_DOCS as STATEMENT_FIELDS
 
 # (heading, key path as written in a job, model), in reading order.
 SECTIONS: tuple[tuple[str, str, type[BaseModel]], ...] = (
@@ -322,8 +323,49 @@ def render() -> str:
         "and the business key only, so a re-run, an edited file or a crashed run never posts a "
         "payment twice.",
         "",
+        *statement_section(),
     ]
     return "\n".join(out)
+
+
+STATEMENT_EXAMPLE = """\
+input:
+  format: camt053            # or mt940, bai2, ofx; detected from the content when unset
+fields:
+  amount: {column: amount, type: money, currency_field: currency}
+  currency: {column: currency}
+  date: {column: booking_date, type: date, formats: ["%Y-%m-%d"]}
+  account: {column: account}
+  reference: {column: bank_reference}
+"""
+
+
+def statement_section() -> Iterator[str]:
+    """The fixed fields every statement reader yields (batchpay.statements.FIELD_DOCS)."""
+    yield from [
+        "## Statement formats",
+        "",
+        "`input.format: camt053 | mt940 | bai2 | ofx` (or a file whose content shows one of "
+        "them) reads a bank statement instead of a table: camt.053 (and camt.052 reports, "
+        "camt.054 notifications; versions .001.02 to .001.08), MT940 (and MT942), BAI2, OFX 1.x "
+        "and 2.x. Each payment is one row with the fields below, all text, so a job maps them "
+        "as `column:` without separator, header or date settings. A batched entry gives one row "
+        "per payment. Reversals (CAMT `RvslInd`, MT940 `RC`/`RD`) undo an earlier booking: "
+        "they are never rows, and the run notes name each one, as they do statements whose "
+        "balances do not reconcile. Unless the action sets `business_key`, a statement row's key "
+        "is its `account` and `bank_reference` (when the bank gives one), so a payment "
+        "reported twice (a camt.054 notice, then the camt.053 statement) posts once. See "
+        "docs/formats.md.",
+        "",
+        "```yaml",
+        STATEMENT_EXAMPLE.rstrip(),
+        "```",
+        "",
+        "| field | what it holds |",
+        "|---|---|",
+        *(f"| `{name}` | {_cell(text)} |" for name, text in STATEMENT_FIELDS.items()),
+        "",
+    ]
 
 
 def main() -> None:

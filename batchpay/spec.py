@@ -52,8 +52,11 @@ class _Model(BaseModel):
 class InputSpec(_Model):
     """How to read the file. Every cell is read as text; nothing is inferred."""
 
-    format: Literal["csv", "xlsx", "xls", "ods"] | None = Field(
-        None, description="File format; detected from the file's content and name when not given."
+    format: Literal["csv", "xlsx", "xls", "ods", "camt053", "mt940", "bai2", "ofx"] | None = Field(
+        None,
+        description="File format; detected from the file's content and name when not given. "
+        "camt053 (also camt.052/.054), mt940 (also MT942), bai2 and ofx are bank statements: "
+        "they yield fixed columns (see 'Statement formats') and ignore the CSV options.",
     )
     encoding: str = Field(
         "utf-8",
