@@ -12,14 +12,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from batchpay.chargebee.client import base_url_for, is_test_site
+from batchpay.errors import BatchpayError
+from batchpay.journal import execute_lock
 from batchpay.records import Outcome, RunResult
 from batchpay.report import default_report_path, write_report, write_summary_json
 from batchpay.report.cells import is_formula_like, safe_text
-from batchpay.run import RunOptions, run_job
+from batchpay.report.totals import category_counts, control_totals
+from batchpay.run import DEFAULT_JOURNAL, RunOptions, run_job
+from batchpay.spec import JobSpec, load_spec
+
+__all__ = [
+    "RunOptions", "RunReport", "SiteInfo", "category_counts", "control_totals", "execute_busy",
+    "exit_code", "journal_path", "load_spec", "run_and_report", "site_info", "write_failures",
+]
 
 FAILURE_HEADER = ("row", "sheet", "column", "value", "problem", "expected")
 UNSUCCESSFUL = frozenset(
@@ -127,3 +138,43 @@ def _text_cell(sheet: Any, value: str) -> WriteOnlyCell:
     cell = WriteOnlyCell(sheet, value=safe_text(value))
     cell.data_type = "s"  # always text, even "=..." (openpyxl would otherwise store a formula)
     return cell
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """Where a job's calls go, known without contacting it (and without its API key)."""
+
+    label: str
+    site: str  # the identity in idempotency keys, the journal and the execute lock
+    is_live: bool
+    allow_live: bool
+
+
+def site_info(spec: JobSpec, sandbox_state: Path) -> SiteInfo:
+    """The job's target as a run would resolve it (``resolve_target``), for pages and locks."""
+    name, url = spec.site.name, spec.site.base_url
+    if name is None and url is None:
+        return SiteInfo(f"built-in sandbox ({sandbox_state})", "sandbox", False,
+                        spec.site.allow_live)
+    full = base_url_for(site=None if url else name, base_url=url, version=spec.api_version)
+    host = urlsplit(full).hostname or full
+    return SiteInfo(host, name or host, not is_test_site(full), spec.site.allow_live)
+
+
+def journal_path(spec: JobSpec, journal: Path | None = None) -> Path:
+    """The journal a run of ``spec`` uses: ``journal``, else the job's, else the CLI default."""
+    if journal is not None:
+        return journal
+    return Path(spec.journal) if spec.journal else DEFAULT_JOURNAL
+
+
+def execute_busy(journal: Path, site: str) -> str | None:
+    """Why an execute for ``site`` cannot start now (one is running, from the CLI or the web),
+    else None. The run itself takes the same lock, so a race is still refused there."""
+    if not journal.parent.exists():
+        return None
+    try:
+        with execute_lock(journal, site):
+            return None
+    except BatchpayError as exc:
+        return str(exc)

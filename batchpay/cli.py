@@ -206,6 +206,16 @@ def _mount_sandbox() -> None:
 
 _mount_sandbox()
 
+
+def _mount_web() -> None:
+    from batchpay.web.cli import users, web
+
+    main.add_command(web)
+    main.add_command(users)
+
+
+_mount_web()
+
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     main()

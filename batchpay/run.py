@@ -12,6 +12,7 @@ import asyncio
 import getpass
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack, suppress
@@ -87,6 +88,7 @@ class RunOptions:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     confirm: Callable[[PlanSummary], bool] | None = None
     on_progress: Callable[[Progress], None] | None = None
+    stop: threading.Event | None = None  # set from another thread: stops like Ctrl-C (web Stop)
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     clock: Callable[[], float] = time.time
 
@@ -384,6 +386,7 @@ class _LiveRun:
     ) -> None:
         stop = asyncio.Event()
         _stop_on_sigint(stop)
+        watcher = asyncio.create_task(_stop_when_set(self.options.stop, stop))
         try:
             results = await self._send(calls, concurrency, deadlines, stop)
             late = [c for c in calls if results[c.key].state == WINDOW_EXPIRED]
@@ -394,6 +397,7 @@ class _LiveRun:
                 await self._after_window(late, concurrency, stop)
         finally:
             _restore_sigint()
+            watcher.cancel()
         if stop.is_set():
             self.notes.append("interrupted (Ctrl-C): rows not yet sent were left for the next run")
 
@@ -531,6 +535,14 @@ def _stop_on_sigint(stop: asyncio.Event) -> None:
     # Outside the main thread this fails and Ctrl-C handling stays with the caller.
     with suppress(NotImplementedError, RuntimeError, ValueError):
         asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
+
+
+async def _stop_when_set(request: threading.Event | None, stop: asyncio.Event) -> None:
+    """Relay a stop asked from another thread (the web's Stop button) to the executor."""
+    while request is not None and not request.is_set():
+        await asyncio.sleep(0.1)
+    if request is not None:
+        stop.set()
 
 
 def _restore_sigint() -> None:
