@@ -28,6 +28,7 @@ import pandas as pd
 import python_calamine
 
 from batchpay.errors import InputError, SpecError
+from batchpay.fixsheet import fix_sheet_input, is_fix_workbook
 from batchpay.records import CellFailure, Origin
 from batchpay.spec import InputSpec
 from batchpay.statements import COLUMNS as STATEMENT_COLUMNS
@@ -105,6 +106,8 @@ def read_table(
 ) -> Table:
     """Read a CSV or spreadsheet as text, as ``spec`` describes it."""
     path = Path(path)
+    if is_fix_workbook(path):  # batchpay's own report, sent back after fixing
+        spec = fix_sheet_input(spec)
     fmt = spec.format or detect_format(path)
     if fmt in STATEMENT_FORMATS:
         return _statement_table(path, spec, fmt, required_columns)

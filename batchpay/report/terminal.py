@@ -8,11 +8,12 @@ import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from batchpay.fixsheet import FIX_SHEET
 from batchpay.records import CATEGORIES, RowOutcome, RunResult
 
 from .amounts import UNKNOWN_CURRENCY, format_minor
 from .totals import CurrencyTotals, Totals, control_totals
-from .words import FIX_SHEET, balance_equation, category_label, rows_check
+from .words import balance_equation, category_label, rows_check
 
 WIDTH = 80
 GAP = 2  # spaces before each number column

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from batchpay.fixsheet import FIX_SHEET
 from batchpay.records import CATEGORIES, RunInfo, RunResult
 
 from .amounts import UNKNOWN_CURRENCY, format_minor
 from .totals import CurrencyTotals, category_counts
-
-FIX_SHEET = "Fix and re-upload"
 
 
 def is_execute(info: RunInfo) -> bool:

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.packaging.custom import StringProperty
 
+from batchpay.fixsheet import FIX_SHEET, MARKER
 from batchpay.records import RowOutcome, RunInfo, RunResult
 
 from . import columns as cols
@@ -21,7 +23,7 @@ from .cells import OUTCOME_FILLS
 from .sheets import EXCEL_MAX_ROWS, write_rows
 from .summary import SheetGuide, write_summary
 from .totals import category_counts, control_totals
-from .words import FIX_SHEET, is_execute
+from .words import is_execute
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ def write_report(
     sheets = row_sheets(result)
     guide = [SheetGuide(s.title, s.about, s.count) for s in sheets]
     wb = Workbook(write_only=True)
+    wb.properties.creator = "batchpay"
+    wb.custom_doc_props.append(StringProperty(name=MARKER, value=FIX_SHEET))
     write_summary(wb, result, control_totals(result.outcomes), guide)
     for sheet in sheets:
         write_rows(wb, sheet.title, sheet.columns, sheet.rows(), max_rows=max_rows_per_sheet,
