@@ -25,6 +25,7 @@ from batchpay.money import (
     parse_amount,
     to_minor_units,
 )
+from batchpay.patterns import capture, compile_pattern
 from batchpay.records import CellFailure, Origin
 from batchpay.spec import FieldSpec, JobSpec
 
@@ -95,10 +96,11 @@ def _derive_one(
         if broken:  # an empty value can still be tested by a filter ("empty: true")
             parsed.broken.setdefault(name, set()).add(position)
 
+    unmatched: dict[int, str] = {}  # rows whose text the field's regex did not match
     if spec.type == "money" and spec.column is None and spec.columns is None:
         texts = _credit_debit_texts(spec, frame)
     else:
-        texts = _texts(name, spec, frame, fail)
+        texts = _texts(name, spec, frame, fail, unmatched)
     currencies = _currencies(spec, parsed, len(frame)) if spec.type == "money" else None
     quantities = frame[spec.quantity_column].str.strip().tolist() if spec.quantity_column else None
     convert = _converter(spec)
@@ -108,7 +110,10 @@ def _derive_one(
     for position, text in enumerate(texts):
         if text == "":
             values.append(None)
-            if spec.required and position not in parsed.broken.get(name, set()):
+            if position in unmatched and spec.required:
+                fail(position, f"does not match the regex of fields.{name}",
+                     f"text matching /{spec.regex}/", value=unmatched[position], broken=False)
+            elif spec.required and position not in parsed.broken.get(name, set()):
                 fail(position, "is empty", _empty_hint(spec), value=raw[position], broken=False)
             continue
         try:
@@ -220,11 +225,19 @@ class _BadQuantity(_Invalid):
 
 
 def _texts(
-    name: str, spec: FieldSpec, frame: pd.DataFrame, fail: Callable[..., None]
+    name: str,
+    spec: FieldSpec,
+    frame: pd.DataFrame,
+    fail: Callable[..., None],
+    unmatched: dict[int, str],
 ) -> list[str]:
+    """The text of each row; ``unmatched`` receives the non-empty texts the regex missed."""
     series = _source_series(spec, frame)
     if spec.regex is not None:
-        series = _regex_capture(series, spec.regex)
+        searched = series.tolist()
+        values, missed = capture(compile_pattern(spec.regex), searched)
+        unmatched.update((p, searched[p]) for p in missed if searched[p] != "")
+        series = pd.Series(values, index=series.index, dtype=object)
     if spec.lookup is not None:
         series = _apply_lookup(series, spec, fail)
     if spec.default is not None:
@@ -256,16 +269,6 @@ def _render_template(template: str, frame: pd.DataFrame) -> pd.Series:
         elif part:
             result = result + part
     return result
-
-
-def _regex_capture(series: pd.Series, pattern: str) -> pd.Series:
-    compiled = re.compile(pattern)
-    if compiled.groups == 0:
-        compiled = re.compile(f"({pattern})")
-    group: int | str = "value" if "value" in compiled.groupindex else 0
-    captured = series.str.extract(compiled, expand=True)
-    chosen = captured[group] if group == "value" else captured.iloc[:, 0]
-    return chosen.fillna("").astype(object).str.strip()
 
 
 def _apply_lookup(series: pd.Series, spec: FieldSpec, fail: Callable[..., None]) -> pd.Series:

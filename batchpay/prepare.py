@@ -8,7 +8,6 @@ its failures.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from batchpay.fields import ParsedFields, derive_fields, source_column, used_columns
+from batchpay.patterns import compile_pattern, searches
 from batchpay.read import Table, read_table
 from batchpay.records import CellFailure, Origin, Outcome, RawRow, RowOutcome
 from batchpay.schema import load_schema, validate_rows
@@ -216,7 +216,7 @@ def _text_test(rule: Condition, text: str) -> bool:
     if rule.one_of is not None:
         checks.append(text in {v.strip() for v in rule.one_of})
     if rule.matches is not None:
-        checks.append(re.search(rule.matches, text) is not None)
+        checks.append(searches(compile_pattern(rule.matches), text))
     if rule.empty is not None:
         checks.append((text == "") == rule.empty)
     return all(checks)

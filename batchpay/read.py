@@ -29,6 +29,7 @@ import python_calamine
 
 from batchpay.errors import InputError, SpecError
 from batchpay.fixsheet import fix_sheet_input, is_fix_workbook
+from batchpay.patterns import PatternError, compile_pattern
 from batchpay.records import CellFailure, Origin
 from batchpay.spec import InputSpec
 from batchpay.statements import COLUMNS as STATEMENT_COLUMNS
@@ -622,9 +623,9 @@ def _drop_footer_and_markers(
 def _drop_markers(records: list[Record], pattern: str) -> tuple[list[Record], list[Record]]:
     """(rows kept, marker rows dropped)."""
     try:
-        marker = re.compile(pattern)
-    except re.error as exc:
-        raise SpecError(f"input.drop_rows_matching: regex does not compile: {exc}") from None
+        marker = compile_pattern(pattern)
+    except PatternError as exc:
+        raise SpecError(f"input.drop_rows_matching: {exc}") from None
     kept: list[Record] = []
     markers: list[Record] = []
     for record in records:

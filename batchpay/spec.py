@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from batchpay.errors import SpecError
 from batchpay.money import UnknownCurrency, currency_exponent
+from batchpay.patterns import compile_pattern
 
 ActionName = Literal[
     "record_payment", "collect_payment", "apply_payments", "close_invoice", "charge"
@@ -34,10 +35,7 @@ ACTIONS: tuple[str, ...] = (
 
 def _compiles(pattern: str | None) -> str | None:
     if pattern is not None:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"regex does not compile: {exc}") from None
+        compile_pattern(pattern)  # PatternError is a ValueError: pydantic reports it at the key
     return pattern
 
 
@@ -84,8 +82,9 @@ class InputSpec(_Model):
     )
     drop_rows_matching: str | None = Field(
         None,
-        description="Regex; a row whose first non-empty cell matches it is dropped before parsing "
-        "(marker lines such as 'Posted Transactions'); the run notes name each dropped row.",
+        description="Regex (RE2 syntax); a row whose first non-empty cell matches it is dropped "
+        "before parsing (marker lines such as 'Posted Transactions'); the run notes name each "
+        "dropped row.",
     )
     sheet: str | int | None = Field(
         None,
@@ -155,8 +154,9 @@ class FieldSpec(_Model):
     )
     regex: str | None = Field(
         None,
-        description="Regex searched in the text; the named group 'value', else group 1, else the "
-        "whole match is kept. No match makes the field empty.",
+        description="Regex (RE2 syntax: linear time; no backreferences or lookaround; \\d \\w \\s "
+        "are ASCII) searched in the text; the named group 'value', else group 1, else the "
+        "whole match is kept. No match makes the field empty (an error when required).",
     )
     lookup: dict[str, str] | None = Field(
         None, description="Table mapping the text to a value, e.g. {CHECK: check}."
@@ -226,6 +226,11 @@ class FieldSpec(_Model):
                 raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("regex")
+    @classmethod
+    def _field_regex(cls, value: str | None) -> str | None:
+        return _compiles(value)
+
     @field_validator("timezone")
     @classmethod
     def _iana_zone(cls, value: str) -> str:
@@ -273,11 +278,6 @@ class FieldSpec(_Model):
             raise ValueError(f"debit_values and credit_values share {', '.join(sorted(shared))}")
         if self.type == "date" and not self.formats and not self.excel_serial:
             raise ValueError("a date field needs 'formats' (e.g. ['%d/%m/%Y']) or excel_serial")
-        if self.regex is not None:
-            try:
-                re.compile(self.regex)
-            except re.error as exc:
-                raise ValueError(f"regex does not compile: {exc}") from exc
         return self
 
     def input_columns(self) -> list[str]:
@@ -300,7 +300,7 @@ class Condition(_Model):
     field: str | None = Field(None, description="Parsed field to test.")
     equals: str | None = Field(None, description="Text equals this (after trimming spaces).")
     one_of: list[str] | None = Field(None, description="Text is one of these.")
-    matches: str | None = Field(None, description="Regex searched in the text.")
+    matches: str | None = Field(None, description="Regex (RE2 syntax) searched in the text.")
     empty: bool | None = Field(None, description="true: text is empty; false: not empty.")
     gt: int | None = Field(None, description="Field value greater than (money: minor units).")
     lt: int | None = Field(None, description="Field value less than (money: minor units).")

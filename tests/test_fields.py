@@ -69,10 +69,35 @@ def test_regex_group_one_named_value_and_whole_match() -> None:
     assert values({"column": "A", "regex": r"INV-\d+"}, "x INV-7 y") == ["INV-7"]
 
 
-def test_regex_without_a_match_is_empty_and_fails_when_required() -> None:
+def test_regex_without_a_match_says_so_and_fails_when_required() -> None:
+    """Issue 13 item 10: a non-match is not '"" is empty'; the text searched is shown."""
     assert failures({"column": "A", "regex": r"INV-(\d+)"}, "CARD PAYMENT") == [
-        r'line 2, column "A": "CARD PAYMENT" is empty (expected text matching /INV-(\d+)/)'
+        r'line 2, column "A": "CARD PAYMENT" does not match the regex of fields.f '
+        r"(expected text matching /INV-(\d+)/)"
     ]
+    assert failures({"column": "A", "regex": r"INV-(\d+)"}, "") == [
+        r'line 2, column "A": "" is empty (expected text matching /INV-(\d+)/)'
+    ]
+    parsed = derive({"f": {"template": "{A} {B}", "regex": r"INV-(\d+)"}},
+                    [{"A": "CARD", "B": "PAYMENT"}])
+    assert [str(f) for f in parsed.failures[0]] == [
+        r'line 2, column "A": "CARD PAYMENT" does not match the regex of fields.f '
+        r"(expected text matching /INV-(\d+)/)"
+    ]
+
+
+def test_regex_runs_in_linear_time_on_catastrophic_patterns() -> None:
+    """Issue 13 item 2: these take Python's backtracking re longer than the age of the universe;
+    RE2 answers at once, and correctly."""
+    long_word = "a" * 20_000
+    assert values({"column": "A", "regex": r"^(\w+)*$"}, long_word, long_word + "!",
+                  column="A")[0] == long_word
+    (failure,) = failures({"column": "A", "regex": r"^(x+x+)+y$"}, "x" * 20_000)
+    assert failure.startswith('line 2, column "A": "xxxxxxxxxx')
+    assert failure.endswith('" does not match the regex of fields.f '
+                            "(expected text matching /^(x+x+)+y$/)")
+    matched = values({"column": "A", "regex": r"^(x+x+)+y$"}, "x" * 20_000 + "y")
+    assert matched == ["x" * 20_000]  # group 1, as Python's re would keep it
     assert values({"column": "A", "regex": r"INV-(\d+)", "required": False}, "CARD") == [None]
 
 

@@ -82,8 +82,15 @@ ROUTE = {"type": "close_invoice", "params": {"invoice_id": "invoice_id"}}
          "fields.invoice_id: give exactly one of column, columns, const, template (or "
          "credit_column/debit_column for money); found: none"),
         (job(fields={**FIELDS, "invoice_id": {"column": "Memo", "regex": "(INV"}}),
-         "fields.invoice_id: regex does not compile: missing ), unterminated subpattern at "
-         "position 0"),
+         "fields.invoice_id.regex: regex does not compile: missing ): (INV"),
+        (job(fields={**FIELDS, "invoice_id": {"column": "Memo", "regex": r"(\w)\1"}}),
+         "fields.invoice_id.regex: regex does not compile: invalid escape sequence: \\1 (a "
+         "backreference \\1 is not supported: batchpay runs regexes with RE2, which takes time "
+         "linear in the text and so cannot look around or refer back)"),
+        (job(filters=[{"column": "Memo", "matches": "NW(?=-)", "reason": "r"}]),
+         "filters.0.matches: regex does not compile: invalid perl operator: (?= (lookahead "
+         "(?=...) is not supported: batchpay runs regexes with RE2, which takes time linear in "
+         "the text and so cannot look around or refer back)"),
         (job(fields=money()),
          "fields.amount: a money field needs 'currency' (e.g. EUR) or 'currency_field'"),
         (job(fields=money(currency_field="cur")),

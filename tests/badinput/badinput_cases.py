@@ -312,7 +312,7 @@ CASES: list[Case] = [
          "{job}: fields: Input should be a valid dictionary",
          spec=setting("fields", ["invoice_id", "amount"])),
     Case("spec-bad-regex", "deposits.csv", GOOD, 2,
-         "{job}: fields.invoice_id: regex does not compile",
+         "{job}: fields.invoice_id.regex: regex does not compile",
          spec=setting("fields.invoice_id.regex", "(INV-")),
     Case("spec-bad-marker-regex", "deposits.csv", GOOD, 2,
          "{job}: input.drop_rows_matching: regex does not compile",
@@ -320,6 +320,31 @@ CASES: list[Case] = [
     Case("spec-bad-filter-regex", "deposits.csv", GOOD, 2,
          "{job}: filters.0.matches: regex does not compile",
          spec=setting("filters", [{"column": "Reference", "matches": "*x", "reason": "r"}])),
+    # Issue 13 item 2: patterns that make a backtracking engine run for ever; RE2 is linear.
+    Case("regex-catastrophic-field", "deposits.csv",
+         csv_text([row(reference="NW0001"), row(reference="a" * 5000 + "!", invoice="INV-1017")
+                   ]).encode(), 1,
+         'line 3, column "Reference": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
+         '… (5,001 characters)" does not match the regex of fields.reference',
+         spec=setting("fields.reference.regex", r"^(\w+)*$")),
+    Case("regex-catastrophic-filter", "deposits.csv",
+         csv_text([GOOD_ROW, row(reference="NW-" + "a" * 5000, invoice="INV-1002"),
+                   row(reference="NW-" + "a" * 60 + "b", invoice="INV-1017")]).encode(), 0,
+         "test transfer", posted=2,
+         spec=setting("filters", [{"column": "Reference", "matches": "^NW-(a|aa)+$",
+                                   "reason": "test transfer"}])),
+    Case("regex-catastrophic-marker", "deposits.csv",
+         csv_text([GOOD_ROW, ("x" * 5000 + "y",), ("x" * 60, "NW-0003", "INV-1017", "1.00", "USD")
+                   ]).encode(), 1,
+         'line 4, column "Date": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" is '
+         "not a date", spec=setting("input.drop_rows_matching", "^(x+x+)+y$")),
+    Case("regex-with-backreference", "deposits.csv", GOOD, 2,
+         "{job}: fields.reference.regex: regex does not compile: invalid escape sequence: \\1 (a "
+         "backreference \\1 is not supported: batchpay runs regexes with RE2",
+         spec=setting("fields.reference.regex", r"(\w)\1")),
+    Case("regex-with-lookbehind", "deposits.csv", GOOD, 2,
+         "{job}: input.drop_rows_matching: regex does not compile: invalid perl operator: (?<",
+         spec=setting("input.drop_rows_matching", "(?<=Total)")),
     Case("spec-template-names-missing-column", "deposits.csv", GOOD, 2,
          '{input}: column "Nope" not found in the header (line 1)',
          spec=setting("fields.reference", {"template": "{Nope}-{Reference}"})),
