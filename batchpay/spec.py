@@ -569,7 +569,9 @@ def load_spec(path: str | Path) -> JobSpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"{path}: cannot read job spec: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except _DuplicateKey as exc:
+        raise SpecError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -586,6 +588,32 @@ def load_spec(path: str | Path) -> JobSpec:
         except SpecError as exc:
             raise SpecError(f"{path}: {exc}") from None
     return spec
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys; a job spec refuses them (issue 12 item 17:
+    ``reference:`` given twice sent the wrong reference)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[object, int] = {}
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # "<<: *defaults" may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                seen = first.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: PyYAML says so below
+                continue
+            if seen != key_node.start_mark.line + 1:
+                raise _DuplicateKey(
+                    f"line {key_node.start_mark.line + 1}: key '{key}' is given twice "
+                    f"(first on line {seen}); keep one"
+                )
+        return super().construct_mapping(node, deep=deep)
 
 
 def parse_spec(data: dict[str, Any], source: str = "<spec>") -> JobSpec:

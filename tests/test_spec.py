@@ -194,6 +194,40 @@ def test_not_yaml(tmp_path: Path) -> None:
     assert str(raised.value).startswith(f"{path}: line 3 not valid YAML: ")
 
 
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path: Path) -> None:
+    """Issue 12 item 17: PyYAML kept the last of two equal keys, so a second ``reference:``
+    silently replaced the first."""
+    path = tmp_path / "job.yaml"
+    path.write_text(
+        "name: x\n"
+        "fields:\n"
+        "  invoice_id: {column: Invoice}\n"
+        "  reference: {column: Reference}\n"
+        "  reference: {column: Memo}\n"
+        "action: {type: close_invoice, params: {invoice_id: invoice_id}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(SpecError) as raised:
+        load_spec(path)
+    assert str(raised.value) == (
+        f"{path}: line 5: key 'reference' is given twice (first on line 4); keep one"
+    )
+
+
+def test_a_merge_key_may_be_overridden(tmp_path: Path) -> None:
+    path = tmp_path / "job.yaml"
+    path.write_text(
+        "name: x\n"
+        "fields:\n"
+        "  invoice_id: &text {column: Invoice, required: false}\n"
+        "  memo: {<<: *text, column: Memo}\n"
+        "action: {type: close_invoice, params: {invoice_id: invoice_id}}\n",
+        encoding="utf-8",
+    )
+    memo = load_spec(path).fields["memo"]
+    assert (memo.column, memo.required) == ("Memo", False)
+
+
 def test_not_a_mapping(tmp_path: Path) -> None:
     path = tmp_path / "job.yaml"
     path.write_text("- name: x\n", encoding="utf-8")

@@ -357,6 +357,11 @@ CASES: list[Case] = [
     Case("spec-yaml-syntax-error", "deposits.csv", GOOD, 2, "{job}: line 5 not valid YAML",
          spec=raw("name: x\nfields:\n  a: {column: A}\n  b: [unclosed\naction: x\n"),
          tags=frozenset({"subprocess"})),
+    Case("spec-duplicate-key", "deposits.csv", GOOD, 2,  # issue 12 item 17: the last one won
+         "{job}: line 19: key 'reference' is given twice (first on line 17); keep one",
+         spec=raw(base_yaml().replace("  reference:\n    column: Reference\n",
+                                      "  reference:\n    column: Reference\n"
+                                      "  reference:\n    column: Invoice\n"))),
     Case("spec-empty-file", "deposits.csv", GOOD, 2, "{job}: a job spec is a YAML mapping",
          spec=raw("")),
     Case("spec-is-a-list", "deposits.csv", GOOD, 2, "{job}: a job spec is a YAML mapping",
