@@ -11,7 +11,7 @@ one pays off is predicted as what Chargebee will do with it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from batchpay.chargebee.client import ChargebeeClient
@@ -19,17 +19,23 @@ from batchpay.money import format_amount
 from batchpay.plan import PlannedCall
 from batchpay.records import Outcome
 
-PAYABLE = frozenset({"payment_due", "posted", "not_paid"})
-V1_RECORDABLE = frozenset({"payment_due", "not_paid"})  # v1 record_payment refuses posted
-COLLECTABLE = frozenset({"payment_due", "not_paid"})
+# Invoice statuses a payment can be recorded on, collected or applied to, per API version: the
+# v2 spec allows posted; v1 has no posted status and names payment_due and not_paid.
+PAYABLE = {
+    "v2": frozenset({"payment_due", "posted", "not_paid"}),
+    "v1": frozenset({"payment_due", "not_paid"}),
+}
 CLOSED = frozenset({"posted", "payment_due", "not_paid", "paid"})
 STORE_CHANNELS = frozenset({"app_store", "play_store"})
+USABLE_CARD = frozenset({"valid", "expiring"})  # v1 customer.payment_method.status
 
 
 @dataclass(frozen=True)
 class Prediction:
     outcome: Outcome  # WOULD_POST, SKIPPED or WOULD_FAIL
     reason: str = ""
+    # What Chargebee would answer, for tests comparing a prediction with the site; a row never
+    # shows these: a predicted failure was not sent, so Chargebee answered nothing.
     http_status: int | None = None
     api_error_code: str | None = None
     transaction_id: str | None = None  # the earlier transaction, when skipped as recorded
@@ -41,6 +47,11 @@ class SiteState:
     customers: dict[str, dict[str, Any] | None]
     references: dict[str, list[dict[str, Any]]]  # reference_number -> transactions
     version: str = "v2"
+    # customer id -> the currency a charge to them is invoiced in, None when unknown
+    customer_currencies: dict[str, str | None] = field(default_factory=dict)
+    transactions: dict[str, dict[str, Any]] = field(default_factory=dict)  # apply_payments'
+    # payment source id (a row's, not its customer's own) -> the customer it charged before
+    source_owners: dict[str, str] = field(default_factory=dict)
 
 
 def post(reason: str = "") -> Prediction:
@@ -63,9 +74,81 @@ async def read_state(
     references = await _read_references(client, calls, invoices, version)
     customer_ids = sorted(_customer_ids(calls, invoices))
     customers = {cid: await client.retrieve_customer(cid) for cid in customer_ids}
+    currencies = {
+        cid: await _charge_currency(client, customer)
+        for cid in sorted(_charged_customers(calls))
+        if (customer := customers.get(cid)) is not None
+    }
+    transactions = await _read_transactions(client, calls, version)
+    owners = await _read_source_owners(client, calls, invoices, customers, version)
     return SiteState(
-        invoices=invoices, customers=customers, references=references, version=version
+        invoices=invoices, customers=customers, references=references, version=version,
+        customer_currencies=currencies, transactions=transactions, source_owners=owners,
     )
+
+
+async def _read_source_owners(
+    client: ChargebeeClient,
+    calls: Sequence[PlannedCall],
+    invoices: dict[str, dict[str, Any]],
+    customers: dict[str, dict[str, Any] | None],
+    version: str,
+) -> dict[str, str]:
+    """Whose a row's payment source is, when it is not its invoice customer's primary or
+    backup source: the customer of a transaction once charged to it (API v2)."""
+    if version != "v2":
+        return {}
+    foreign = set()
+    for call in calls:
+        source = call.params.get("payment_source_id")
+        invoice = invoices.get(call.invoice_id or "")
+        if call.action != "collect_payment" or not source or invoice is None:
+            continue
+        if str(source) not in _own_sources(customers.get(str(invoice.get("customer_id")))):
+            foreign.add(str(source))
+    owners = {}
+    for source in sorted(foreign):
+        txns = await client.find_transactions(payment_source_id=source)
+        if txns and txns[0].get("customer_id"):
+            owners[source] = str(txns[0]["customer_id"])
+    return owners
+
+
+def _own_sources(customer: dict[str, Any] | None) -> set[str]:
+    customer = customer or {}
+    return {str(customer[name]) for name in ("primary_payment_source_id",
+                                             "backup_payment_source_id") if customer.get(name)}
+
+
+def _charged_customers(calls: Sequence[PlannedCall]) -> set[str]:
+    return {str(c.params["customer_id"]) for c in calls
+            if c.action == "charge" and c.params.get("customer_id")}
+
+
+async def _charge_currency(client: ChargebeeClient, customer: dict[str, Any]) -> str | None:
+    """The currency Chargebee invoices a charge to ``customer`` in: the v2 customer's
+    ``preferred_currency_code`` (multi-currency sites); else, and always on API v1, whose
+    customer carries no currency, the currency of the customer's latest invoice."""
+    preferred = customer.get("preferred_currency_code")
+    if preferred:
+        return str(preferred)
+    latest = await client.latest_invoice(str(customer.get("id")))
+    code = (latest or {}).get("currency_code")
+    return str(code) if code else None
+
+
+async def _read_transactions(
+    client: ChargebeeClient, calls: Sequence[PlannedCall], version: str
+) -> dict[str, dict[str, Any]]:
+    """The transactions apply_payments rows name (API v2; v1 has no apply_payments)."""
+    ids = sorted({
+        str(txn_id)
+        for c in calls if c.action == "apply_payments"
+        for txn_id, _ in c.params.get("transactions") or []  # type: ignore[attr-defined]
+    })
+    if version != "v2" or not ids:
+        return {}
+    return {str(t.get("id")): t for t in await client.list_transactions(ids)}
 
 
 async def _read_invoices(
@@ -147,19 +230,22 @@ def _predict_one(
     if call.action == "collect_payment":
         return _predict_collect(call, invoice, state)
     if call.action == "apply_payments":
-        return _predict_apply(invoice, state)
+        return _predict_apply(call, invoice, state)
     return _predict_close(invoice)
 
 
-def _currency_problem(call: PlannedCall, invoice: dict[str, Any]) -> Prediction | None:
-    if call.currency and invoice.get("currency_code") and call.currency != invoice["currency_code"]:
-        return fail(
-            f"the row is in {call.currency} but invoice {invoice['id']} is in "
-            f"{invoice['currency_code']}; nothing is sent",
-            None,
-            "currency_mismatch",
-        )
+def _currency_problem(call: PlannedCall, currency: object, owner: str) -> Prediction | None:
+    """A row whose currency is not ``currency`` (the invoice's, or the charged customer's):
+    Chargebee would take its amount in ``currency``, so it is never sent."""
+    wrong = sorted({r.currency for r in call.rows if r.currency and r.currency != currency})
+    if currency and wrong:
+        return fail(f"the row is in {wrong[0]} but {owner} {currency}; nothing is sent",
+                    None, "currency_mismatch")
     return None
+
+
+def _invoice_currency_problem(call: PlannedCall, invoice: dict[str, Any]) -> Prediction | None:
+    return _currency_problem(call, invoice.get("currency_code"), f"invoice {invoice['id']} is in")
 
 
 def _predict_record(call: PlannedCall, invoice: dict[str, Any], state: SiteState) -> Prediction:
@@ -171,12 +257,12 @@ def _predict_record(call: PlannedCall, invoice: dict[str, Any], state: SiteState
     status = invoice.get("status")
     if status == "paid":
         return skip(f"invoice {invoice['id']} is already paid")
-    payable = V1_RECORDABLE if state.version == "v1" else PAYABLE
+    payable = PAYABLE[state.version]
     if status not in payable:
         return fail(f"invoice {invoice['id']} is {status}; a payment can be recorded only on "
                     f"{', '.join(sorted(payable))} invoices", 409,
                     "invalid_state_for_request")
-    mismatch = _currency_problem(call, invoice)
+    mismatch = _invoice_currency_problem(call, invoice)
     if mismatch:
         return mismatch
     amount, due = call.amount, int(invoice.get("amount_due") or 0)
@@ -209,34 +295,93 @@ def _predict_collect(call: PlannedCall, invoice: dict[str, Any], state: SiteStat
     status = invoice.get("status")
     if status == "paid":
         return skip(f"invoice {invoice['id']} is already paid")
-    if status not in COLLECTABLE:
-        return fail(f"invoice {invoice['id']} is {status}; only payment_due or not_paid invoices "
-                    "can be collected", 409, "invalid_state_for_request")
-    customer = state.customers.get(str(invoice.get("customer_id"))) or {}
-    if customer.get("channel") in STORE_CHANNELS:
-        return fail(f"customer {customer.get('id')} pays through {customer['channel']}; the store "
-                    "collects its payments", 400, "invalid_request")
-    if not call.params.get("payment_source_id") and not customer.get("primary_payment_source_id"):
-        return fail(f"customer {invoice.get('customer_id')} has no payment source", 400,
-                    "payment_method_not_present")
+    collectable = PAYABLE[state.version]
+    if status not in collectable:
+        return fail(f"invoice {invoice['id']} is {status}; only "
+                    f"{', '.join(sorted(collectable))} invoices can be collected (API "
+                    f"{state.version})", 409, "invalid_state_for_request")
+    channel = invoice.get("channel")
+    if channel in STORE_CHANNELS:
+        return fail(f"invoice {invoice['id']} belongs to {channel}; the store collects its "
+                    "payments", 400, "invalid_request")
+    problem = _invoice_currency_problem(call, invoice) or _source_problem(call, invoice, state)
+    if problem:
+        return problem
     to_collect = int(invoice.get("amount_to_collect", invoice.get("amount_due")) or 0)
+    if to_collect <= 0:
+        return fail(f"invoice {invoice['id']} has nothing left to collect", 409,
+                    "invalid_state_for_request")
     if call.amount is not None and call.amount > to_collect:
         left = format_amount(to_collect, invoice["currency_code"])
         return fail(f"amount is more than the {left} left to collect", 400, "param_wrong_value")
     return post()
 
 
-def _predict_apply(invoice: dict[str, Any], state: SiteState) -> Prediction:
+def _source_problem(
+    call: PlannedCall, invoice: dict[str, Any], state: SiteState
+) -> Prediction | None:
+    """What the collection would be charged to, as this API version shows it: v2 a payment
+    source (the row's, or the customer's primary), v1 the customer's card (payment_method)."""
+    customer_id = str(invoice.get("customer_id"))
+    customer = state.customers.get(customer_id) or {}
+    if state.version == "v1":
+        card = customer.get("payment_method") or {}
+        if card.get("status") not in USABLE_CARD:
+            return fail(f"customer {customer_id} has no valid card on file", 400,
+                        "payment_method_not_present")
+        return None
+    source = call.params.get("payment_source_id")
+    if not source:
+        if not customer.get("primary_payment_source_id"):
+            return fail(f"customer {customer_id} has no payment source", 400,
+                        "payment_method_not_present")
+        return None
+    if str(source) in _own_sources(customer):
+        return None
+    owner = state.source_owners.get(str(source)) or next(
+        (cid for cid, other in state.customers.items() if str(source) in _own_sources(other)),
+        None)
+    if owner is not None and owner != customer_id:
+        return fail(f"payment source {source} belongs to customer {owner}, not to "
+                    f"{customer_id} (invoice {invoice['id']})", 404, "resource_not_found")
+    return None
+
+
+def _predict_apply(call: PlannedCall, invoice: dict[str, Any], state: SiteState) -> Prediction:
     status = invoice.get("status")
     if status == "paid":
         return skip(f"invoice {invoice['id']} is already paid")
-    if status not in PAYABLE:
+    if status not in PAYABLE[state.version]:
         return fail(f"invoice {invoice['id']} is {status}", 409, "invalid_state_for_request")
     customer = state.customers.get(str(invoice.get("customer_id"))) or {}
     if not int(customer.get("excess_payments") or 0):
         return fail(f"customer {invoice.get('customer_id')} has no excess payments to apply", 409,
                     "invalid_state_for_request")
-    return post()
+    return _invoice_currency_problem(call, invoice) or _transactions_problem(
+        call, invoice, state
+    ) or post()
+
+
+def _transactions_problem(
+    call: PlannedCall, invoice: dict[str, Any], state: SiteState
+) -> Prediction | None:
+    """Each named transaction must be the invoice customer's, in the invoice's currency, with
+    an unused amount (read before; a transaction not found is left to Chargebee)."""
+    for txn_id, _ in call.params.get("transactions") or []:  # type: ignore[attr-defined]
+        txn = state.transactions.get(str(txn_id))
+        if txn is None:
+            continue
+        if txn.get("customer_id") != invoice.get("customer_id"):
+            return fail(f"transaction {txn_id} belongs to customer {txn.get('customer_id')}, "
+                        f"not to {invoice.get('customer_id')} (invoice {invoice['id']})", 400,
+                        "param_wrong_value")
+        if txn.get("currency_code") != invoice.get("currency_code"):
+            return fail(f"transaction {txn_id} is in {txn.get('currency_code')} but invoice "
+                        f"{invoice['id']} is in {invoice.get('currency_code')}", 400,
+                        "param_wrong_value")
+        if not int(txn.get("amount_unused") or 0):
+            return fail(f"transaction {txn_id} has no unused amount", 400, "param_wrong_value")
+    return None
 
 
 def _predict_close(invoice: dict[str, Any]) -> Prediction:
@@ -259,11 +404,12 @@ def _predict_charge(call: PlannedCall, state: SiteState) -> Prediction:
     customer = state.customers.get(str(customer_id))
     if customer is None:
         return fail(f"customer {customer_id} not found", 404, "resource_not_found")
-    currency = customer.get("preferred_currency_code")
-    if call.currency and currency and call.currency != currency:
-        return fail(f"the row is in {call.currency} but customer {customer_id} is billed in "
-                    f"{currency}; nothing is sent", None, "currency_mismatch")
-    return post()
+    currency = state.customer_currencies.get(str(customer_id))
+    if currency is None and call.currency and "currency_code" not in call.params:
+        return fail(f"the currency of customer {customer_id} cannot be confirmed (API "
+                    f"{state.version} shows none on the customer and they have no invoice "
+                    f"yet), so a {call.currency} charge is not sent", None, "currency_unknown")
+    return _currency_problem(call, currency, f"customer {customer_id} is billed in") or post()
 
 
 def _apply_effect(call: PlannedCall, invoice: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from batchpay import __version__
 from batchpay.chargebee.encode import (
     MAX_LIST_LIMIT,
     Request,
+    latest_invoice_request,
     list_invoices_request,
     list_transactions_request,
     retrieve_request,
@@ -368,19 +369,26 @@ class ChargebeeClient:
         return found
 
     async def find_transactions(
-        self, *, reference_number: str | None = None, customer_id: str | None = None
+        self,
+        *,
+        reference_number: str | None = None,
+        customer_id: str | None = None,
+        payment_source_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """Transactions matching every given filter (API v2), all pages."""
-        if not reference_number and not customer_id:
-            raise ValueError("find_transactions needs reference_number or customer_id")
+        if not reference_number and not customer_id and not payment_source_id:
+            raise ValueError(
+                "find_transactions needs reference_number, customer_id or payment_source_id"
+            )
         if self.api_version == "v1":
             raise NotSupportedError("API v1 cannot filter transactions by reference or customer")
-        entries = await self._pages(
-            list_transactions_request(reference_number=reference_number, customer_id=customer_id),
-            lambda offset: list_transactions_request(
-                reference_number=reference_number, customer_id=customer_id, offset=offset
-            ),
-        )
+        def page(offset: str | None = None) -> Request:
+            return list_transactions_request(
+                reference_number=reference_number, customer_id=customer_id,
+                payment_source_id=payment_source_id, offset=offset,
+            )
+
+        entries = await self._pages(page(), page)
         return [e["transaction"] for e in entries if isinstance(e.get("transaction"), dict)]
 
     async def list_transactions(self, ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -398,6 +406,14 @@ class ChargebeeClient:
             )
             found += [e["transaction"] for e in entries if isinstance(e.get("transaction"), dict)]
         return found
+
+    async def latest_invoice(self, customer_id: str) -> dict[str, Any] | None:
+        """The customer's most recent invoice, or None when it has none."""
+        body = (await self.send(latest_invoice_request(customer_id, self.api_version))).body
+        page = body.get("list")
+        first = page[0] if isinstance(page, list) and page else None
+        invoice = first.get("invoice") if isinstance(first, dict) else None
+        return invoice if isinstance(invoice, dict) else None
 
     async def _retrieve(
         self, kind: Literal["invoice", "customer"], id: str

@@ -447,6 +447,7 @@ def list_transactions_request(
     reference_number: str | None = None,
     customer_id: str | None = None,
     ids: Sequence[str] | None = None,
+    payment_source_id: str | None = None,
     offset: str | None = None,
     limit: int = MAX_LIST_LIMIT,
 ) -> Request:
@@ -463,10 +464,22 @@ def list_transactions_request(
         form.append(("reference_number[is]", reference_number))
     if customer_id:
         form.append(("customer_id[is]", customer_id))
+    if payment_source_id:
+        form.append(("payment_source_id[is]", payment_source_id))
     form.append(("limit", _limit(limit)))
     if offset:
         form.append(("offset", offset))
     return Request(method="GET", path="/transactions", form=tuple(form), invoice_id=None)
+
+
+def latest_invoice_request(customer_id: str, version: str) -> Request:
+    """The customer's latest invoice: ``GET /customers/{id}/invoices?limit=1`` on API v1 (latest
+    first; v1's ``/invoices`` has no filters), ``GET /invoices?customer_id[is]=..`` on v2."""
+    if version == "v1":
+        path = "/customers/" + path_segment(customer_id, param="customer_id") + "/invoices"
+        return Request(method="GET", path=path, form=(("limit", "1"),), invoice_id=None)
+    form = (("customer_id[is]", customer_id), ("sort_by[desc]", "date"), ("limit", "1"))
+    return Request(method="GET", path="/invoices", form=form, invoice_id=None)
 
 
 _RETRIEVE_PATHS = {"invoice": "/invoices/", "customer": "/customers/"}

@@ -222,9 +222,10 @@ def _write_route(
     return Route(f"/api/{version}{_starlette_path(spec_path)}", endpoint, methods=["POST"])
 
 
-def _read_route(
-    sandbox: Sandbox, version: str, spec_path: str, fn: Callable[[Request, dict], dict]
-) -> Route:
+Reader = Callable[[Request, dict], dict]
+
+
+def _read_route(sandbox: Sandbox, version: str, spec_path: str, fn: Reader) -> Route:
     entry = params.operation(version, f"GET {spec_path}")
 
     async def endpoint(request: Request) -> Response:
@@ -235,24 +236,35 @@ def _read_route(
     return Route(f"/api/{version}{_starlette_path(spec_path)}", endpoint, methods=["GET"])
 
 
-def _api_routes(sandbox: Sandbox) -> list[Route]:
-    store = sandbox.store
-    readers: list[tuple[str, Callable[[Request, dict], dict]]] = [
-        ("/invoices", lambda r, v: reads.list_invoices(store, v)),
+def _readers(store: SandboxStore, version: str) -> list[tuple[str, Reader]]:
+    readers: list[tuple[str, Reader]] = [
+        ("/invoices", lambda r, v: reads.list_invoices(store, v, version)),
         (
             "/invoices/{invoice-id}",
-            lambda r, v: reads.retrieve(store, "invoice", r.path_params["invoice_id"]),
+            lambda r, v: reads.retrieve(store, "invoice", r.path_params["invoice_id"], version),
         ),
-        ("/transactions", lambda r, v: reads.list_transactions(store, v)),
+        ("/transactions", lambda r, v: reads.list_transactions(store, v, version)),
         (
             "/customers/{customer-id}",
-            lambda r, v: reads.retrieve(store, "customer", r.path_params["customer_id"]),
+            lambda r, v: reads.retrieve(store, "customer", r.path_params["customer_id"], version),
         ),
     ]
+    if version == "v1":  # v1 lists invoices without filters; per customer it has its own path
+        readers.append((
+            "/customers/{customer-id}/invoices",
+            lambda r, v: reads.customer_invoices(store, r.path_params["customer_id"], v, version),
+        ))
+    return readers
+
+
+def _api_routes(sandbox: Sandbox) -> list[Route]:
     routes = []
     for version, writes in operations.WRITES.items():
         routes += [_write_route(sandbox, version, *w) for w in writes]
-        routes += [_read_route(sandbox, version, path, fn) for path, fn in readers]
+        routes += [
+            _read_route(sandbox, version, path, fn)
+            for path, fn in _readers(sandbox.store, version)
+        ]
     return routes
 
 

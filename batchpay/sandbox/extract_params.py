@@ -35,6 +35,7 @@ SERVED: dict[str, list[tuple[str, str]]] = {
         ("get", "/invoices"),
         ("get", "/transactions"),
         ("get", "/customers/{customer-id}"),
+        ("get", "/customers/{customer-id}/invoices"),
     ],
     "v2": [
         ("post", "/invoices/{invoice-id}/record_payment"),

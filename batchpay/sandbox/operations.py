@@ -18,13 +18,15 @@ from batchpay.sandbox.resources import (
     link,
     new_invoice,
     new_transaction,
-    public,
+    render,
     set_amount_to_collect,
     touch,
+    v1_status,
 )
 from batchpay.sandbox.store import Doc, SandboxStore
 
 V1_RECORDABLE = ("payment_due", "not_paid")
+V1_COLLECTABLE = ("payment_due", "not_paid")  # the v1 spec; v2 also collects posted invoices
 BLOCKED_CHANNELS = ("app_store", "play_store")
 
 
@@ -61,11 +63,13 @@ def _customer(store: SandboxStore, customer_id: str, param: str | None = None) -
     return customer
 
 
-def _require_status(invoice: Doc, allowed: tuple[str, ...], action: str) -> None:
-    if invoice["status"] not in allowed:
+def _require_status(
+    invoice: Doc, allowed: tuple[str, ...], action: str, version: str = "v2"
+) -> None:
+    status = invoice["status"] if version == "v2" else v1_status(invoice["status"])
+    if status not in allowed:
         raise errors.invalid_state(
-            f"Invoice {invoice['id']} is {invoice['status']};"
-            f" {action} needs one of {', '.join(allowed)}"
+            f"Invoice {invoice['id']} is {status}; {action} needs one of {', '.join(allowed)}"
         )
 
 
@@ -154,7 +158,9 @@ def _card_payment(write: Write, invoice: Doc, source: dict[str, Any], amount: in
 def record_payment(write: Write, params: dict[str, Any]) -> Applied:
     invoice = _invoice(write)
     v2 = write.version == "v2"
-    _require_status(invoice, OPEN_STATUSES if v2 else V1_RECORDABLE, "record_payment")
+    _require_status(
+        invoice, OPEN_STATUSES if v2 else V1_RECORDABLE, "record_payment", write.version
+    )
     names = {
         "amount": "transaction[amount]" if v2 else "amount",
         "payment_method": "transaction[payment_method]" if v2 else "payment_method",
@@ -187,14 +193,15 @@ def record_payment(write: Write, params: dict[str, Any]) -> Applied:
         link(invoice, txn, 0, write.now)
         touch(invoice, write.now)
     _save(write.store, invoice, txn, customer)
-    return Applied(
-        {"invoice": public(invoice), "transaction": txn}, invoice["id"], txn["id"], amount
-    )
+    return Applied(_body(write, invoice, txn), invoice["id"], txn["id"], amount)
 
 
 def collect_payment(write: Write, params: dict[str, Any]) -> Applied:
     invoice = _invoice(write)
-    _require_status(invoice, OPEN_STATUSES, "collect_payment")
+    v2 = write.version == "v2"
+    _require_status(
+        invoice, OPEN_STATUSES if v2 else V1_COLLECTABLE, "collect_payment", write.version
+    )
     if "authorization_transaction_id" in params:
         raise errors.not_found(
             "Authorization transaction",
@@ -202,10 +209,12 @@ def collect_payment(write: Write, params: dict[str, Any]) -> Applied:
             "authorization_transaction_id",
         )
     customer = _customer(write.store, invoice["customer_id"])
-    if customer.get("channel") in BLOCKED_CHANNELS:
+    if invoice.get("channel") in BLOCKED_CHANNELS:
         raise errors.invalid_request(
-            f"Payments of {customer['channel']} customers are collected by the store"
+            f"Invoice {invoice['id']} belongs to {invoice['channel']}; the store collects it"
         )
+    if invoice["amount_to_collect"] <= 0:
+        raise errors.invalid_state(f"Invoice {invoice['id']} has nothing to collect")
     source = _payment_source(customer, params.get("payment_source_id"))
     amount = _positive("amount", params.get("amount", invoice["amount_to_collect"]))
     if amount > invoice["amount_to_collect"]:
@@ -218,9 +227,7 @@ def collect_payment(write: Write, params: dict[str, Any]) -> Applied:
         )
     txn = _card_payment(write, invoice, source, amount)
     _save(write.store, invoice, txn)
-    return Applied(
-        {"invoice": public(invoice), "transaction": txn}, invoice["id"], txn["id"], amount
-    )
+    return Applied(_body(write, invoice, txn), invoice["id"], txn["id"], amount)
 
 
 def apply_payments(write: Write, params: dict[str, Any]) -> Applied:
@@ -245,7 +252,7 @@ def apply_payments(write: Write, params: dict[str, Any]) -> Applied:
     touch(customer, write.now)
     _save(write.store, invoice, None, customer)
     first = used[0][0] if used else None
-    return Applied({"invoice": public(invoice)}, invoice["id"], first, sum(a for _, a in used))
+    return Applied(_body(write, invoice), invoice["id"], first, sum(a for _, a in used))
 
 
 def _requested_payments(
@@ -290,7 +297,7 @@ def close(write: Write, params: dict[str, Any]) -> Applied:
     touch(customer, write.now)
     _save(write.store, invoice, txn, customer)
     return Applied(
-        {"invoice": public(invoice)}, invoice["id"], txn["id"] if txn else None, invoice["total"]
+        _body(write, invoice), invoice["id"], txn["id"] if txn else None, invoice["total"]
     )
 
 
@@ -299,7 +306,7 @@ def _auto_collect(write: Write, invoice: Doc, customer: Doc) -> Doc | None:
     sources = customer.get("_payment_sources", [])
     if invoice["amount_due"] == 0 or customer.get("auto_collection") != "on" or not sources:
         return None
-    if customer.get("channel") in BLOCKED_CHANNELS or sources[0]["decline"]:
+    if invoice.get("channel") in BLOCKED_CHANNELS or sources[0]["decline"]:
         return None
     return _card_payment(write, invoice, sources[0], invoice["amount_due"])
 
@@ -372,11 +379,20 @@ def _charge_invoice(
         date=params.get("invoice_date", int(write.now)),
         now=write.now,
         line_items=items,
+        channel=str(customer.get("channel", "web")),
     )
     if "po_number" in params:
         invoice["po_number"] = params["po_number"]
     write.store.put_invoice(invoice)
-    return Applied({"invoice": public(invoice)}, invoice["id"], None, total)
+    return Applied(_body(write, invoice), invoice["id"], None, total)
+
+
+def _body(write: Write, invoice: Doc, txn: Doc | None = None) -> dict[str, Any]:
+    """The response body, shaped as the request's API version serves the documents."""
+    body = {"invoice": render("invoice", invoice, write.version)}
+    if txn is not None:
+        body["transaction"] = render("transaction", txn, write.version)
+    return body
 
 
 def _save(store: SandboxStore, invoice: Doc, txn: Doc | None, customer: Doc | None = None) -> None:

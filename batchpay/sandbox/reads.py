@@ -7,7 +7,7 @@ from typing import Any
 
 from batchpay.sandbox import errors
 from batchpay.sandbox.params import parse_list
-from batchpay.sandbox.resources import public
+from batchpay.sandbox.resources import render
 from batchpay.sandbox.store import Doc, SandboxStore
 
 _FILTER = re.compile(r"^(\w+)\[(\w+)\]$")
@@ -16,31 +16,43 @@ _IGNORED = ("sort_by", "exclude", "einvoice")
 DEFAULT_LIMIT = 10
 
 
-def retrieve(store: SandboxStore, kind: str, ident: str) -> dict[str, Any]:
+def retrieve(store: SandboxStore, kind: str, ident: str, version: str) -> dict[str, Any]:
     doc = store.customer(ident) if kind == "customer" else store.invoice(ident)
     if doc is None:
         raise errors.not_found(kind.capitalize(), ident)
-    return {kind: public(doc)}
+    return {kind: render(kind, doc, version)}
 
 
-def list_invoices(store: SandboxStore, params: dict[str, Any]) -> dict[str, Any]:
+def list_invoices(store: SandboxStore, params: dict[str, Any], version: str) -> dict[str, Any]:
     ids = params.get("id[in]") or ([params["id[is]"]] if "id[is]" in params else None)
     statuses = params.get("status[in]") or (
         [params["status[is]"]] if "status[is]" in params else None
     )
     docs = store.invoices(ids=ids, customer_id=params.get("customer_id[is]"), statuses=statuses)
-    return page("invoice", docs, params)
+    return page("invoice", docs, params, version)
 
 
-def list_transactions(store: SandboxStore, params: dict[str, Any]) -> dict[str, Any]:
-    return page("transaction", store.transactions(params.get("customer_id[is]")), params)
+def customer_invoices(
+    store: SandboxStore, customer_id: str, params: dict[str, Any], version: str
+) -> dict[str, Any]:
+    """``GET /customers/{id}/invoices`` (API v1): the customer's invoices, latest first."""
+    if store.customer(customer_id) is None:
+        raise errors.not_found("Customer", customer_id)
+    docs = list(reversed(store.invoices(customer_id=customer_id)))
+    return page("invoice", docs, params, version)
 
 
-def page(kind: str, docs: list[Doc], params: dict[str, Any]) -> dict[str, Any]:
+def list_transactions(store: SandboxStore, params: dict[str, Any], version: str) -> dict[str, Any]:
+    docs = store.transactions(params.get("customer_id[is]"))
+    return page("transaction", docs, params, version)
+
+
+def page(kind: str, docs: list[Doc], params: dict[str, Any], version: str) -> dict[str, Any]:
     docs = _sorted([d for d in docs if _matches_all(d, params)], params)
     start = _offset(params.get("offset"))
     limit = params.get("limit", DEFAULT_LIMIT)
-    body: dict[str, Any] = {"list": [{kind: public(d)} for d in docs[start : start + limit]]}
+    shown = docs[start : start + limit]
+    body: dict[str, Any] = {"list": [{kind: render(kind, d, version)} for d in shown]}
     if start + limit < len(docs):
         body["next_offset"] = str(start + limit)
     return body

@@ -17,6 +17,88 @@ def public(doc: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in doc.items() if not key.startswith("_")}
 
 
+def render(kind: str, doc: dict[str, Any], version: str) -> dict[str, Any]:
+    """``doc`` (stored in the v2 shape) as API ``version`` serves a ``kind`` (invoice,
+    transaction or customer): v1 has other names (``amount``, ``linked_transactions``,
+    ``paid_on``) and far fewer fields (no currency, channel or payment source on a customer)."""
+    if version == "v2":
+        return public(doc)
+    return _V1_VIEWS[kind](doc)
+
+
+def _pick(doc: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: doc[name] for name in names if name in doc}
+
+
+_V1_INVOICE = (
+    "id", "customer_id", "subscription_id", "recurring", "status", "po_number", "vat_number",
+    "price_type", "currency_code", "tax", "sub_total", "amount_due", "amount_adjusted",
+    "amount_paid", "credits_applied", "first_invoice",
+)
+_V1_LINE_ITEM = (
+    "date_from", "date_to", "unit_amount", "quantity", "amount", "is_taxed", "description",
+    "entity_type", "entity_id",
+)
+_V1_TRANSACTION = (
+    "id", "customer_id", "subscription_id", "payment_method", "reference_number", "gateway",
+    "type", "date", "currency_code", "amount", "id_at_gateway", "status", "error_code",
+    "error_text", "voided_at", "amount_unused", "masked_card_number", "linked_refunds",
+)
+_V1_CUSTOMER = (
+    "id", "first_name", "last_name", "email", "phone", "company", "vat_number",
+    "auto_collection", "allow_direct_debit", "created_at", "taxability", "refundable_credits",
+    "excess_payments",
+)
+
+
+def v1_status(status: str) -> str:
+    """API v1 has no ``posted`` status: an invoice closed but not yet due is ``payment_due``
+    there, and v1's rules apply to it as to any payment_due invoice."""
+    return "payment_due" if status == "posted" else status
+
+
+def _v1_invoice(doc: dict[str, Any]) -> dict[str, Any]:
+    view = _pick(doc, _V1_INVOICE)
+    view["status"] = v1_status(doc["status"])
+    view["amount"] = doc["total"]
+    view["start_date"] = view["end_date"] = doc["date"]
+    if "paid_at" in doc:
+        view["paid_on"] = doc["paid_at"]
+    view["line_items"] = [
+        {**_pick(item, _V1_LINE_ITEM), "tax": item.get("tax_amount", 0), "type": "charge"}
+        for item in doc["line_items"]
+    ]
+    view["linked_transactions"] = [
+        {**_pick(p, ("txn_id", "applied_amount", "applied_at", "txn_status", "txn_date",
+                     "txn_amount")), "txn_type": "payment"}
+        for p in doc["linked_payments"]
+    ]
+    return view
+
+
+def _v1_transaction(doc: dict[str, Any]) -> dict[str, Any]:
+    view = _pick(doc, _V1_TRANSACTION)
+    view["linked_invoices"] = [
+        {**_pick(link, ("invoice_id", "applied_amount", "applied_at", "invoice_date")),
+         "invoice_amount": link["invoice_total"]}
+        for link in doc["linked_invoices"]
+    ]
+    return view
+
+
+def _v1_customer(doc: dict[str, Any]) -> dict[str, Any]:
+    view = _pick(doc, _V1_CUSTOMER)
+    view["account_credits"] = doc.get("promotional_credits", 0)
+    if "payment_method" in doc:
+        view["payment_method"] = _pick(
+            doc["payment_method"], ("type", "gateway", "status", "reference_id")
+        )
+    return view
+
+
+_V1_VIEWS = {"invoice": _v1_invoice, "transaction": _v1_transaction, "customer": _v1_customer}
+
+
 def touch(doc: dict[str, Any], now: float) -> None:
     """Bump ``updated_at`` and ``resource_version`` (milliseconds, strictly increasing)."""
     doc["updated_at"] = int(now)
@@ -28,7 +110,6 @@ def line_item(
 ) -> dict:
     amount = int(item.get("amount", 0))
     return {
-        "object": "line_item",
         "id": item.get("id", f"li_{invoice_id}_{index}"),
         "date_from": int(item.get("date_from", date)),
         "date_to": int(item.get("date_to", date)),
@@ -59,13 +140,13 @@ def new_invoice(
     amount_paid: int | None = None,
     due_date: int | None = None,
     line_items: list[dict[str, Any]] | None = None,
+    channel: str = "web",
 ) -> dict[str, Any]:
     paid = amount_paid if amount_paid is not None else (total if status == "paid" else 0)
     if amount_due is None:
         amount_due = 0 if status in ("paid", "voided") else total - paid
     items = line_items if line_items is not None else [{"amount": total}]
     doc: dict[str, Any] = {
-        "object": "invoice",
         "id": invoice_id,
         "customer_id": customer_id,
         "recurring": False,
@@ -77,7 +158,6 @@ def new_invoice(
         "net_term_days": 0,
         "exchange_rate": 1.0,
         "currency_code": currency_code,
-        "base_currency_code": currency_code,
         "tax": 0,
         "sub_total": total,
         "total": total,
@@ -92,7 +172,7 @@ def new_invoice(
         "term_finalized": True,
         "is_gifted": False,
         "deleted": False,
-        "channel": "web",
+        "channel": channel,
         "line_items": [
             line_item(invoice_id, customer_id, i, it, date) for i, it in enumerate(items)
         ],
@@ -131,7 +211,6 @@ def new_transaction(
     payment_source_id: str | None = None,
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "object": "transaction",
         "id": txn_id,
         "customer_id": customer_id,
         "payment_method": payment_method,
@@ -139,7 +218,6 @@ def new_transaction(
         "type": "payment",
         "date": date,
         "currency_code": currency_code,
-        "base_currency_code": currency_code,
         "exchange_rate": 1.0,
         "amount": amount,
         "amount_unused": amount_unused,
@@ -169,7 +247,6 @@ def new_customer(
     excess_payments: int = 0,
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "object": "customer",
         "id": customer_id,
         "auto_collection": auto_collection,
         "net_term_days": 0,
@@ -183,13 +260,11 @@ def new_customer(
         "refundable_credits": 0,
         "unbilled_charges": 0,
         "deleted": False,
-        "card_status": "valid" if payment_sources else "no_card",
         "_payment_sources": payment_sources,
     }
     if payment_sources:
         doc["primary_payment_source_id"] = payment_sources[0]["id"]
         doc["payment_method"] = {
-            "object": "payment_method",
             "type": "card",
             "reference_id": payment_sources[0]["id"],
             "gateway": GATEWAY_ONLINE,

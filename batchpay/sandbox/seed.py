@@ -62,7 +62,10 @@ def seed_documents(seed: dict[str, Any], store: SandboxStore) -> tuple[list, lis
         customers = {c["id"]: c for c in seed.get("customers") or []}
         currencies = {cid: _currency(c) for cid, c in customers.items()}
         txns = {t["id"]: _transaction(t, currencies, store) for t in seed.get("transactions") or []}
-        invoices = [_invoice(i, currencies, txns, store) for i in seed.get("invoices") or []]
+        channels = {cid: str(c.get("channel", "web")) for cid, c in customers.items()}
+        invoices = [
+            _invoice(i, currencies, channels, txns, store) for i in seed.get("invoices") or []
+        ]
         unused: dict[str, int] = {}
         for txn in txns.values():
             unused[txn["customer_id"]] = unused.get(txn["customer_id"], 0) + txn["amount_unused"]
@@ -94,6 +97,13 @@ def _customer_currency(cid: str, currencies: dict[str, str], store: SandboxStore
     return str(existing["preferred_currency_code"])
 
 
+def _customer_channel(cid: str, channels: dict[str, str], store: SandboxStore) -> str:
+    if cid in channels:
+        return channels[cid]
+    existing = store.customer(cid)
+    return str(existing.get("channel", "web")) if existing else "web"
+
+
 def _transaction(entry: dict[str, Any], currencies: dict[str, str], store: SandboxStore) -> dict:
     cid = str(entry["customer"])
     return new_transaction(
@@ -112,6 +122,7 @@ def _transaction(entry: dict[str, Any], currencies: dict[str, str], store: Sandb
 def _invoice(
     entry: dict[str, Any],
     currencies: dict[str, str],
+    channels: dict[str, str],
     txns: dict[str, dict],
     store: SandboxStore,
 ) -> dict[str, Any]:
@@ -130,6 +141,8 @@ def _invoice(
         amount_paid=entry.get("amount_paid"),
         due_date=entry.get("due_date"),
         line_items=entry.get("line_items"),
+        # a store customer's invoices come from the store (the invoice carries the channel)
+        channel=str(entry.get("channel", _customer_channel(cid, channels, store))),
     )
     for lp in entry.get("linked_payments") or []:
         txn = txns.get(lp["txn_id"]) or store.transaction(lp["txn_id"])

@@ -70,46 +70,69 @@ class Sandbox:
         return self.store.ledger()
 
 
+SPEC_FILES = {"v1": "chargebee_api_v1_spec.json", "v2": "chargebee_api_v2_subset.yaml"}
+KINDS = (("invoice", "Invoice"), ("transaction", "Transaction"), ("customer", "Customer"))
+
+
 @cache
-def _v2_spec() -> dict | None:
-    path = SHARED / "chargebee_api_v2_subset.yaml"
+def spec(version: str) -> dict | None:
+    path = SHARED / SPEC_FILES[version]
     if not path.exists():
         return None
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # JSON is YAML
 
 
 @cache
-def _validator(kind: str) -> Any:
+def _validator(version: str, kind: str) -> Any:
     from jsonschema import Draft202012Validator
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
-    spec = _v2_spec()
-    assert spec is not None
-    uri = "urn:chargebee-v2"
+    document = spec(version)
+    assert document is not None
+    uri = f"urn:chargebee-{version}"
     registry = Registry().with_resource(
-        uri, Resource.from_contents(spec, default_specification=DRAFT202012)
+        uri, Resource.from_contents(document, default_specification=DRAFT202012)
     )
     return Draft202012Validator({"$ref": f"{uri}#/components/schemas/{kind}"}, registry=registry)
 
 
-def assert_valid(body: dict) -> None:
-    """Each invoice / transaction / customer in a success body must fit the spec's schema."""
-    if _v2_spec() is None:
+def undeclared_keys(doc: Any, schema: dict, where: str = "") -> list[str]:
+    """Keys of ``doc`` (and of its nested objects) that ``schema`` does not declare: the
+    sandbox serves only what the spec says this API version returns."""
+    if not isinstance(doc, dict) or "properties" not in schema:
+        return []
+    found = []
+    for key, value in doc.items():
+        declared = schema["properties"].get(key)
+        if declared is None:
+            found.append(f"{where}{key}")
+        elif isinstance(value, list) and "items" in declared:
+            for item in value:
+                found += undeclared_keys(item, declared["items"], f"{where}{key}[].")
+        else:
+            found += undeclared_keys(value, declared, f"{where}{key}.")
+    return found
+
+
+def assert_valid(body: dict, version: str = "v2") -> None:
+    """Each invoice / transaction / customer in a success body must fit the spec's schema of
+    ``version`` and carry no key that schema does not declare."""
+    document = spec(version)
+    if document is None:
         return
-    docs = body.get("list", [body])
-    for doc in docs:
-        for key, kind in (
-            ("invoice", "Invoice"),
-            ("transaction", "Transaction"),
-            ("customer", "Customer"),
-        ):
-            if key in doc:
-                errors = sorted(_validator(kind).iter_errors(doc[key]), key=str)
-                assert not errors, (
-                    f"{kind} does not fit the spec: {errors[0].message} at {list(errors[0].path)}"
-                )
+    for doc in body.get("list", [body]):
+        for key, kind in KINDS:
+            if key not in doc:
+                continue
+            errors = sorted(_validator(version, kind).iter_errors(doc[key]), key=str)
+            assert not errors, (
+                f"{version} {kind} does not fit the spec: {errors[0].message} "
+                f"at {list(errors[0].path)}"
+            )
+            extra = undeclared_keys(doc[key], document["components"]["schemas"][kind])
+            assert not extra, f"{version} {kind} has keys its spec does not declare: {extra}"
 
 
 def specs_present() -> bool:
@@ -120,7 +143,7 @@ def ok(response: httpx.Response) -> dict:
     """A 200 whose body fits the spec."""
     assert response.status_code == 200, response.text
     body = response.json()
-    assert_valid(body)
+    assert_valid(body, "v1" if "/api/v1/" in response.request.url.path else "v2")
     return body
 
 

@@ -135,10 +135,11 @@ def test_v1_record_payment_uses_flat_params(sandbox: Sandbox) -> None:
                 "param_wrong_value",
                 "transaction[payment_method]",
             )
-            # posted is not open for v1 record_payment
+            # v1 has no posted status: INV-1008 (posted) is payment_due there and payable
+            assert ok(await c.get("/invoices/INV-1008"))["invoice"]["status"] == "payment_due"
             error(
                 await c.post(
-                    "/invoices/INV-1008/record_payment",
+                    "/invoices/INV-1006/record_payment",
                     data={"payment_method": "cash", "paid_at": "1767300000"},
                 ),
                 409,

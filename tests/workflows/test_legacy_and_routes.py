@@ -122,11 +122,14 @@ def test_one_sheet_several_actions(tmp_path: Path) -> None:
         "charge", "charge", "close_invoice", "record_payment", "record_payment"]
 
 
-def test_v1_record_payment_on_a_posted_invoice_is_predicted_to_fail(tmp_path: Path) -> None:
-    """API v1 record_payment accepts only payment_due/not_paid invoices (v2 also posted)."""
+def test_v1_record_payment_status_rules(tmp_path: Path) -> None:
+    """API v1 record_payment takes payment_due/not_paid invoices. v1 has no posted status: a
+    posted invoice (INV-1008) is payment_due on v1 and is paid; a voided one is predicted to
+    fail, and is not sent."""
     data = tmp_path / "cheques.csv"
     data.write_text("Invoice #,Cheque No.,Amount,Currency,Deposit Date,Drawer,Status\n"
-                    "INV-1008,7001,100.00,GBP,02/11/2026,Initech,Cleared\n", encoding="utf-8")
+                    "INV-1008,7001,100.00,GBP,02/11/2026,Initech,Cleared\n"
+                    "INV-1006,7002,100.00,EUR,02/11/2026,Globex,Cleared\n", encoding="utf-8")
     spec = (V1 / "record-payment.yaml").read_text(encoding="utf-8")
     for line in ("  format: xlsx\n", "  sheet: November\n", "  skip_lines: 1\n",
                  "  skip_footer: 1\n"):
@@ -136,7 +139,7 @@ def test_v1_record_payment_on_a_posted_invoice_is_predicted_to_fail(tmp_path: Pa
     wf = Workflow(tmp_path, job, data, version="v1")
     dry = wf.run("dry-run").result
     execute = wf.run("execute").result
-    assert outcomes(dry) == {2: Outcome.WOULD_FAIL}
-    assert outcomes(execute) == {2: FAILED}
-    assert by_row(execute)[2].api_error_code == "invalid_state_for_request"
-    assert wf.ledger() == []
+    assert outcomes(dry) == {2: Outcome.WOULD_POST, 3: Outcome.WOULD_FAIL}
+    assert outcomes(execute) == {2: Outcome.POSTED, 3: FAILED}
+    assert "voided" in by_row(execute)[3].reason
+    assert [e["invoice_id"] for e in wf.ledger()] == ["INV-1008"]

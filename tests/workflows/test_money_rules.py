@@ -1,0 +1,141 @@
+"""Issue 12 items 1-5 and 7: money in the right currency, actions that work per API version,
+and failures the dry run can foresee. Each case runs the real dry run and execute against the
+sandbox (which serves each version's documents exactly as its spec shapes them) and reads the
+ledger: a row predicted to fail is never sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wf_helpers import SAMPLES, Workflow, by_row, outcomes
+
+from batchpay.records import Outcome
+
+WOULD_POST, WOULD_FAIL = Outcome.WOULD_POST, Outcome.WOULD_FAIL
+POSTED, FAILED = Outcome.POSTED, Outcome.FAILED
+COLLECT = SAMPLES / "collection-list" / "job.yaml"
+V1 = SAMPLES / "legacy-v1"
+COLLECT_HEADER = "Invoice Number,Amount to collect,Currency,Payment Source,Initiated by,Comment\n"
+EXTRA_SEED = {
+    "customers": [{"id": "cust_eu", "currency": "EUR", "payment_sources": ["pm_eu_card"]},
+                  {"id": "cust_new", "currency": "EUR", "payment_sources": []}],
+    "transactions": [{"id": "txn_eu_1", "customer": "cust_eu", "amount": 5000,
+                      "amount_unused": 5000}],
+    "invoices": [
+        {"id": "INV-M201", "customer": "cust_eu", "status": "payment_due", "total": 3000},
+        {"id": "INV-M501", "customer": "cust_acme", "status": "posted", "total": 5000},
+        {"id": "INV-M701", "customer": "cust_acme", "status": "payment_due", "total": 1000,
+         "channel": "app_store"},
+    ],
+}
+
+
+def _workflow(tmp: Path, job: Path, csv: str, version: str = "v2") -> Workflow:
+    data = tmp / "rows.csv"
+    data.write_text(csv, encoding="utf-8")
+    wf = Workflow(tmp, job, data, version=version)
+    wf.store.load_seed(EXTRA_SEED)
+    return wf
+
+
+def _dry_then_execute(wf: Workflow) -> tuple[dict, dict]:
+    dry = wf.run("dry-run").result
+    assert wf.ledger() == []
+    return by_row(dry), by_row(wf.run("execute").result)
+
+
+def test_collect_payment_in_another_currency_is_never_sent(tmp_path: Path) -> None:
+    """Item 1: EUR 15.00 on a USD invoice was predicted to post and charged as USD 15.00."""
+    wf = _workflow(tmp_path, COLLECT, COLLECT_HEADER + "INV-2302,15.00,EUR,,Merchant,x\n")
+    dry, execute = _dry_then_execute(wf)
+    assert dry[2].outcome is WOULD_FAIL and execute[2].outcome is FAILED
+    assert "the row is in EUR but invoice INV-2302 is in USD" in execute[2].reason
+    assert wf.ledger() == []
+
+
+def test_apply_payments_in_another_currency_is_never_sent(tmp_path: Path) -> None:
+    """Item 2: USD 10.00 (the allocation job's currency) on a EUR invoice was applied as EUR."""
+    job = SAMPLES / "allocation" / "job.yaml"
+    wf = _workflow(tmp_path, job, "Invoice,Payment Txn,Apply Amount,Note\n"
+                                  "INV-M201,txn_eu_1,10.00,x\n")
+    dry, execute = _dry_then_execute(wf)
+    assert dry[2].outcome is WOULD_FAIL and execute[2].outcome is FAILED
+    assert "the row is in USD but invoice INV-M201 is in EUR" in execute[2].reason
+    assert wf.ledger() == []
+
+
+CHARGES = "Charge Ref;Customer ID;Amount;Currency;Description;PO Number\n"
+
+
+def test_v1_charge_currency_is_checked_against_the_customers_invoices(tmp_path: Path) -> None:
+    """Item 3: a v1 customer has no currency field; the check read preferred_currency_code and
+    did nothing, so a USD row made a EUR invoice. Now the customer's latest invoice says EUR;
+    a customer with no invoice at all cannot be confirmed and is not charged."""
+    wf = _workflow(tmp_path, V1 / "charge.yaml", CHARGES
+                   + "C-1;cust_globex;10,00;USD;wrong currency;\n"
+                   + "C-2;cust_globex;10,00;EUR;right currency;\n"
+                   + "C-3;cust_new;10,00;EUR;no invoice yet;\n", version="v1")
+    dry, execute = _dry_then_execute(wf)
+    assert [dry[r].outcome for r in (2, 3, 4)] == [WOULD_FAIL, WOULD_POST, WOULD_FAIL]
+    assert [execute[r].outcome for r in (2, 3, 4)] == [FAILED, POSTED, FAILED]
+    assert "customer cust_globex is billed in EUR" in execute[2].reason
+    assert "cannot be confirmed" in execute[4].reason
+    assert [e["params"]["description"] for e in wf.ledger()] == ["right currency"]
+
+
+def test_v1_collect_payment_uses_the_card_on_file(tmp_path: Path) -> None:
+    """Item 4: v1 customers have payment_method, not primary_payment_source_id; every v1
+    collection failed before sending. A customer without a card is still predicted to fail."""
+    job = V1 / "collect-payment.yaml"
+    wf = _workflow(tmp_path, job, (SAMPLES / "collection-list" / "collections.csv").read_text(
+        encoding="utf-8"), version="v1")
+    dry, execute = _dry_then_execute(wf)
+    assert dry[2].outcome is WOULD_POST and execute[2].outcome is POSTED  # INV-2302, acme
+    assert dry[6].outcome is WOULD_FAIL and execute[6].outcome is FAILED  # INV-2305, initech
+    assert "no valid card on file" in execute[6].reason
+    assert "INV-2305" not in {e["invoice_id"] for e in wf.ledger()}
+
+
+def test_collect_payment_status_rules_per_version(tmp_path: Path) -> None:
+    """Item 5: v2 collects posted invoices (the spec allows payment_due, posted, not_paid); the
+    client refused them. v1 has no posted status (such an invoice is payment_due there)."""
+    csv = COLLECT_HEADER + "INV-M501,,USD,,Merchant,x\nINV-1006,,EUR,,Merchant,x\n"
+    for version in ("v2", "v1"):
+        folder = tmp_path / version
+        folder.mkdir()
+        job = COLLECT if version == "v2" else V1 / "collect-payment.yaml"
+        wf = _workflow(folder, job, csv, version=version)
+        dry, execute = _dry_then_execute(wf)
+        assert (dry[2].outcome, execute[2].outcome) == (WOULD_POST, POSTED), version
+        assert (dry[3].outcome, execute[3].outcome) == (WOULD_FAIL, FAILED), version  # voided
+        assert [e["invoice_id"] for e in wf.ledger()] == ["INV-M501"]
+
+
+def test_store_invoice_and_foreign_payment_source_are_foreseen(tmp_path: Path) -> None:
+    """Item 7: the channel that blocks a collection is the invoice's (the check read the
+    customer's); a payment source another customer has paid with is not this customer's."""
+    wf = _workflow(tmp_path, COLLECT, COLLECT_HEADER + "INV-2304,,EUR,pm_globex_card,Merchant,x\n")
+    wf.run("execute")  # globex pays INV-2304 with its card: the site now knows whose it is
+    data = tmp_path / "second.csv"
+    data.write_text(COLLECT_HEADER + "INV-M701,,USD,,Merchant,x\n"
+                    "INV-2302,,USD,pm_globex_card,Merchant,x\n", encoding="utf-8")
+    before = wf.ledger()
+    dry = by_row(wf.run("dry-run", data=data).result)
+    execute = by_row(wf.run("execute", data=data).result)
+    assert (dry[2].outcome, execute[2].outcome) == (WOULD_FAIL, FAILED)
+    assert "belongs to app_store" in execute[2].reason
+    assert (dry[3].outcome, execute[3].outcome) == (WOULD_FAIL, FAILED)
+    assert "payment source pm_globex_card belongs to customer cust_globex" in execute[3].reason
+    assert wf.ledger() == before
+
+
+def test_apply_payments_of_another_customers_transaction_is_foreseen(tmp_path: Path) -> None:
+    """Item 7: a transaction of another customer in an allocation row."""
+    job = SAMPLES / "allocation" / "job.yaml"
+    wf = _workflow(tmp_path, job, "Invoice,Payment Txn,Apply Amount,Note\n"
+                                  "INV-1014,txn_eu_1,10.00,x\n")
+    dry, execute = _dry_then_execute(wf)
+    assert (dry[2].outcome, execute[2].outcome) == (WOULD_FAIL, FAILED)
+    assert "transaction txn_eu_1 belongs to customer cust_eu" in execute[2].reason
+    assert wf.ledger() == []
+    assert outcomes(wf.run("dry-run").result) == {2: WOULD_FAIL}
