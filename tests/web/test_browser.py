@@ -24,13 +24,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 import uvicorn
+from webkit import DEPOSITS, PASSWORD, ROOT, SAMPLES
 
 from batchpay.money import currency_exponent
 from batchpay.sandbox import SandboxStore
 from batchpay.web import Settings, create_app
 from batchpay.web.security import hash_password
-
-from webkit import DEPOSITS, PASSWORD, ROOT, SAMPLES
 
 SHOTS = ROOT / "docs" / "web"
 

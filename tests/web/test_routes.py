@@ -1,0 +1,444 @@
+"""Route tests (Starlette's TestClient): every page, every refusal, the approval binding."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from webkit import (
+    DEPOSITS,
+    PASSWORD,
+    Site,
+    csrf_of,
+    make_site,
+    post,
+    run_id_of,
+    sign_in,
+    upload,
+)
+
+from batchpay.api import RunOptions, run_and_report
+from batchpay.journal import execute_lock
+from batchpay.sandbox import DEFAULT_API_KEY, SandboxStore
+from batchpay.web.security import SESSION_COOKIE
+
+PAGES = ["/", "/jobs", "/jobs/bank-deposits/job.yaml", "/runs/new", "/runs/1", "/history",
+         "/audit", "/users", "/runs/1/dry.xlsx", "/runs/1/progress"]
+POSTS = ["/runs", "/runs/1/request-approval", "/runs/1/decide", "/runs/1/execute",
+         "/runs/1/stop", "/jobs", "/users", "/signout"]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    return make_site(tmp_path)
+
+
+def _pending_run(site: Site, preparer: str = "pat") -> int:
+    client = site.client(preparer)
+    run_id = run_id_of(upload(client))
+    assert post(client, f"/runs/{run_id}/request-approval").status_code == 303
+    return run_id
+
+
+def _approved_run(site: Site) -> int:
+    run_id = _pending_run(site)
+    response = post(site.client("ann"), f"/runs/{run_id}/decide",
+                    {"decision": "approve", "comment": "fine"})
+    assert response.status_code == 303
+    return run_id
+
+
+def _ledger(site: Site) -> list[dict[str, object]]:
+    store = SandboxStore(site.settings.sandbox_state)
+    try:
+        return store.ledger()
+    finally:
+        store.close()
+
+
+def _execute(site: Site, run_id: int, user: str = "ann") -> object:
+    response = post(site.client(user), f"/runs/{run_id}/execute")
+    site.web.runs.wait(run_id)
+    return response
+
+
+# signed out
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_sends_a_signed_out_visitor_to_sign_in(site: Site, page: str) -> None:
+    response = site.client().get(page)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/signin?next=")
+
+
+@pytest.mark.parametrize("url", POSTS)
+def test_every_post_is_refused_signed_out(site: Site, url: str) -> None:
+    client = site.client()
+    token = csrf_of(client.get("/signin").text)
+    assert client.post(url, data={"csrf": token}).status_code == 403
+
+
+def test_every_page_renders_for_an_admin(site: Site) -> None:
+    client = site.client("ada")
+    run_id_of(upload(client))
+    for page in PAGES:
+        response = client.get(page)
+        assert response.status_code == 200, (page, response.text[:300])
+
+
+# sign-in, session cookie, rate limit
+
+def test_sign_in_sets_a_signed_httponly_samesite_strict_cookie(site: Site) -> None:
+    client = site.client()
+    response = sign_in(client, "pat")
+    assert response.status_code == 303
+    cookie = response.headers["set-cookie"]
+    assert f"{SESSION_COOKIE}=" in cookie
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain HTTP on loopback: a Secure cookie would never return
+    assert client.get("/").status_code == 200
+
+
+def test_the_cookie_is_secure_when_served_over_https(tmp_path: Path) -> None:
+    from batchpay.web import create_app
+
+    app = create_app(make_site(tmp_path).settings, secure_cookies=True)
+    from starlette.testclient import TestClient
+
+    response = TestClient(app, base_url="https://testserver").get("/signin")
+    assert "Secure" in response.headers["set-cookie"]
+
+
+def test_a_tampered_cookie_is_a_signed_out_visitor(site: Site) -> None:
+    client = site.client("pat")
+    value = client.cookies[SESSION_COOKIE]
+    body, signature = value.rsplit(".", 1)
+    forged = body[:-2] + ("AA" if body[-2:] != "AA" else "BB")
+    client.cookies.set(SESSION_COOKIE, f"{forged}.{signature}")
+    assert client.get("/").status_code == 303
+
+
+def test_wrong_password_is_refused_and_never_stored(site: Site) -> None:
+    client = site.client()
+    response = sign_in(client, "pat", "not-the-password-at-all")
+    assert response.status_code == 401
+    assert "Wrong name or password" in response.text
+    assert client.get("/").status_code == 303
+    entries = site.web.store.audit_log(action="sign in failed")
+    assert [e["user"] for e in entries] == ["pat"]
+    assert b"not-the-password-at-all" not in site.web.store.path.read_bytes()
+    assert PASSWORD.encode() not in site.web.store.path.read_bytes()
+
+
+def test_sign_in_is_rate_limited_even_for_the_right_password(site: Site) -> None:
+    client = site.client()
+    for _ in range(5):
+        assert sign_in(client, "pat", "wrong-password-here").status_code == 401
+    response = sign_in(client, "pat")
+    assert response.status_code == 429
+    assert "Too many failed sign-ins" in response.text
+
+
+def test_sign_in_never_redirects_off_site(site: Site) -> None:
+    client = site.client()
+    token = csrf_of(client.get("/signin").text)
+    response = client.post("/signin", data={"name": "pat", "password": PASSWORD,
+                                            "csrf": token, "next": "//evil.example/x"})
+    assert response.headers["location"] == "/"
+
+
+def test_sign_in_without_the_csrf_token_is_refused(site: Site) -> None:
+    client = site.client()
+    client.get("/signin")
+    response = client.post("/signin", data={"name": "pat", "password": PASSWORD})
+    assert response.status_code == 403
+
+
+# CSRF and roles
+
+@pytest.mark.parametrize("url", POSTS)
+def test_every_post_without_the_csrf_token_is_refused(site: Site, url: str) -> None:
+    client = site.client("ada")
+    response = client.post(url, data={"decision": "approve", "job": "bank-deposits/job.yaml"})
+    assert response.status_code == 403
+    assert "security token" in response.text
+
+
+def test_a_csrf_token_from_another_session_is_refused(site: Site) -> None:
+    other = csrf_of(site.client("ann").get("/").text)
+    client = site.client("pat")
+    response = client.post("/runs", data={"csrf": other, "job": "bank-deposits/job.yaml"},
+                           files={"file": ("deposits.csv", DEPOSITS.read_bytes())})
+    assert response.status_code == 403
+    assert site.web.store.runs() == []
+
+
+def test_a_preparer_cannot_approve_and_an_approver_cannot_upload(site: Site) -> None:
+    run_id = _pending_run(site)
+    response = post(site.client("pia"), f"/runs/{run_id}/decide", {"decision": "approve"})
+    assert response.status_code == 403
+    assert upload(site.client("ann")).status_code == 403
+    assert site.client("ann").get("/runs/new").status_code == 403
+    assert site.client("pat").get("/users").status_code == 403
+    assert site.client("pat").get("/audit").status_code == 403
+
+
+def test_nobody_approves_their_own_run_not_even_an_admin(site: Site) -> None:
+    run_id = _pending_run(site, preparer="ada")
+    response = post(site.client("ada"), f"/runs/{run_id}/decide",
+                    {"decision": "approve", "comment": "mine"})
+    assert response.status_code == 403
+    assert "four eyes" in response.text
+    assert site.web.store.run(run_id)["state"] == "pending"
+    assert site.web.store.approvals(run_id) == []
+
+
+def test_an_unapproved_run_does_not_execute(site: Site) -> None:
+    run_id = _pending_run(site)
+    assert _execute(site, run_id).status_code == 409
+    assert _ledger(site) == []
+
+
+# the whole flow, and the approval binding
+
+def test_upload_review_approve_execute_and_download(site: Site) -> None:
+    pat, ann = site.client("pat"), site.client("ann")
+    run_id = run_id_of(upload(pat))
+    review = pat.get(f"/runs/{run_id}")
+    assert "Request approval" in review.text and "balanced" in review.text
+    assert post(pat, f"/runs/{run_id}/request-approval").status_code == 303
+    assert "Waiting for approval" in ann.get("/").text
+    assert post(ann, f"/runs/{run_id}/decide", {"decision": "approve"}).status_code == 303
+    assert _execute(site, run_id).status_code == 303
+    run = site.web.store.run(run_id)
+    assert run["state"] == "executed", run["message"]
+    assert run["exec_summary"]["counts"]["posted"] == len(_ledger(site)) > 0
+    workbook = ann.get(f"/runs/{run_id}/exec.xlsx")
+    assert workbook.status_code == 200 and workbook.content.startswith(b"PK")
+    summary = ann.get(f"/runs/{run_id}/exec.json")
+    assert summary.json()["info"]["mode"] == "execute"
+    actions = [e["action"] for e in reversed(site.web.store.audit_log(run_id=run_id))]
+    assert actions == ["upload", "dry run", "request approval", "approve", "dry run", "execute",
+                       "execute ended", "download", "download"]
+
+
+def test_a_changed_file_after_approval_voids_the_approval(site: Site) -> None:
+    run_id = _approved_run(site)
+    stored = Path(site.web.store.run(run_id)["stored_path"])
+    stored.write_bytes(stored.read_bytes().replace(b"1,200.00", b"1,300.00"))
+    response = _execute(site, run_id)
+    assert response.status_code == 409
+    assert "the uploaded file changed after approval" in response.text
+    run = site.web.store.run(run_id)
+    assert run["state"] == "pending"
+    assert site.web.store.approvals(run_id)[0]["void_reason"]
+    assert _ledger(site) == []
+
+
+def test_a_changed_job_spec_after_approval_voids_the_approval(site: Site) -> None:
+    run_id = _approved_run(site)
+    spec = site.settings.jobs_dir / "bank-deposits" / "job.yaml"
+    spec.write_text(spec.read_text() + "\n# edited\n")
+    response = _execute(site, run_id)
+    assert response.status_code == 409
+    assert "the job spec changed after approval" in response.text
+    assert _ledger(site) == []
+
+
+def test_rows_that_would_now_go_differently_void_the_approval_and_are_shown(site: Site) -> None:
+    run_id = _approved_run(site)
+    # Meanwhile someone posts the same statement from the command line.
+    run_and_report(site.settings.jobs_dir / "bank-deposits" / "job.yaml", DEPOSITS,
+                   RunOptions(mode="execute", sandbox_state=site.settings.sandbox_state,
+                              journal_path=site.settings.journal, env={}),
+                   reports_dir=site.tmp / "cli-reports")
+    posted_by_cli = len(_ledger(site))
+    response = _execute(site, run_id)
+    assert response.status_code == 409
+    assert "would now go differently" in response.text
+    assert "line 3" in response.text and "already posted" in response.text
+    assert site.web.store.run(run_id)["state"] == "pending"
+    assert len(_ledger(site)) == posted_by_cli
+
+
+def test_a_second_execute_for_the_site_is_refused_while_one_runs(site: Site) -> None:
+    run_id = _approved_run(site)
+    with execute_lock(site.settings.journal, "sandbox"):  # e.g. `batchpay run --execute`
+        response = _execute(site, run_id)
+    assert response.status_code == 409
+    assert "another execute for site sandbox is running" in response.text
+    assert site.web.store.run(run_id)["state"] == "approved"
+    assert _ledger(site) == []
+
+
+def test_reject_needs_a_comment_and_the_preparer_can_ask_again(site: Site) -> None:
+    run_id = _pending_run(site)
+    ann = site.client("ann")
+    assert post(ann, f"/runs/{run_id}/decide", {"decision": "reject"}).status_code == 400
+    response = post(ann, f"/runs/{run_id}/decide",
+                    {"decision": "reject", "comment": "INV-1006 is void, fix it first"})
+    assert response.status_code == 303
+    assert site.web.store.run(run_id)["state"] == "rejected"
+    assert "INV-1006 is void" in site.client("pat").get(f"/runs/{run_id}").text
+    assert _execute(site, run_id).status_code == 409
+    assert post(site.client("pat"), f"/runs/{run_id}/request-approval").status_code == 303
+
+
+def test_a_live_site_needs_allow_live_and_the_button_says_live(site: Site) -> None:
+    run_id = _approved_run(site)
+    site.web.store.update_run(run_id, live=1, target="acme.chargebee.com")
+    page = site.client("ann").get(f"/runs/{run_id}").text
+    assert "Post to the LIVE site acme.chargebee.com" in page
+    spec = site.settings.jobs_dir / "bank-deposits" / "job.yaml"
+    spec.write_text(spec.read_text() + "\nsite: {name: acme}\n")
+    response = _execute(site, run_id)
+    assert response.status_code == 403
+    assert "acme.chargebee.com is a live site" in response.text
+    assert _ledger(site) == []
+
+
+# uploads
+
+def test_the_same_file_again_links_the_earlier_run(site: Site) -> None:
+    client = site.client("pat")
+    first = run_id_of(upload(client))
+    again = upload(client)
+    assert again.headers["location"] == f"/runs/{first + 1}?same_as={first}"
+    page = client.get(again.headers["location"]).text
+    assert f'href="/runs/{first}"' in page and "was uploaded before" in page
+
+
+def test_an_upload_over_the_size_limit_is_refused(tmp_path: Path) -> None:
+    site = make_site(tmp_path, max_upload_bytes=200)
+    response = upload(site.client("pat"))
+    assert response.status_code == 413
+    assert "the limit is 200" in response.text
+    assert not (site.settings.uploads).exists() or not any(site.settings.uploads.iterdir())
+
+
+def test_an_upload_whose_content_is_not_what_the_job_reads_is_refused(site: Site) -> None:
+    xlsx = (DEPOSITS.parent / "deposits.xlsx").read_bytes()
+    response = upload(site.client("pat"), content=xlsx, name="deposits.csv")
+    assert response.status_code == 400
+    assert "content is XLSX, but job bank-deposits reads CSV" in response.text
+    binary = upload(site.client("pat"), content=b"\x00\x01binary", name="x.csv")
+    assert binary.status_code == 400
+
+
+def test_uploads_are_stored_outside_served_paths(site: Site) -> None:
+    client = site.client("pat")
+    run_id = run_id_of(upload(client))
+    stored = Path(site.web.store.run(run_id)["stored_path"])
+    assert stored.is_file() and stored.parent == site.settings.uploads
+    assert stored.stat().st_mode & 0o077 == 0
+    assert client.get(f"/static/../uploads/{stored.name}").status_code == 404
+    assert client.get(f"/uploads/{stored.name}").status_code == 404
+
+
+def test_invalid_rows_are_listed_with_line_column_value_and_expectation(site: Site) -> None:
+    bad = DEPOSITS.read_bytes().replace(b'"1,200.00"', b"12O0.00")
+    client = site.client("pat")
+    run_id = run_id_of(upload(client, content=bad, name="bad.csv"))
+    page = client.get(f"/runs/{run_id}?cat=invalid").text
+    assert "line 3" in page and "Paid In" in page and "12O0.00" in page
+    assert "expected" in page
+
+
+def test_review_filters_search_and_pages_on_the_server(site: Site) -> None:
+    lines = DEPOSITS.read_text().splitlines()
+    rows = [f"03/11/2026,REF-{n:04d},ACME INV-{9000 + n},10.00,,USD,0" for n in range(120)]
+    client = site.client("pat")
+    run_id = run_id_of(upload(client, content="\n".join(lines[:2] + rows).encode(),
+                              name="many.csv"))
+    first = client.get(f"/runs/{run_id}").text
+    assert "Page 1 of 3" in first and first.count('class="c-failed"') == 50
+    last = client.get(f"/runs/{run_id}?page=3").text
+    assert last.count('class="c-failed"') == 20
+    found = client.get(f"/runs/{run_id}?q=ref-0042").text
+    assert found.count('class="c-failed"') == 1 and "INV-9042" in found
+    assert client.get(f"/runs/{run_id}?cat=posted").text.count('class="c-') == 0
+
+
+# what never reaches a page, and the headers on every response
+
+def test_pages_are_autoescaped(site: Site) -> None:
+    client = site.client("pat")
+    run_id = run_id_of(upload(client, name='<img src=x onerror="alert(1)">.csv'))
+    page = client.get(f"/runs/{run_id}").text
+    assert "<img src=x" not in page
+    assert "&lt;img src=x onerror=" in page
+
+
+def test_every_response_carries_a_strict_content_security_policy(site: Site) -> None:
+    client = site.client("pat")
+    run_id = run_id_of(upload(client))
+    for url in ("/signin", "/", f"/runs/{run_id}", f"/runs/{run_id}/dry.xlsx", "/nope"):
+        headers = client.get(url).headers
+        csp = headers["content-security-policy"]
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp
+        assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+        assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_api_key_never_reaches_a_page_a_url_or_the_database(site: Site) -> None:
+    run_id = _approved_run(site)
+    assert _execute(site, run_id).status_code == 303
+    ann = site.client("ann")
+    seen = "".join(ann.get(url).text for url in
+                   ("/", f"/runs/{run_id}", "/history", "/audit", f"/runs/{run_id}/exec.json",
+                    f"/runs/{run_id}?phase=dry"))
+    assert DEFAULT_API_KEY not in seen
+    assert DEFAULT_API_KEY.encode() not in site.web.store.path.read_bytes()
+
+
+# audit
+
+def test_the_audit_log_is_append_only(site: Site) -> None:
+    sign_in(site.client(), "pat")
+    store = site.web.store
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        store.raw_execute("UPDATE audit SET user = 'someone else'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        store.raw_execute("DELETE FROM audit")
+    assert [e["action"] for e in store.audit_log()] == ["sign in"]
+    assert site.client("ada").post("/audit").status_code == 405
+
+
+def test_history_filters_by_state_job_and_person(site: Site) -> None:
+    _pending_run(site)
+    run_id_of(upload(site.client("pia")))
+    ada = site.client("ada")
+    assert ada.get("/history?state=pending").text.count('href="/runs/') >= 1
+    page = ada.get("/history?user=pia").text
+    assert "pia" in page and "pat" not in page.split("<tbody>")[1]
+
+
+# jobs
+
+def test_jobs_pages_show_the_mapping_and_the_yaml(site: Site) -> None:
+    page = site.client("pat").get("/jobs/bank-deposits/job.yaml").text
+    assert "Field mapping" in page and "credit_column" in page and "record_payment" in page
+    assert site.client("pat").get("/jobs/../../etc/passwd").status_code == 404
+
+
+def test_an_admin_uploads_a_job_spec_validated_like_the_cli(site: Site) -> None:
+    ada = site.client("ada")
+    bad = b"name: broken\nfields: {x: {column: A, tpye: text}}\naction: {type: record_payment}\n"
+    response = post(ada, "/jobs", files={"spec": ("broken.yaml", bad)})
+    assert response.status_code == 400
+    assert "broken.yaml" in response.text and "tpye" in response.text
+    good = (site.settings.jobs_dir / "bank-deposits" / "job.yaml").read_bytes()
+    response = post(ada, "/jobs", files={"spec": ("november.yaml", good)})
+    assert response.headers["location"] == "/jobs/uploaded/november.yaml"
+    assert post(site.client("pat"), "/jobs",
+                files={"spec": ("x.yaml", good)}).status_code == 403
+
+
+def test_an_admin_adds_a_user_who_can_then_sign_in(site: Site) -> None:
+    ada = site.client("ada")
+    short = post(ada, "/users", {"name": "zoe", "role": "approver", "password": "short"})
+    assert short.status_code == 400
+    ok = post(ada, "/users", {"name": "zoe", "role": "approver", "password": "a long password!"})
+    assert ok.status_code == 303
+    assert sign_in(site.client(), "zoe", "a long password!").status_code == 303
