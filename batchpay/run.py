@@ -57,6 +57,7 @@ Mode = Literal["validate", "dry-run", "execute"]
 IDEMPOTENCY_WINDOW = 30 * 60.0  # Chargebee keeps idempotency keys this long
 RESEND_MARGIN = 2 * 60.0  # re-send an unfinished call only while well inside the window
 DEFAULT_JOURNAL = Path("reports") / "batchpay-journal.sqlite"
+PREDICTED = "predicted by batchpay, not sent"
 
 
 @dataclass(frozen=True)
@@ -351,12 +352,14 @@ class _LiveRun:
                 to_send.append(call)
                 if self.options.mode == "execute":
                     continue
-            outcome = prediction.outcome
-            if self.options.mode == "execute" and outcome is Outcome.WOULD_FAIL:
-                outcome = Outcome.FAILED  # checked before sending; nothing was sent
-            self._record(call, outcome, prediction.reason, http_status=prediction.http_status,
-                         api_error_code=prediction.api_error_code,
-                         transaction_id=prediction.transaction_id)
+            outcome, reason = prediction.outcome, prediction.reason
+            if outcome is Outcome.WOULD_FAIL:
+                # batchpay's own foresight: Chargebee answered nothing, so no HTTP status or
+                # Chargebee error code goes with it (issue 12 item 19)
+                reason = f"{PREDICTED}: {reason}"
+                if self.options.mode == "execute":
+                    outcome = Outcome.FAILED  # checked before sending; nothing was sent
+            self._record(call, outcome, reason, transaction_id=prediction.transaction_id)
         return to_send
 
     def _confirm(self, to_send: Sequence[PlannedCall]) -> None:

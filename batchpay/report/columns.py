@@ -66,7 +66,8 @@ IDEMPOTENCY = Column[RowOutcome]("Idempotency key", "ident", lambda o: o.idempot
 TRANSACTION = Column[RowOutcome]("Chargebee transaction id", "ident", lambda o: o.transaction_id)
 STATUS_AFTER = Column[RowOutcome]("Invoice status after", "text", lambda o: o.invoice_status_after)
 HTTP_STATUS = Column[RowOutcome]("HTTP status", "number", lambda o: o.http_status)
-ATTEMPTS = Column[RowOutcome]("Attempts", "number", lambda o: o.attempts)
+# blank, not 0, for a row never sent (e.g. a failure batchpay predicted)
+ATTEMPTS = Column[RowOutcome]("Attempts", "number", lambda o: o.attempts or None)
 
 
 def key_columns(info: RunInfo) -> list[Column[RowOutcome]]:

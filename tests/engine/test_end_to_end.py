@@ -31,9 +31,14 @@ from bp_testkit import (
     write_job,
 )
 
+from batchpay.chargebee.client import ChargebeeClient
+from batchpay.checks import Prediction, predict, read_state
+from batchpay.plan import plan
+from batchpay.prepare import prepare
 from batchpay.records import Outcome
 from batchpay.run import run_job
 from batchpay.sandbox import DEFAULT_API_KEY, SandboxStore, create_app, sandbox_transport
+from batchpay.spec import load_spec
 from batchpay.target import Target, sandbox_target
 
 EXECUTED = {
@@ -94,28 +99,47 @@ def test_mixed_file_in_process_dry_run_matches_execute(tmp_path: Path,
 
 def test_would_fail_predictions_are_what_the_site_answers(mixed: tuple[Path, Path],
                                                           tmp_path: Path) -> None:
-    """Send the rows predicted to fail anyway: the sandbox gives the predicted status and code."""
+    """Send the rows predicted to fail anyway: the sandbox gives the status and code the checks
+    expected. The report shows neither (issue 12 item 19): they were never sent."""
     job, data = mixed
     store = _mixed_store()
-    dry = run_job(job, data, run_options("dry-run", tmp_path, target=sandbox_target(store)))
-    failing = [o for o in dry.outcomes if o.outcome is Outcome.WOULD_FAIL and o.http_status]
+    target = sandbox_target(store)
+    dry = run_job(job, data, run_options("dry-run", tmp_path, target=target))
+    spec = load_spec(job)
+    planned = plan(prepare(spec, data, spec_dir=job.parent), target.site, spec.api_version)
+
+    async def predictions() -> dict[str, Prediction]:
+        async with ChargebeeClient(target.base_url, target.api_key,
+                                   transport=target.transport) as client:
+            return predict(planned.calls, await read_state(client, planned.calls, "v2"))
+
+    predicted = asyncio.run(predictions())
+    failing = [(call, predicted[call.key]) for call in planned.calls
+               if predicted[call.key].outcome is Outcome.WOULD_FAIL
+               and predicted[call.key].http_status]
     assert len(failing) == 3
+    rows = {o.origin.row: o for o in dry.outcomes}
+    for call, _ in failing:
+        row = rows[call.rows[0].row.origin.row]
+        assert row.outcome is Outcome.WOULD_FAIL
+        assert (row.http_status, row.api_error_code) == (None, None)
+        assert row.reason.startswith("predicted by batchpay, not sent: ")
 
     async def send_all() -> list[tuple[int, str]]:
         app = create_app(store)
         async with httpx.AsyncClient(transport=sandbox_transport(app), auth=(DEFAULT_API_KEY, ""),
                                      base_url="http://sandbox.local/api/v2") as client:
             answers = []
-            for o in failing:
+            for call, _ in failing:
                 r = await client.post(
-                    f"/invoices/{o.invoice_id}/record_payment",
-                    data={"transaction[amount]": str(o.amount_minor),
+                    f"/invoices/{call.invoice_id}/record_payment",
+                    data={"transaction[amount]": str(call.amount),
                           "transaction[payment_method]": "bank_transfer"})
                 answers.append((r.status_code, r.json()["api_error_code"]))
             return answers
 
     answers = asyncio.run(send_all())
-    assert answers == [(o.http_status, o.api_error_code) for o in failing]
+    assert answers == [(p.http_status, p.api_error_code) for _, p in failing]
     assert store.ledger() == []
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wf_helpers import SAMPLES, Workflow, by_row, outcomes
+from wf_helpers import SAMPLES, Workflow, by_row, outcomes, sheet_rows
 
 from batchpay.records import Outcome
 
@@ -139,3 +139,21 @@ def test_apply_payments_of_another_customers_transaction_is_foreseen(tmp_path: P
     assert "transaction txn_eu_1 belongs to customer cust_eu" in execute[2].reason
     assert wf.ledger() == []
     assert outcomes(wf.run("dry-run").result) == {2: WOULD_FAIL}
+
+
+def test_predicted_failures_are_not_presented_as_chargebees(tmp_path: Path) -> None:
+    """Item 19: rows never sent showed "HTTP status 409", "invalid_state_for_request" and
+    "Attempts 0" on the Errors sheet, as if Chargebee had answered. A declined card (sent, and
+    answered) keeps Chargebee's status, code and attempts."""
+    wf = _workflow(tmp_path, COLLECT, COLLECT_HEADER + "INV-1006,,EUR,,Merchant,x\n"
+                   "INV-2301,,USD,,Merchant,x\n")
+    for mode in ("dry-run", "execute"):
+        report = wf.run(mode)  # type: ignore[arg-type]
+        errors = {str(r["Invoice id"]): r for r in sheet_rows(report.path, "Errors")}
+        voided = errors["INV-1006"]
+        assert voided["Message"].startswith("predicted by batchpay, not sent: invoice INV-1006")
+        assert (voided["HTTP status"], voided["API error code"], voided["Attempts"]) == (
+            None, None, None)
+    declined = errors["INV-2301"]
+    assert (declined["HTTP status"], declined["API error code"], declined["Attempts"]) == (
+        400, "payment_processing_failed", 1)
