@@ -18,8 +18,9 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from batchpay.chargebee.client import base_url_for, is_test_site
-from batchpay.errors import BatchpayError
+from batchpay.errors import BatchpayError, InputError
 from batchpay.journal import execute_lock
+from batchpay.init import InitResult, init_job
 from batchpay.records import Outcome, RunResult
 from batchpay.report import default_report_path, write_report, write_summary_json
 from batchpay.report.cells import is_formula_like, safe_text
@@ -178,3 +179,23 @@ def execute_busy(journal: Path, site: str) -> str | None:
             return None
     except BatchpayError as exc:
         return str(exc)
+def write_starter_spec(
+    input_path: Path,
+    output: Path,
+    *,
+    currency: str | None = None,
+    invoice_pattern: str | None = None,
+    date_order: str | None = None,
+    overwrite: bool = False,
+) -> InitResult:
+    """Sniff ``input_path``, write a commented starter job spec to ``output`` (``batchpay
+    init``), and return it with the file as read by it, for a preview."""
+    if output.exists() and not overwrite:
+        raise InputError(f"{output} exists; choose another -o or pass --force to replace it")
+    result = init_job(input_path, currency=currency, invoice_pattern=invoice_pattern,
+                      date_order=date_order, name=None)  # fmt: skip
+    try:
+        output.write_text(result.spec_text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{output}: cannot write the job spec ({exc.strerror or exc})") from None
+    return result

@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 import click
 
 from batchpay import __version__
-from batchpay.api import RunReport, exit_code, run_and_report, write_failures
+from batchpay.api import RunReport, exit_code, run_and_report, write_failures, write_starter_spec
 from batchpay.errors import BatchpayError
 from batchpay.execute import Progress
+from batchpay.init import preview as init_preview
 from batchpay.money import format_amount
 from batchpay.report import terminal_safe, terminal_summary
 from batchpay.run import PlanSummary, RunOptions
@@ -196,6 +197,44 @@ class _ProgressPrinter:
 def _bar(progress: Progress, width: int = 24) -> str:
     filled = int(width * progress.done / max(progress.total, 1))
     return "[" + "#" * filled + "." * (width - filled) + "] "
+
+
+# ----------------------------------------------------------------------------- batchpay init
+
+
+@main.command(name="init")
+@click.argument("file", type=EXISTING_FILE)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the job spec (default: <FILE name>.job.yaml here).")
+@click.option("--currency", help="ISO 4217 code, when the file names no currency (e.g. EUR).")
+@click.option("--invoice-pattern",
+              help="Regex of your invoice ids, or a sample id (INV-0042 -> INV-\\d+).")
+@click.option("--date-order", type=click.Choice(["DMY", "MDY"], case_sensitive=False),
+              help="When no date in the file has a number above 12 to decide.")
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
+def init_command(file: Path, output: Path | None, currency: str | None,
+                 invoice_pattern: str | None, date_order: str | None, force: bool) -> None:
+    """Sniff FILE (a bank export or statement) and write a commented starter job spec.
+
+    Every inferred choice is a comment in the spec; then the first rows are shown as the
+    spec reads them. Exit 2 when the file cannot say something (e.g. the currency): the
+    message names the option to add.
+
+    \b
+    Examples:
+      batchpay init export.csv -o jobs/mybank.yaml --currency EUR
+      batchpay init statement.xml --invoice-pattern 'INV-\\d+'
+    """
+    output = output or Path(f"{file.stem}.job.yaml")
+    result = write_starter_spec(file, output, currency=currency, overwrite=force,
+                                invoice_pattern=invoice_pattern, date_order=date_order)
+    click.echo(f"Wrote {output} ({result.format}); the first rows as it reads them:\n")
+    for line in init_preview(result).splitlines():
+        click.echo(terminal_safe(line))
+    notes = result.prepared.table.dropped_notes()
+    for note in notes[:5]:
+        click.echo(f"  note: {terminal_safe(note)}")
+    click.echo(f"\nNext: check the comments in {output}, then: batchpay validate {output} {file}")
 
 
 def _mount_sandbox() -> None:

@@ -722,3 +722,9 @@ def _nothing_left(path: Path, skip: int, unit: str, data: bytes) -> str:
     if not skip:
         return f"{path}: the file has only comment lines"
     return f"{path}: nothing after the first {skip} {unit} (skip_lines: {skip})"
+
+
+def sheet_records(path: Path, fmt: str) -> tuple[list[list[str]], str]:
+    """The first sheet of a workbook as rows of text, from row 1 (for batchpay init)."""
+    records, sheet, _ = _sheet_records(path, InputSpec(format=fmt), fmt)  # type: ignore[call-arg,arg-type]
+    return [cells for _, cells in records], sheet
