@@ -19,8 +19,8 @@ from openpyxl.cell import WriteOnlyCell
 
 from batchpay.chargebee.client import base_url_for, is_test_site
 from batchpay.errors import BatchpayError, InputError
-from batchpay.journal import execute_lock
 from batchpay.init import InitResult, init_job
+from batchpay.journal import execute_lock
 from batchpay.records import Outcome, RunResult
 from batchpay.report import default_report_path, write_report, write_summary_json
 from batchpay.report.cells import is_formula_like, safe_text
@@ -29,8 +29,9 @@ from batchpay.run import DEFAULT_JOURNAL, RunOptions, run_job
 from batchpay.spec import JobSpec, load_spec
 
 __all__ = [
-    "RunOptions", "RunReport", "SiteInfo", "category_counts", "control_totals", "execute_busy",
-    "exit_code", "journal_path", "load_spec", "run_and_report", "site_info", "write_failures",
+    "InitResult", "RunOptions", "RunReport", "SiteInfo", "category_counts", "control_totals",
+    "execute_busy", "exit_code", "journal_path", "load_spec", "run_and_report", "site_info",
+    "write_failures", "write_starter_spec",
 ]
 
 FAILURE_HEADER = ("row", "sheet", "column", "value", "problem", "expected")

@@ -34,6 +34,7 @@ from batchpay.money import (
     format_amount,
     parse_amount,
 )
+from batchpay.patterns import PatternError, capture, compile_pattern
 from batchpay.prepare import PreparedInput, prepare
 from batchpay.read import detect_format, sheet_records
 from batchpay.spec import JobSpec, parse_spec
@@ -126,14 +127,14 @@ def _check_currency(code: str) -> None:
 
 def _invoice_regex(given: str) -> str:
     """A regex as given, or one made from a sample invoice id (INV-0042 -> INV-\\d+)."""
-    if re.search(r"[\\\[\](){}*+?|^$]", given):
-        try:
-            re.compile(given)
-        except re.error as exc:
-            raise InitNeedsOption(f"--invoice-pattern does not compile: {exc}") from None
-        return given
-    return "".join(r"\d+" if part.isdigit() else re.escape(part)
-                   for part in re.split(r"(\d+)", given) if part)  # fmt: skip
+    if not re.search(r"[\\\[\](){}*+?|^$]", given):
+        given = "".join(r"\d+" if part.isdigit() else re.escape(part)
+                        for part in re.split(r"(\d+)", given) if part)  # fmt: skip
+    try:
+        compile_pattern(given)
+    except PatternError as exc:
+        raise InitNeedsOption(f"--invoice-pattern: {exc}") from None
+    return given
 
 
 # ------------------------------------------------------------------------- statement formats
@@ -143,7 +144,7 @@ def _statement_job(name: str, fmt: str, pattern: str | None) -> str:
     sources = ["creditor_reference", "remittance_text", "end_to_end_id", "customer_reference"]
     if pattern:
         invoice = [f"    columns: [{', '.join(sources)}]   # the first non-empty one",
-                   f"    regex: {_quote(f'(?P<value>{pattern})')}"]  # fmt: skip
+                   f"    regex: {_quote(pattern)}"]  # fmt: skip
         invoice_note = f"# invoice_id: the first match of --invoice-pattern in {', '.join(sources)}"
     else:
         invoice = [f"    columns: [{', '.join(sources)}]   # the first non-empty one"]
@@ -700,7 +701,8 @@ def _invoice_lines(columns: list[_Column], pattern: str | None, notes: list[str]
                    amount_columns: set[int]) -> list[str]:  # fmt: skip
     texts = [c for c in columns if c.values and c.index not in amount_columns]
     if pattern:
-        found = [(sum(bool(re.search(pattern, v)) for v in c.values), c) for c in texts]
+        compiled = compile_pattern(pattern)
+        found = [(len(c.values) - len(capture(compiled, c.values)[1]), c) for c in texts]
         hits, best = max(found, key=lambda pair: pair[0], default=(0, None))
         if not hits or best is None:
             raise InitNeedsOption(
@@ -710,7 +712,7 @@ def _invoice_lines(columns: list[_Column], pattern: str | None, notes: list[str]
         notes.append(f'# invoice_id: --invoice-pattern matches {hits} of {len(best.values)} '
                      f'values of "{best.name}"')  # fmt: skip
         return ["  invoice_id:", f"    column: {_quote(best.name)}",
-                f"    regex: {_quote(f'(?P<value>{pattern})')}", "    required: false"]
+                f"    regex: {_quote(pattern)}", "    required: false"]
     free_text = sorted((c for c in texts if any(" " in v for v in c.values)),
                        key=lambda c: -len(set(c.values)))  # fmt: skip
     candidates = [c for c in texts if c.says(_INVOICE_WORDS)] or free_text or texts
