@@ -20,7 +20,7 @@ from batchpay.errors import BatchpayError
 from batchpay.execute import Progress
 from batchpay.init import preview as init_preview
 from batchpay.money import format_amount
-from batchpay.report import terminal_safe, terminal_summary
+from batchpay.report import terminal_lines, terminal_safe, terminal_summary
 from batchpay.run import PlanSummary, RunOptions
 
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -34,7 +34,7 @@ class _Command(click.Group):
         try:
             return super().invoke(ctx)
         except BatchpayError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {terminal_lines(str(exc))}", err=True)
             ctx.exit(2)
         except KeyboardInterrupt:
             click.echo("Error: interrupted", err=True)

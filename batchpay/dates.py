@@ -45,6 +45,18 @@ def describe_format(fmt: str) -> str:
     return re.sub(r"%(.)", lambda m: _DIRECTIVES.get(m[1], m[0]), fmt)
 
 
+def check_format(fmt: str) -> None:
+    """ValueError, in words, for a format strptime cannot use or that reads no date part."""
+    try:
+        datetime.strptime("\0", fmt)
+    except ValueError as exc:
+        if "does not match format" not in str(exc) and "unconverted data" not in str(exc):
+            raise ValueError(f"{fmt!r} is not a strptime format ({exc}); e.g. '%d/%m/%Y'") from None
+    if not re.search(r"%[dmYyjbBxc]", fmt):
+        raise ValueError(f"{fmt!r} reads no day, month or year: write directives such as "
+                         "'%d/%m/%Y', not 'dd/mm/yyyy'")
+
+
 def parse_date(
     text: str,
     formats: Sequence[str],

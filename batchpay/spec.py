@@ -17,6 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from batchpay.chargebee.client import base_url_for
+from batchpay.chargebee.errors import ConfigError
+from batchpay.dates import check_format
 from batchpay.errors import SpecError
 from batchpay.money import UnknownCurrency, currency_exponent
 from batchpay.patterns import compile_pattern
@@ -108,9 +111,11 @@ class InputSpec(_Model):
     @classmethod
     def _known_encoding(cls, value: str) -> str:
         try:
-            codecs.lookup(value)
+            codec = codecs.lookup(value)
         except LookupError:
             raise ValueError(f"unknown encoding {value!r}") from None
+        if not getattr(codec, "_is_text_encoding", True):  # zlib, base64, rot13, hex, ...
+            raise ValueError(f"{value!r} is not a text encoding; use e.g. utf-8, cp1252, latin-1")
         return value
 
     @field_validator("drop_rows_matching")
@@ -230,6 +235,27 @@ class FieldSpec(_Model):
     @classmethod
     def _field_regex(cls, value: str | None) -> str | None:
         return _compiles(value)
+
+    @field_validator("formats")
+    @classmethod
+    def _strptime_formats(cls, value: list[str]) -> list[str]:
+        for fmt in value:
+            check_format(fmt)
+        return value
+
+    @field_validator("lookup")
+    @classmethod
+    def _distinct_lookup_keys(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        first: dict[str, str] = {}
+        for key in value or {}:
+            folded = key.strip().casefold()
+            if folded in first:
+                raise ValueError(
+                    f"keys {first[folded]!r} and {key!r} are the same key (lookup ignores case "
+                    "and surrounding spaces); keep one"
+                )
+            first[folded] = key
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -509,6 +535,11 @@ class JobSpec(_Model):
                 "product_catalog: Chargebee API v1 serves Product Catalog 1.0 sites only; "
                 "use api_version: v2"
             )
+        if self.site.base_url is not None:
+            try:
+                base_url_for(base_url=self.site.base_url, version=self.api_version)
+            except ConfigError as exc:
+                raise ValueError(f"site.base_url: {exc}") from None
         for where, action in self._actions_with_paths():
             if action.type == "charge" and self.api_version == "v2" and not self.product_catalog:
                 raise ValueError(

@@ -492,6 +492,30 @@ def test_base_url_for_refuses(kwargs: dict[str, Any], words: str) -> None:
         base_url_for(**kwargs)
 
 
+@pytest.mark.parametrize("url", [
+    "ftp://test_SECRET_abc123@acme.chargebee.com",  # issue 13 item 12: the scheme message
+    "test_SECRET_abc123@acme.chargebee.com",
+    "https://test_SECRET_abc123@acme.chargebee.com:notaport",
+    "https://x:test_SECRET_abc123@acme.chargebee.com/?q=1",
+    "http://test_SECRET_abc123@10.0.0.1/api/v2/../x",
+    "https://test_SECRET_abc123@[::1/",
+])
+def test_base_url_userinfo_never_reaches_a_message(url: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        base_url_for(base_url=url)
+    assert "SECRET" not in str(raised.value)
+    assert "credentials" in str(raised.value)
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:9/api/v2/../../_sandbox", "http://127.0.0.1:9/api/v2/%2E%2E/_sandbox",
+    "https://acme-test.chargebee.com/./api/v2",
+])
+def test_base_url_with_dot_segments_is_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"must not contain \. or \.\. path segments"):
+        base_url_for(base_url=url)
+
+
 @pytest.mark.parametrize(("url", "test"), [
     ("https://acme-test.chargebee.com/api/v2", True),
     ("https://acme.chargebee.com/api/v2", False),

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 import httpx
 
@@ -67,6 +67,8 @@ REQUEST_ID_HEADER = "x-request-id"
 
 _SITE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _VERSION_SUFFIX = re.compile(r"/api/(v1|v2)$")
+# scheme:// then an authority holding "@" before any "/", "?" or "#": user info, maybe a secret
+_USERINFO = re.compile(r"^[^:/?#]*:?/*[^/?#]*@")
 _HEADER_VALUE = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces or line breaks
 # ConnectError and the connect/pool timeouts happen before any byte of the request is written;
 # UnsupportedProtocol before a connection is even tried. Everything else may have been sent.
@@ -90,9 +92,16 @@ def _is_loopback(host: str) -> bool:
 
 
 def _check_base_url(url: str) -> tuple[str, str]:
-    """Validate an absolute base URL; return it without a trailing slash, and its host."""
+    """Validate an absolute base URL; return it without a trailing slash, and its host.
+
+    Credentials are looked for first, on the raw text, so that no later message can quote
+    them; a message shows the URL only once it is known to carry none.
+    """
     if not isinstance(url, str) or not url.strip():
         raise ConfigError("base URL is empty")
+    if _USERINFO.match(url.strip()):
+        raise ConfigError("base URL must not carry credentials (user:password@); the API key is "
+                          "sent separately (CHARGEBEE_API_KEY)")
     try:
         parts = urlsplit(url.strip())
         _ = parts.port  # raises ValueError for a port that is not a number
@@ -101,8 +110,9 @@ def _check_base_url(url: str) -> tuple[str, str]:
     host = parts.hostname or ""
     if parts.scheme not in ("http", "https") or not host:
         raise ConfigError(f"base URL {url!r} must be http(s)://host[:port][/path]")
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError("base URL must not carry credentials; the API key is sent separately")
+    if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):
+        raise ConfigError(f"base URL {url!r} must not contain . or .. path segments (they "
+                          "would leave the API's path)")
     if parts.query or parts.fragment:
         raise ConfigError(f"base URL {url!r} must not have a query or fragment")
     if parts.scheme == "http" and not _is_loopback(host):

@@ -10,11 +10,12 @@ Modules, one concern each:
 - ``sheets``   streamed row sheets: header, widths, autofilter, splitting
 - ``summary``  the Summary sheet;  ``words`` its plain-English text
 - ``workbook`` ``write_report`` and ``default_report_path``
-- ``jsonout``  ``write_summary_json``;  ``terminal`` ``terminal_summary``, ``terminal_safe``
+- ``jsonout``  ``write_summary_json``;  ``terminal`` ``terminal_summary``, ``terminal_safe``,
+  ``terminal_lines``
 """
 
 from .jsonout import write_summary_json
-from .terminal import terminal_safe, terminal_summary
+from .terminal import terminal_lines, terminal_safe, terminal_summary
 from .totals import CurrencyTotals, Totals, control_totals
 from .workbook import default_report_path, write_report
 
@@ -23,6 +24,7 @@ __all__ = [
     "Totals",
     "control_totals",
     "default_report_path",
+    "terminal_lines",
     "terminal_safe",
     "terminal_summary",
     "write_report",

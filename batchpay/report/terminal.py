@@ -22,7 +22,9 @@ SHEETS = {"failed": "Errors", "invalid": "Invalid rows", "needs_review": "Needs 
 MAX_REASONS, MAX_REASON_CHARS = 5, 300
 MAX_NOTES = 8
 READ_IN, OUTGOING = "read (money in)", "money out, skipped"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# C0/C1 controls (ESC starts escape sequences, BEL rings), bidi overrides and isolates (U+202E
+# shows text reversed), line and paragraph separators
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 _COLOURS = {"green": "32", "red": "31", "yellow": "33"}
 _ATTENTION_COLOURS = {"failed": "red", "invalid": "yellow", "needs_review": "yellow"}
 
@@ -245,6 +247,12 @@ def _reason(outcome: RowOutcome) -> str:
     if not outcome.failures:
         return outcome.reason
     return "; ".join(str(f).removeprefix(f"{f.origin}, ") for f in outcome.failures)
+
+
+def terminal_lines(text: str) -> str:
+    """Like ``terminal_safe`` but keeps line breaks and length: for ``Error:`` messages, which
+    quote input (cells, headers, file names) and may list one problem per line."""
+    return "\n".join(_CONTROL.sub("?", line) for line in text.split("\n"))
 
 
 def terminal_safe(text: str) -> str:

@@ -163,6 +163,12 @@ CASES: list[Case] = [
     Case("unknown-encoding-declared", "deposits.csv", GOOD, 2,
          "{job}: input.encoding: unknown encoding 'klingon'",
          spec=setting("input.encoding", "klingon")),
+    Case("encoding-zlib", "deposits.csv", GOOD, 2,  # issue 13 item 9: codecs, not encodings
+         "{job}: input.encoding: 'zlib' is not a text encoding",
+         spec=setting("input.encoding", "zlib")),
+    Case("encoding-rot13", "deposits.csv", GOOD, 2,
+         "{job}: input.encoding: 'rot13' is not a text encoding",
+         spec=setting("input.encoding", "rot13")),
     Case("bom-is-accepted", "deposits.csv", b"\xef\xbb\xbf" + GOOD, 0, "2 rows",
          execute=0, posted=2),
     Case("bom-in-cp1252-file", "deposits.csv", b"\xef\xbb\xbf" + GOOD, 2,
@@ -266,6 +272,15 @@ CASES: list[Case] = [
          cell("Date", "31/12/9999", "is out of range (year 9999)")),
     Case("date-excel-serial-not-allowed", "deposits.csv", one_bad_row(date="45292"), 1,
          cell("Date", "45292", "is not a date in format DD/MM/YYYY")),
+    # Issue 13 item 11: escape sequences, BEL and a bidi override reach no terminal raw.
+    Case("escape-codes-in-a-cell", "deposits.csv", one_bad_row(amount="1\x1b[2J\x07\u202e2"), 1,
+         cell("Amount", "1?[2J??2", "is not an amount"),
+         execute_message='first: line 3, column "Amount": "1?[2J??2" is not an amount'),
+    Case("escape-codes-in-the-header", "deposits.csv",
+         csv_text([GOOD_ROW], header=("Date", "Ref\x1b]0;pwned\x07erence\u202e", "Invoice",
+                                      "Amount", "Currency")).encode(), 2,
+         '{input}: column "Reference" not found in the header (line 1); found: "Date", '
+         '"Ref?]0;pwned?erence?"'),
     # Invoice ids are free text in Chargebee: the call is checked, found missing, never sent.
     Case("invoice-id-dot-dot-slash", "deposits.csv", one_bad_row(invoice="../customers/x"), 0,
          "would post", execute=1, posted=1, execute_message="invoice ../customers/x not found"),
@@ -345,6 +360,22 @@ CASES: list[Case] = [
     Case("regex-with-lookbehind", "deposits.csv", GOOD, 2,
          "{job}: input.drop_rows_matching: regex does not compile: invalid perl operator: (?<",
          spec=setting("input.drop_rows_matching", "(?<=Total)")),
+    Case("spec-base-url-path-traversal", "deposits.csv", GOOD, 2,  # issue 13 item 9
+         "{job}: site.base_url: base URL 'http://127.0.0.1:9/api/v2/../../_sandbox' must not "
+         "contain . or .. path segments",
+         spec=setting("site.base_url", "http://127.0.0.1:9/api/v2/../../_sandbox")),
+    Case("spec-base-url-with-secret-and-bad-scheme", "deposits.csv", GOOD, 2,  # item 12
+         "{job}: site.base_url: base URL must not carry credentials (user:password@)",
+         spec=setting("site.base_url", "ftp://test_SECRET_abc123@example.com/api/v2")),
+    Case("spec-bad-strftime", "deposits.csv", GOOD, 2,  # issue 13 item 10
+         "{job}: fields.date.formats: '%d/%m/%Y%' is not a strptime format (stray % in format",
+         spec=setting("fields.date.formats", ["%d/%m/%Y%"])),
+    Case("spec-date-format-without-directives", "deposits.csv", GOOD, 2,
+         "{job}: fields.date.formats: 'dd/mm/yyyy' reads no day, month or year",
+         spec=setting("fields.date.formats", ["dd/mm/yyyy"])),
+    Case("spec-lookup-keys-differ-by-case", "deposits.csv", GOOD, 2,  # issue 13 item 10
+         "{job}: fields.currency.lookup: keys 'USD' and 'usd' are the same key",
+         spec=setting("fields.currency.lookup", {"USD": "USD", "usd": "EUR"})),
     Case("spec-template-names-missing-column", "deposits.csv", GOOD, 2,
          '{input}: column "Nope" not found in the header (line 1)',
          spec=setting("fields.reference", {"template": "{Nope}-{Reference}"})),

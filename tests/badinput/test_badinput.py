@@ -26,6 +26,8 @@ from batchpay.sandbox import SandboxStore
 REPO = Path(__file__).resolve().parents[2]
 HUGE_LINE_SECONDS = 1.5  # refusing a 100 MB line must not mean reading it as CSV
 MAX_LINE = 1000  # a clear error is short: no output line may quote a whole huge cell
+# ESC (escape sequences), BEL, CSI, bidi overrides/isolates: input must never drive the terminal
+TERMINAL_CONTROLS = frozenset("\x1b\x07\x9b\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 SEED_INVOICE = re.compile(r"^INV-10[0-2][0-9]$")  # the only ids a write may ever reach
 
 
@@ -48,6 +50,8 @@ def check_output(result: Result, code: int, expected: str, reports: Path) -> Non
     assert result.exit_code == code, output[:MAX_LINE]
     if code == 2:
         assert "Error: " in output, output
+    raw = sorted({repr(c) for c in output if c in TERMINAL_CONTROLS})
+    assert not raw, f"raw control characters reach the terminal: {raw}"
     long = [line[:80] + "..." for line in output.splitlines() if len(line) > MAX_LINE]
     assert not long, f"output lines over {MAX_LINE} characters: {long}"
     assert expected in output or expected in report_text(reports), output
