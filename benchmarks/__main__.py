@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import local, remote
+from . import local, remote, web
 
 HERE = Path(__file__).resolve().parent
 
@@ -57,7 +57,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="execute rows = rate x windows (each window is 60 s)")
     p.add_argument("--baseline-calls", type=int, default=300, help="calls per baseline loop")
     p.add_argument("--check-sizes", default="1000,10000", help="invoices, dry-run checks")
-    p.add_argument("--cases", default="local,rss,execute,checks,faults")
+    p.add_argument("--web-sizes", default="100000", help="rows, web review page")
+    p.add_argument("--cases", default="local,rss,execute,checks,faults,web")
     p.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     p.add_argument("--workdir", type=Path, help="inputs and reports (default: a temp dir)")
     p.add_argument("--merge", type=Path, action="append", default=[],
@@ -70,7 +71,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if args.smoke:
         args.sizes, args.rss_sizes, args.repeat = "200", "200", 1
         args.rate, args.latency_ms, args.windows, args.baseline_calls = 6000, 0, 0.02, 5
-        args.check_sizes = "50"
+        args.check_sizes, args.web_sizes = "50", "200"
     return args
 
 
@@ -105,10 +106,13 @@ def main(argv: list[str] | None = None) -> int:
             clean = results.get("execute", {}).get("batchpay", {}).get("steady_fraction")
             results["faults"] = remote.faults_case(work, args.rate, args.latency_ms,
                                                    args.windows, clean)
+        if "web" in cases:
+            results["web"] = web.review_case(work, ints(args.web_sizes),
+                                             repeat=1 if args.smoke else 5)
     results["wall_s"] = time.time() - started
     for merged in args.merge:
         earlier = json.loads(merged.read_text(encoding="utf-8"))
-        for case in ("local", "rss", "execute", "checks", "faults"):
+        for case in ("local", "rss", "execute", "checks", "faults", "web"):
             if case in earlier and case not in results:
                 results[case] = earlier[case]
         results.setdefault("merged", []).append(
@@ -311,6 +315,23 @@ def render(r: dict[str, Any], *, smoke: bool = False) -> str:
                      f"{f['ledger_writes']:,} writes for {f['rows']:,} rows, "
                      f"{fmt(clean_rows)} of clean rows posted/s | "
                      f"{met(bool(f['posted_once']))} |")
+    if "web" in r:
+        out += ["## 5. Web review page: first paint (server time)", "",
+                "`batchpay web`'s review page for one run, requested in process through "
+                "Starlette's TestClient (routing, session, the paged SQLite query, the "
+                "template). The run is uploaded and dry-run through the app first (the "
+                "synthetic invoices are not in the sandbox: every row would fail). Medians.",
+                "", "| rows | upload + dry run s | " + " | ".join(
+                    f"{name} s" for name in web.VIEWS) + " |",
+                "|---:|---:|" + "---:|" * len(web.VIEWS)]
+        for x in r["web"]:
+            out.append(f"| {x['rows']:,} | {x['upload_and_dry_run_s']:.1f} | " + " | ".join(
+                f"{x['views'][name]['median_s']:.3f}" for name in web.VIEWS) + " |")
+            if x["rows"] == max(y["rows"] for y in r["web"]):
+                first = x["views"]["first page"]["median_s"]
+                goals.append(f"| review page first paint well under 1 s at {x['rows']:,} rows"
+                             f" | {first:.3f} s | {met(first < 0.5)} (< 0.5 s) |")
+        out.append("")
     out += ["## Goals", "", "| goal | measured | |", "|---|---|---|", *goals, ""]
     return "\n".join(out)
 
