@@ -402,7 +402,7 @@ def _money(text: str, currency: str | None, spec: FieldSpec, quantity_text: str 
         amount = product
     if text.startswith("\x01"):  # from the debit column: an outgoing amount, whatever its sign
         amount = -abs(amount)
-    if spec.negate:
+    if spec.negate and spec.sign_column is None:  # with a sign column: after the flag
         amount = -amount
     try:
         return to_minor_units(amount, currency)
@@ -461,7 +461,8 @@ def _apply_sign_column(
     parsed: ParsedFields,
     origin: Callable[[int], Origin],
 ) -> None:
-    """A debit flag negates the amount; a flag that is neither debit nor credit fails the row."""
+    """A debit flag makes the amount negative, then ``negate`` flips every flagged amount; a
+    flag that is neither debit nor credit fails the row."""
     assert spec.sign_column is not None
     debits = {v.strip().upper() for v in spec.debit_values}
     credits = {v.strip().upper() for v in spec.credit_values}
@@ -470,9 +471,11 @@ def _apply_sign_column(
     values, broken = parsed.values[name], parsed.broken.setdefault(name, set())
     for position, text in enumerate(frame[spec.sign_column].tolist()):
         flag, value = text.strip().upper(), values[position]
-        if flag in debits and isinstance(value, int):
-            values[position] = -abs(value)
-        elif flag not in debits | credits and (value is not None or position in broken):
+        if flag in debits | credits:
+            if isinstance(value, int):
+                signed = -abs(value) if flag in debits else value
+                values[position] = -signed if spec.negate else signed  # negate flips both
+        elif value is not None or position in broken:
             values[position] = None
             broken.add(position)
             problem = "is not a debit/credit flag" if flag else "is empty"

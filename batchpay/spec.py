@@ -151,7 +151,11 @@ class FieldSpec(_Model):
     ``lookup`` table, ``default`` when empty, and conversion by ``type``.
     """
 
-    column: str | None = Field(None, description="Input column to read.")
+    column: str | None = Field(
+        None,
+        description="Input column to read, by its header name. A header cell left empty names "
+        "its column \"Column N\" (N its 1-based position, e.g. \"Column 3\").",
+    )
     columns: list[str] | None = Field(None, description="Input columns; the first non-empty wins.")
     const: str | None = Field(None, description="A constant value.")
     template: str | None = Field(
@@ -196,14 +200,20 @@ class FieldSpec(_Model):
     )
     debit_values: list[str] = Field(
         default_factory=lambda: ["D", "DR", "DEBIT", "S", "-"],
-        description="money: sign_column values that mean a debit (case-insensitive).",
+        description="money: sign_column values that mean a debit (case-insensitive). List \"\" "
+        "to read an empty flag cell as a debit (e.g. [\"D\", \"\"]), or put it in credit_values; "
+        "otherwise an empty flag makes the row invalid.",
     )
     credit_values: list[str] = Field(
         default_factory=lambda: ["C", "CR", "CREDIT", "H", "+"],
         description="money: sign_column values that mean a credit (case-insensitive); a flag "
         "in neither list makes the row invalid.",
     )
-    negate: bool = Field(False, description="money: flip the sign (for files that show in as -).")
+    negate: bool = Field(
+        False,
+        description="money: flip the sign (for files that show in as -). With sign_column, the "
+        "flag is applied first and then every amount is flipped, debits and credits alike.",
+    )
     quantity_column: str | None = Field(
         None,
         description="money: column of a quantity (e.g. units on a charge line); the field is "
