@@ -109,11 +109,13 @@ def validate(job: Path, file: Path, output: Path | None, report_path: Path | Non
               help="State file of the built-in sandbox.")
 @click.option("--rate", "rate_per_minute", type=click.IntRange(1), help="Calls per minute.")
 @click.option("--concurrency", type=click.IntRange(1, 100), help="Calls in flight at once.")
+@click.option("--retry-failed", is_flag=True,
+              help="Collect again the cards an earlier run saw declined (default: not retried).")
 @_report_options
 def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_invalid: bool,
         allow_live: bool, site: str | None, base_url: str | None, journal: Path | None,
         sandbox_state: Path, rate_per_minute: int | None, concurrency: int | None,
-        report_path: Path | None, reports_dir: Path) -> None:
+        retry_failed: bool, report_path: Path | None, reports_dir: Path) -> None:
     """Dry-run JOB on FILE (default), or post it with --execute.
 
     The API key is read from CHARGEBEE_API_KEY (or the file named by CHARGEBEE_API_KEY_FILE).
@@ -134,6 +136,7 @@ def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_inv
         allow_live=allow_live, site=site, base_url=base_url, sandbox_state=sandbox_state,
         journal_path=journal, rate_per_minute=rate_per_minute, concurrency=concurrency,
         confirm=None if yes else _confirm, on_progress=_ProgressPrinter(),
+        retry_failed=retry_failed,
     )
     report = run_and_report(job, file, options, report_path, reports_dir)
     click.echo(terminal_summary(report.result, report.path, color=_colour()))

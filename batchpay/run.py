@@ -37,7 +37,15 @@ from batchpay.execute import (
     ReadRetryTransport,
 )
 from batchpay.fields import used_columns
-from batchpay.journal import IN_FLIGHT, NEEDS_REVIEW, POSTED, Entry, Journal, execute_lock
+from batchpay.journal import (
+    FAILED,
+    IN_FLIGHT,
+    NEEDS_REVIEW,
+    POSTED,
+    Entry,
+    Journal,
+    execute_lock,
+)
 from batchpay.plan import (
     Plan,
     PlannedCall,
@@ -58,6 +66,8 @@ IDEMPOTENCY_WINDOW = 30 * 60.0  # Chargebee keeps idempotency keys this long
 RESEND_MARGIN = 2 * 60.0  # re-send an unfinished call only while well inside the window
 DEFAULT_JOURNAL = Path("reports") / "batchpay-journal.sqlite"
 PREDICTED = "predicted by batchpay, not sent"
+# A card the gateway refused: re-sending the same collection would charge at it again.
+DECLINES = frozenset({"payment_processing_failed", "payment_method_verification_failed"})
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,7 @@ class RunOptions:
     stop: threading.Event | None = None  # set from another thread: stops like Ctrl-C (web Stop)
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     clock: Callable[[], float] = time.time
+    retry_failed: bool = False  # send again collections an earlier run saw declined
 
 
 def run_job(spec_path: Path, input_path: Path, options: RunOptions) -> RunResult:
@@ -202,6 +213,7 @@ class _LiveRun:
     async def go(self, concurrency: int) -> None:
         calls = self._without_earlier_rows(self.planned.calls)
         entries = self.journal.lookup(self.target.site, [c.key for c in calls])
+        calls = self._without_declined(calls, entries)
         done, resend, check = self._sort_by_journal(calls, entries)
         for call, entry in done:
             self._record_posted(call, entry, None)
@@ -216,6 +228,28 @@ class _LiveRun:
         self._confirm(to_send)
         deadlines = {c.key: _resend_deadline(entries[c.key]) for c in resend}
         await self._execute(to_send, concurrency, predictions, deadlines)
+
+    def _without_declined(
+        self, calls: list[PlannedCall], entries: Mapping[str, Entry]
+    ) -> list[PlannedCall]:
+        """A collection an earlier run saw declined is failed, not retried: sending the same
+        call again would charge the card again. A changed row is another call (another key);
+        ``retry_failed`` sends it anyway."""
+        if self.options.retry_failed:
+            return calls
+        kept = []
+        for call in calls:
+            entry = entries.get(call.key)
+            if entry is None or not _declined(call, entry):
+                kept.append(call)
+                continue
+            outcome = Outcome.FAILED if self.options.mode == "execute" else Outcome.WOULD_FAIL
+            reason = (f"declined in an earlier run on {_when(entry.settled_at)} "
+                      f"({entry.message}); failed, not retried: change the row or run with "
+                      "--retry-failed to charge the card again")
+            self._record(call, outcome, reason, http_status=entry.http_status,
+                         api_error_code=entry.api_error_code)
+        return kept
 
     def _without_earlier_rows(self, calls: list[PlannedCall]) -> list[PlannedCall]:
         """A grouped apply_payments call is keyed by all its rows, so a row added to the file
@@ -490,6 +524,12 @@ def _entries_by_row(calls: Sequence[tuple[str, Entry]]) -> dict[str, list[Entry]
         for row_key in row_business_keys(business_key):
             found.setdefault(row_key, []).append(entry)
     return found
+
+
+def _declined(call: PlannedCall, entry: Entry) -> bool:
+    return call.action == "collect_payment" and entry.state == FAILED and (
+        entry.api_error_code in DECLINES
+    )
 
 
 def _earlier_row_outcome(entry: Entry, call: PlannedCall) -> tuple[Outcome, str]:

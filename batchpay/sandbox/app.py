@@ -127,27 +127,39 @@ class Sandbox:
             await self.faults.latency()
             self.faults.maybe_fail()
             now = self.now()
-            with self.store.atomic():
-                applied = write.handler(
-                    operations.Write(self.store, now, write.version, write.invoice_id), write.values
-                )
-                self.store.add_ledger(
-                    {
-                        "at": int(now),
-                        "version": write.version,
-                        "operation": write.operation,
-                        "invoice_id": applied.invoice_id,
-                        "idempotency_key": write.key,
-                        "params": write.form,
-                        "transaction_id": applied.transaction_id,
-                        "amount": applied.amount,
-                    }
-                )
-                if write.key is not None:
-                    self.store.save_idempotency(write.key, fingerprint, 200, applied.body, now)
+            try:
+                applied = self._apply_atomically(write, fingerprint, now)
+            except SandboxApiError as exc:
+                if exc.type == "payment":
+                    self.store.count_decline(write.invoice_id)
+                raise
         if self.faults.drop_after_apply():
             return DropResponse()
         return JSONResponse(applied.body)
+
+    def _apply_atomically(
+        self, write: PendingWrite, fingerprint: str, now: float
+    ) -> operations.Applied:
+        """The write, its ledger entry and its idempotency record: all or nothing."""
+        with self.store.atomic():
+            applied = write.handler(
+                operations.Write(self.store, now, write.version, write.invoice_id), write.values
+            )
+            self.store.add_ledger(
+                {
+                    "at": int(now),
+                    "version": write.version,
+                    "operation": write.operation,
+                    "invoice_id": applied.invoice_id,
+                    "idempotency_key": write.key,
+                    "params": write.form,
+                    "transaction_id": applied.transaction_id,
+                    "amount": applied.amount,
+                }
+            )
+            if write.key is not None:
+                self.store.save_idempotency(write.key, fingerprint, 200, applied.body, now)
+        return applied
 
 
 class PendingWrite:

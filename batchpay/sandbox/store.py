@@ -216,6 +216,21 @@ class SandboxStore:
             " ON CONFLICT(name) DO UPDATE SET value = value + 1"
         )
 
+    def count_decline(self, invoice_id: str | None) -> None:
+        """A card payment refused by the (simulated) gateway: nothing is written, but the card
+        was charged at, which a test of "never charged again" must be able to see."""
+        self.db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, 1)"
+            " ON CONFLICT(name) DO UPDATE SET value = value + 1",
+            (f"declines:{invoice_id}",),
+        )
+
+    def declines(self, invoice_id: str) -> int:
+        row = self.db.execute(
+            "SELECT value FROM counters WHERE name = ?", (f"declines:{invoice_id}",)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
     def replays(self) -> int:
         row = self.db.execute("SELECT value FROM counters WHERE name = 'replays'").fetchone()
         return int(row[0]) if row else 0

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wf_helpers import SAMPLES, Workflow, by_row, outcomes, sheet_rows
+from click.testing import CliRunner
+from wf_helpers import SAMPLES, SEED, Workflow, by_row, outcomes, sheet_rows
 
+from batchpay.cli import main
 from batchpay.records import Outcome
+from batchpay.sandbox import SandboxStore, load_seed_file
 
 WOULD_POST, WOULD_FAIL = Outcome.WOULD_POST, Outcome.WOULD_FAIL
 POSTED, FAILED = Outcome.POSTED, Outcome.FAILED
@@ -157,3 +160,33 @@ def test_predicted_failures_are_not_presented_as_chargebees(tmp_path: Path) -> N
     declined = errors["INV-2301"]
     assert (declined["HTTP status"], declined["API error code"], declined["Attempts"]) == (
         400, "payment_processing_failed", 1)
+
+
+def test_a_declined_card_is_not_charged_again_by_a_rerun(tmp_path: Path) -> None:
+    """Item 6: a decline (400 payment_processing_failed) was settled failed, and the next
+    execute sent the same collection again, charging the card again. Now it is "failed, not
+    retried" until the row changes or --retry-failed is given. Real CLI, sandbox state file."""
+    data = tmp_path / "rows.csv"
+    data.write_text(COLLECT_HEADER + "INV-2301,,USD,,Merchant,x\n", encoding="utf-8")
+    state = tmp_path / "sandbox.sqlite"
+    store = SandboxStore(state)
+    store.load_seed(load_seed_file(SEED))
+
+    def run(*extra: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, [
+            "run", str(COLLECT), str(data), "--sandbox-state", str(state),
+            "--journal", str(tmp_path / "journal.sqlite"), "--reports-dir",
+            str(tmp_path / "reports"), *extra], env={"BATCHPAY_OPERATOR": "tests"})
+        return result.exit_code, result.output
+
+    assert run("--execute", "--yes")[0] == 1
+    assert store.declines("INV-2301") == 1
+    assert run("--execute", "--yes")[0] == 1
+    assert store.declines("INV-2301") == 1, "the re-run charged the card again"
+    assert run("--report", str(tmp_path / "dry.xlsx"))[0] == 1
+    assert store.declines("INV-2301") == 1
+    errors = sheet_rows(tmp_path / "dry.xlsx", "Errors")
+    assert "failed, not retried" in errors[0]["Message"]
+    assert run("--execute", "--yes", "--retry-failed")[0] == 1
+    assert store.declines("INV-2301") == 2  # asked for: sent again (and declined again)
+    assert store.ledger() == []
