@@ -74,7 +74,9 @@ MONEY_CONTEXT = Context(
 DECIMAL_SEPARATORS = (".", ",")
 THOUSANDS_SEPARATORS = (",", ".", " ", "'")
 MAX_DIGITS = 30  # far beyond any real payment; stops megabyte "amounts"
-MAX_MINOR = 2**63 - 1
+# 15 significant digits: the most a spreadsheet number holds exactly (a double), far inside the
+# API's int64 and far beyond any one payment (USD 9,999,999,999,999.99; JPY 999 trillion).
+MAX_MINOR = 10**15 - 1
 
 # Each symbol and the ISO codes it can stand for (generously: a symbol only has to fit).
 _SYMBOL_CODES = {
@@ -265,7 +267,7 @@ def to_minor_units(amount: Decimal, currency: str) -> int:
         raise MoneyError(f"has {decimals} {unit}; {code} allows {exponent}", expected)
     minor = int(amount.scaleb(exponent, MONEY_CONTEXT).quantize(Decimal(1), context=MONEY_CONTEXT))
     if abs(minor) > MAX_MINOR:
-        raise MoneyError("is too large", f"an amount below {format_amount(MAX_MINOR, code)}")
+        raise MoneyError("is too large", f"at most {format_amount(MAX_MINOR, code)} {code}")
     return minor
 
 

@@ -210,7 +210,11 @@ def test_to_minor_units(amount: str, currency: str, minor: int) -> None:
         ("1.5", "JPY", "has 1 decimal; JPY allows 0", "whole JPY"),
         ("0.30000000000000004", "USD", "has 17 decimals; USD allows 2", "at most 2 decimals"),
         ("NaN", "USD", "is not an amount", "a number of USD"),
-        ("1E+30", "USD", "is too large", "an amount below 92,233,720,368,547,758.07"),
+        ("1E+30", "USD", "is too large", "at most 9,999,999,999,999.99 USD"),
+        # issue 13 item 13: int64's maximum was accepted, then shown as a float in the workbook
+        ("92233720368547758.07", "USD", "is too large", "at most 9,999,999,999,999.99 USD"),
+        ("10000000000000.00", "USD", "is too large", "at most 9,999,999,999,999.99 USD"),
+        ("1000000000000000", "JPY", "is too large", "at most 999,999,999,999,999 JPY"),
     ],
 )
 def test_to_minor_units_never_rounds(
@@ -219,6 +223,11 @@ def test_to_minor_units_never_rounds(
     with pytest.raises(MoneyError) as caught:
         to_minor_units(Decimal(amount), currency)
     assert (caught.value.problem, caught.value.expected) == (problem, expected)
+
+
+def test_largest_amount_is_accepted_exactly() -> None:
+    assert to_minor_units(Decimal("9999999999999.99"), "USD") == 10**15 - 1
+    assert to_minor_units(Decimal("-9999999999999.99"), "USD") == -(10**15 - 1)
 
 
 def test_unknown_currency() -> None:
@@ -258,7 +267,7 @@ def test_from_minor_units() -> None:
     assert str(from_minor_units(12345, "KWD")) == "12.345"
 
 
-minor_units = st.integers(min_value=-(10**15), max_value=10**15)
+minor_units = st.integers(min_value=-(10**15 - 1), max_value=10**15 - 1)
 exponents = st.sampled_from(sorted(CURRENCY_BY_EXPONENT))
 styles = st.sampled_from(SEPARATOR_STYLES)
 

@@ -317,6 +317,21 @@ def test_negative_amount_stays_a_number(book: Any) -> None:
     assert amount.value == -12.5 and amount.data_type == "n"
 
 
+def test_amounts_beyond_what_a_spreadsheet_holds_exactly_are_exact_text(tmp_path: Path) -> None:
+    """Issue 13 item 13: 2^63-1 minor units came out as 9.223372036854776e+16. Row amounts are
+    bounded when read; a total of many can still pass 15 digits, and is then written as text."""
+    big = 10**15 - 1
+    outcomes = [row(line, Outcome.WOULD_POST, raw(f"INV-{line}", "9,999,999,999,999.99", "USD"),
+                    amount_minor=big) for line in (2, 3)]
+    result = RunResult(replace(sample("dry-run").info, rows_read=2), outcomes)
+    book = openpyxl.load_workbook(write_report(result, tmp_path / "r.xlsx"))
+    amounts = cells_of(posted_sheet(book), "Amount")
+    largest = (Decimal("9999999999999.99"), "n")
+    assert [(dec(c.value), c.data_type) for c in amounts] == [largest, largest]
+    texts = [c.value for r in book["Summary"].iter_rows() for c in r if isinstance(c.value, str)]
+    assert "19,999,999,999,999.98" in texts
+
+
 def test_skipped_reasons(book: Any) -> None:
     reasons = [r["Reason"] for r in records(book["Skipped"])]
     assert reasons == ["filter: Status is not Cleared", "duplicate in file: same as line 2",

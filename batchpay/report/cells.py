@@ -18,7 +18,9 @@ from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES
 from openpyxl.styles import Alignment, Font, PatternFill
 
-from .amounts import known_currency, number_format, to_decimal
+from batchpay.money import MAX_MINOR
+
+from .amounts import format_minor, known_currency, number_format, to_decimal
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_TEXT = 32_767  # Excel's limit on characters in one cell
@@ -150,6 +152,8 @@ class CellMaker:
         currency = known_currency(money.currency)
         if currency == "?":
             return None
+        if abs(money.minor) > MAX_MINOR:  # e.g. a total of many large rows: exact text
+            return self.text_parts(format_minor(money.minor, currency), style)
         fmt = number_format(currency)
         return to_decimal(money.minor, currency), "n", self._derived(style, fmt)
 

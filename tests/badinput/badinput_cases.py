@@ -253,6 +253,9 @@ CASES: list[Case] = [
          cell("Amount", "1,2,3", "is not an amount")),
     Case("amount-enormous", "deposits.csv", one_bad_row(amount="9" * 25 + ".00"), 1,
          cell("Amount", "9" * 25 + ".00", "is too large")),
+    Case("amount-int64-max", "deposits.csv", one_bad_row(amount="92233720368547758.07"), 1,
+         cell("Amount", "92233720368547758.07", "is too large (expected at most "
+              "9,999,999,999,999.99 USD)")),  # issue 13 item 13: accepted, shown as a float
     Case("amount-of-100000-digits", "deposits.csv", one_bad_row(amount="1" * 100_000), 1,
          'line 3, column "Amount": "' + "1" * 20),
     Case("integer-enormous", "deposits.csv",
