@@ -188,13 +188,14 @@ def write_starter_spec(
     invoice_pattern: str | None = None,
     date_order: str | None = None,
     overwrite: bool = False,
+    presets: bool = True,
 ) -> InitResult:
     """Sniff ``input_path``, write a commented starter job spec to ``output`` (``batchpay
     init``), and return it with the file as read by it, for a preview."""
     if output.exists() and not overwrite:
         raise InputError(f"{output} exists; choose another -o or pass --force to replace it")
     result = init_job(input_path, currency=currency, invoice_pattern=invoice_pattern,
-                      date_order=date_order, name=None)  # fmt: skip
+                      date_order=date_order, presets=presets)  # fmt: skip
     try:
         output.write_text(result.spec_text, encoding="utf-8")
     except OSError as exc:

@@ -20,6 +20,7 @@ from batchpay.errors import BatchpayError
 from batchpay.execute import Progress
 from batchpay.init import preview as init_preview
 from batchpay.money import format_amount
+from batchpay.presets import PRESETS
 from batchpay.report import terminal_lines, terminal_safe, terminal_summary
 from batchpay.run import PlanSummary, RunOptions
 
@@ -206,7 +207,7 @@ def _bar(progress: Progress, width: int = 24) -> str:
 
 
 @main.command(name="init")
-@click.argument("file", type=EXISTING_FILE)
+@click.argument("file", type=EXISTING_FILE, required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the job spec (default: <FILE name>.job.yaml here).")
 @click.option("--currency", help="ISO 4217 code, when the file names no currency (e.g. EUR).")
@@ -215,27 +216,40 @@ def _bar(progress: Progress, width: int = 24) -> str:
 @click.option("--date-order", type=click.Choice(["DMY", "MDY"], case_sensitive=False),
               help="When no date in the file has a number above 12 to decide.")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
-def init_command(file: Path, output: Path | None, currency: str | None,
-                 invoice_pattern: str | None, date_order: str | None, force: bool) -> None:
+@click.option("--no-preset", is_flag=True,
+              help="Infer the spec even when FILE is a known export (see --list-presets).")
+@click.option("--list-presets", is_flag=True, help="List the known exports and exit.")
+def init_command(file: Path | None, output: Path | None, currency: str | None,
+                 invoice_pattern: str | None, date_order: str | None, force: bool,
+                 no_preset: bool, list_presets: bool) -> None:
     """Sniff FILE (a bank export or statement) and write a commented starter job spec.
 
-    Every inferred choice is a comment in the spec; then the first rows are shown as the
-    spec reads them. Exit 2 when the file cannot say something (e.g. the currency): the
-    message names the option to add.
+    A known export (--list-presets) gets its hand-checked spec. Otherwise every inferred
+    choice is a comment in the spec. Then the first rows are shown as the spec reads them.
+    Exit 2 when the file cannot say something (e.g. the currency): the message names the
+    option to add.
 
     \b
     Examples:
       batchpay init export.csv -o jobs/mybank.yaml --currency EUR
       batchpay init statement.xml --invoice-pattern 'INV-\\d+'
+      batchpay init --list-presets
     """
+    if list_presets:
+        for preset in PRESETS:
+            click.echo(f"{preset.name:10} {preset.description}; recognised by "
+                       f"{preset.recognised_by()}")
+        return
+    if file is None:
+        raise click.UsageError("give the FILE to sniff (or --list-presets)")
     output = output or Path(f"{file.stem}.job.yaml")
     result = write_starter_spec(file, output, currency=currency, overwrite=force,
-                                invoice_pattern=invoice_pattern, date_order=date_order)
+                                invoice_pattern=invoice_pattern, date_order=date_order,
+                                presets=not no_preset)
     click.echo(f"Wrote {output} ({result.format}); the first rows as it reads them:\n")
     for line in init_preview(result).splitlines():
         click.echo(terminal_safe(line))
-    notes = result.prepared.table.dropped_notes()
-    for note in notes[:5]:
+    for note in result.prepared.table.dropped_notes()[:5]:
         click.echo(f"  note: {terminal_safe(note)}")
     click.echo(f"\nNext: check the comments in {output}, then: batchpay validate {output} {file}")
 

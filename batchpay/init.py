@@ -36,6 +36,7 @@ from batchpay.money import (
 )
 from batchpay.patterns import PatternError, capture, compile_pattern
 from batchpay.prepare import PreparedInput, prepare
+from batchpay.presets import Preset, recognise
 from batchpay.read import detect_format, sheet_records
 from batchpay.spec import JobSpec, parse_spec
 from batchpay.statements import FORMATS as STATEMENT_FORMATS
@@ -93,8 +94,12 @@ def init_job(
     invoice_pattern: str | None = None,
     date_order: str | None = None,
     name: str | None = None,
+    presets: bool = True,
 ) -> InitResult:
-    """Sniff ``path`` and return a commented starter job spec, and the file read with it."""
+    """Sniff ``path`` and return a commented starter job spec, and the file read with it.
+
+    A file recognised as a known export (``batchpay.presets``) gets that preset, unless
+    ``presets`` is false."""
     path = Path(path)
     if currency is not None:
         _check_currency(currency)
@@ -107,8 +112,12 @@ def init_job(
         text = _statement_job(job_name, fmt, pattern)
     else:
         sniffed = _sniff(path, fmt)
-        text = _table_job(job_name, path, sniffed, currency, pattern,
-                          date_order.upper() if date_order else None)  # fmt: skip
+        preset = _recognise(sniffed) if presets else None
+        if preset is not None:
+            text = _preset_job(preset, path)
+        else:
+            text = _table_job(job_name, path, sniffed, currency, pattern,
+                              date_order.upper() if date_order else None)  # fmt: skip
     spec = parse_spec(yaml.safe_load(text), source="the written spec")
     return InitResult(text, spec, prepare(spec, path, path.parent), fmt)
 
@@ -183,6 +192,22 @@ def _statement_job(name: str, fmt: str, pattern: str | None) -> str:
     ])
 
 
+# ----------------------------------------------------------------------------------- presets
+
+
+def _recognise(sniffed: _Sniffed) -> Preset | None:
+    rows = [(sniffed.delimiter or ",").join(r) for r in sniffed.rows[:3]]
+    width = max((len(r) for r in sniffed.rows), default=0)
+    return recognise(sniffed.raw_header, rows, width)
+
+
+def _preset_job(preset: Preset, path: Path) -> str:
+    return (f"# Written by batchpay init from {path.name}: recognised as the preset "
+            f'"{preset.name}" ({preset.description}) by {preset.recognised_by()}.\n'
+            "# A hand-checked spec for this export; rerun init with --no-preset to infer one "
+            "instead.\n" + preset.text())
+
+
 # ------------------------------------------------------------------------------ CSV sniffing
 
 
@@ -199,6 +224,7 @@ class _Sniffed:
     rows: list[list[str]]
     markers: list[str]
     comments: list[str] = field(default_factory=list)
+    raw_header: list[str] | None = None  # the header row as written
 
 
 def _sniff(path: Path, fmt: str) -> _Sniffed:
@@ -312,7 +338,8 @@ def _layout(fmt: str, sheet: str | None, encoding: str | None, delimiter: str | 
     width = max((len(r) for r in rows), default=mode)
     header = _header(first, width) if has_header else None
     return _Sniffed(fmt, sheet, encoding, delimiter, skip, header,
-                    [_padded(r, width) for r in rows], markers, comments)  # fmt: skip
+                    [_padded(r, width) for r in rows], markers, comments,
+                    first if has_header else None)  # fmt: skip
 
 
 def _rows(n: int) -> str:

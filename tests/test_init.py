@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 
 from batchpay.cli import main
 from batchpay.prepare import PreparedInput, prepare
+from batchpay.presets import PRESETS
 from batchpay.records import Origin
 from batchpay.spec import load_spec
 
@@ -21,7 +22,8 @@ SPECS = TESTS / "real_specs"
 
 
 def init(tmp_path: Path, file: Path, *options: str, output: str = "job.yaml") -> Result:
-    args = ["init", str(file), "-o", str(tmp_path / output), *options]
+    """batchpay init, inferring the spec (--no-preset) unless the test says otherwise."""
+    args = ["init", str(file), "-o", str(tmp_path / output), "--no-preset", *options]
     return CliRunner().invoke(main, args, catch_exceptions=False)
 
 
@@ -222,3 +224,50 @@ def test_an_existing_spec_is_kept_unless_forced(tmp_path: Path) -> None:
     assert init(tmp_path, file, "--currency", "EUR", "--force").exit_code == 0
 
 
+
+
+# ------------------------------------------------------------------------------------ presets
+
+
+@pytest.mark.parametrize(
+    ("name", "preset"),
+    [(name, spec_name) for name, _, spec_name, _ in REAL_CSV]
+    + [("gnucash-bill-import__invoice.csv", "gnucash")],
+)
+def test_init_recognises_a_known_export_and_writes_its_preset(
+    tmp_path: Path, name: str, preset: str
+) -> None:
+    file = real(name)
+    args = ["init", str(file), "-o", str(tmp_path / "job.yaml")]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert spec_text(tmp_path).startswith(f"# Written by batchpay init from {name}: recognised "
+                                          f'as the preset "{preset}"')
+    assert validate(tmp_path, file).exit_code == 0
+    assert load_spec(tmp_path / "job.yaml") == load_spec(SPECS / f"{preset}.yaml")
+
+
+def test_presets_are_the_hand_checked_specs() -> None:
+    for preset in PRESETS:
+        assert load_spec(preset.path) == load_spec(SPECS / f"{preset.name}.yaml"), preset.name
+
+
+def test_list_presets() -> None:
+    result = CliRunner().invoke(main, ["init", "--list-presets"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert [line.split()[0] for line in result.output.splitlines()] == [
+        "lloyds", "op", "schwab", "easybank", "fineco", "paypal", "gnucash",
+    ]  # fmt: skip
+    assert "easybank   easybank (AT) giro account CSV; recognised by its shape: no header" in (
+        result.output
+    )
+
+
+def test_a_file_like_a_preset_but_not_it_is_inferred(tmp_path: Path) -> None:
+    # Schwab's header minus one column: not the preset.
+    text = '"Date","Type","Check #","Description","Withdrawal (-)","Deposit (+)"\n' \
+           '"01/13/2024","ACH","","x","","$1.00"\n'
+    file = write(tmp_path, "s.csv", text)
+    result = CliRunner().invoke(main, ["init", str(file), "-o", str(tmp_path / "job.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "recognised as the preset" not in spec_text(tmp_path)
