@@ -271,3 +271,20 @@ def test_a_file_like_a_preset_but_not_it_is_inferred(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["init", str(file), "-o", str(tmp_path / "job.yaml")])
     assert result.exit_code == 0, result.output
     assert "recognised as the preset" not in spec_text(tmp_path)
+
+
+def test_the_onboarding_guide_shows_the_real_preview(tmp_path: Path) -> None:
+    """docs/onboarding.md shows init's output for the Lloyds export: it must be the real one."""
+    file = tmp_path / "statement.csv"
+    file.write_bytes(real("lloyds-uk__sample-statement.csv").read_bytes())
+    guide = (TESTS.parent / "docs" / "onboarding.md").read_text(encoding="utf-8")
+    args = ["init", str(file), "-o", str(tmp_path / "lloyds.yaml"), "--no-preset",
+            "--currency", "GBP", "--invoice-pattern", r"RP\d+|\b\d{18}\b"]  # fmt: skip
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0
+    shown = result.output.replace(str(tmp_path / "lloyds.yaml"), "lloyds.yaml")
+    shown = shown.replace(str(file), "statement.csv")
+    for line in shown.splitlines():
+        assert line in guide, line
+    spec = (tmp_path / "lloyds.yaml").read_text(encoding="utf-8")
+    assert spec in guide
