@@ -23,6 +23,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from batchpay.money import format_amount
+
 from .runs import Runs, Settings, WebError
 from .security import (
     SESSION_COOKIE,
@@ -38,8 +40,9 @@ from .store import ROLES, Store, User
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
-CATEGORY_LABELS = {"posted": "would post / posted", "skipped": "skipped", "failed": "failed",
+CATEGORY_LABELS = {"posted": "would post", "skipped": "skipped", "failed": "would fail",
                    "invalid": "invalid", "needs_review": "needs review"}
+RESULT_LABELS = {**CATEGORY_LABELS, "posted": "posted", "failed": "failed"}
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 SECURITY_HEADERS = [
@@ -82,6 +85,7 @@ class Web:
         )
         self.templates.filters["when"] = _when
         self.templates.filters["short"] = lambda sha: sha[:12]
+        self.templates.filters["money"] = format_amount
 
     # sessions, users, pages
     def session(self, request: Request) -> dict[str, Any]:
@@ -289,7 +293,8 @@ async def run_page(web: Web, request: Request, user: User, form: FormData | None
     return web.page(
         request, "run.html", run=run, phase=phase, category=category, search=search,
         page_no=page_no, pages=max(math.ceil(matching / PAGE_SIZE), 1), rows=rows,
-        matching=matching, labels=CATEGORY_LABELS, approvals=web.store.approvals(run["id"]),
+        matching=matching, labels=RESULT_LABELS if phase == "exec" else CATEGORY_LABELS,
+        approvals=web.store.approvals(run["id"]),
         summary=run["exec_summary"] if phase == "exec" else run["dry_summary"],
         progress=execution.view() if execution and run["state"] == "executing" else None,
         same_as=_int(query.get("same_as")), changes=[],

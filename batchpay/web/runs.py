@@ -109,7 +109,8 @@ class Runs:
     def jobs(self) -> list[Job]:
         root = self.settings.jobs_dir
         found = sorted(p for p in root.rglob("*.y*ml") if p.suffix in (".yaml", ".yml"))
-        return [self._job(p.relative_to(root).as_posix()) for p in found]
+        jobs = [self._job(p.relative_to(root).as_posix()) for p in found]
+        return [j for j in jobs if j.spec is not None or _looks_like_a_job(j.text)]
 
     def job(self, name: str) -> Job:
         return self._job(name)
@@ -366,6 +367,11 @@ class Runs:
         return api.RunOptions(mode=mode,  # type: ignore[arg-type]
                               sandbox_state=self.settings.sandbox_state,
                               journal_path=self.settings.journal, env=self.settings.env)
+
+
+def _looks_like_a_job(text: str) -> bool:
+    """Other YAML in the folder (e.g. a sandbox seed) is not listed; a broken job spec is."""
+    return any(line.startswith(("name:", "fields:", "action:")) for line in text.splitlines())
 
 
 def _sniff(spec: JobSpec, filename: str, content: bytes) -> str:

@@ -98,15 +98,15 @@ def test_preparer_uploads_approver_approves_executes_and_rerun_posts_nothing(
                                     args=["--disable-gpu"])
         try:
             preparer = browser.new_context(accept_downloads=True,
-                                           viewport={"width": 1280, "height": 860})
+                                           viewport={"width": 1200, "height": 800})
             approver = browser.new_context(accept_downloads=True,
-                                           viewport={"width": 1280, "height": 860})
+                                           viewport={"width": 1200, "height": 800})
             pat, ann = preparer.new_page(), approver.new_page()
             for page in (pat, ann):
                 page.set_default_timeout(30_000)
 
-            def shot(page: object, name: str) -> None:
-                page.screenshot(path=str(shots / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+            def shot(page: object, name: str) -> None:  # the viewport: small PNGs for the docs
+                page.screenshot(path=str(shots / f"{name}.png"))  # type: ignore[attr-defined]
 
             # The preparer signs in (an unauthenticated page sends them to sign-in first).
             pat.goto(f"{base}/runs/new")
