@@ -67,7 +67,7 @@ def parse_date(
 ) -> int:
     """Unix seconds of ``text``; date-only values get ``time_of_day`` in ``timezone``."""
     zone = _zone(timezone)
-    default_time = _time_of_day(time_of_day)
+    default_time = clock_time(time_of_day)
     value = text.strip().removeprefix("'").strip()
     if not value:
         raise DateError("is empty", _expected(formats, excel_serial))
@@ -95,7 +95,8 @@ def _zone(name: str) -> ZoneInfo:
 
 
 @lru_cache(maxsize=64)
-def _time_of_day(text: str) -> time:
+def clock_time(text: str) -> time:
+    """``"12:00"`` or ``"9:30:15"`` as a time of day."""
     for fmt in ("%H:%M", "%H:%M:%S"):
         try:
             return datetime.strptime(text, fmt).time()

@@ -9,11 +9,14 @@ so a re-run, an edited file or a crashed run always sends the same key for the s
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from batchpay.chargebee.encode import EncodeError, Request, encode
+from batchpay.dates import clock_time
 from batchpay.fields import source_column
 from batchpay.prepare import PreparedInput, PreparedRow, condition_mask
 from batchpay.records import CellFailure, Outcome, RowOutcome
@@ -33,6 +36,8 @@ class PlannedRow:
     currency: str | None
     amount: int | None
     business_key: str
+    date: datetime | None = None  # the row's date as shown in reports (see _shown_date)
+    customer_id: str | None = None  # the invoice's customer, once the invoice has been read
 
 
 @dataclass
@@ -136,7 +141,25 @@ def _planned_row(spec: JobSpec, action: ActionSpec, row: PreparedRow) -> Planned
         currency=currency,
         amount=amount if isinstance(amount, int) else None,
         business_key=business_key(action, row, params),
+        date=_shown_date(spec, action, params),
     )
+
+
+def _shown_date(spec: JobSpec, action: ActionSpec, params: dict[str, object]) -> datetime | None:
+    """The row's date as the file meant it, for the report: in the date field's time zone,
+    at midnight (shown as a date alone) when its time is the ``time_of_day`` batchpay put on
+    a date-only value. Chargebee gets the exact instant regardless."""
+    name = "date" if "date" in params else "invoice_date"
+    value, source = params.get(name), action.params.get(name)
+    if not isinstance(value, int):
+        return None
+    field = spec.fields.get(source) if isinstance(source, str) else None
+    if field is None:
+        return datetime.fromtimestamp(value, UTC)
+    moment = datetime.fromtimestamp(value, ZoneInfo(field.timezone))
+    if moment.time() == clock_time(field.time_of_day):
+        return moment.replace(hour=0, minute=0, second=0)
+    return moment
 
 
 def _param_value(source: str | ConstParam, row: PreparedRow) -> object:
@@ -245,21 +268,29 @@ def _encode_failure(spec: JobSpec, planned: PlannedRow, exc: EncodeError) -> Row
 def outcome_for(planned: PlannedRow, outcome: Outcome, reason: str = "") -> RowOutcome:
     """A row outcome carrying everything the plan knows about the row."""
     params = planned.params
-    date = params.get("date") or params.get("invoice_date")
     return RowOutcome(
         origin=planned.row.origin,
         outcome=outcome,
         raw=planned.row.raw,
         action=planned.action.type,
         invoice_id=_text(params.get("invoice_id")),
-        customer_id=_text(params.get("customer_id")),
+        customer_id=_text(params.get("customer_id")) or planned.customer_id,
         currency=planned.currency,
         amount_minor=planned.amount,
         payment_method=_text(params.get("payment_method")),
-        date=datetime.fromtimestamp(date, UTC) if isinstance(date, int) else None,
+        date=planned.date,
         business_key=planned.business_key,
         reason=reason,
     )
+
+
+def note_customers(calls: Sequence[PlannedCall], invoices: Mapping[str, Mapping[str, Any]]) -> None:
+    """Give each row the customer of the invoice read for it (for the report)."""
+    for call in calls:
+        invoice = invoices.get(call.invoice_id or "")
+        if invoice and invoice.get("customer_id"):
+            for row in call.rows:
+                row.customer_id = str(invoice["customer_id"])
 
 
 def _text(value: object) -> str | None:

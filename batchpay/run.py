@@ -50,6 +50,7 @@ from batchpay.plan import (
     Plan,
     PlannedCall,
     PlannedRow,
+    note_customers,
     outcome_for,
     plan,
     regroup,
@@ -303,6 +304,7 @@ class _LiveRun:
         """Read the site for ``calls``; settle earlier runs' unfinished calls from it (recorded
         here) and predict the others."""
         state = await read_state(self.client, calls, self.spec.api_version)
+        note_customers(calls, state.invoices)
         recovered, reviewed = await self._recover(calls, entries, state)
         for call in calls:
             if call.key in recovered:

@@ -40,7 +40,9 @@ OUTCOME_FILLS = {
 }
 OK_FILL, OK_FONT = "C6EFCE", "006100"
 MISMATCH_FILL, MISMATCH_FONT = "FFC7CE", "9C0006"
+FONT = "Calibri"  # the workbook's default: styled cells name it too, or viewers pick a serif
 HEADER_FILL = "D9E1F2"  # pale blue
+TECHNICAL_FILL = "EDEDED"  # pale grey: columns for batchpay and support, not for reading
 BANNER_FILLS = {"execute": "F8CBAD", "dry-run": "DDEBF7", "validate": "DDEBF7"}
 
 
@@ -67,6 +69,8 @@ class Style:
     number_format: str = "General"
     quote: bool = False
     wrap: bool = False
+    align: str | None = None  # "left", "center"...: a number beside text must not touch it
+    indent: int = 0  # text a little off the left edge, clear of a number in the cell before
 
 
 PLAIN = Style()
@@ -112,12 +116,16 @@ class CellMaker:
         cached = self._styles.get(style)
         if cached is None:
             cell = WriteOnlyCell(self.ws)
-            cell.font = Font(bold=style.bold, size=style.size, color=style.color)
+            cell.font = Font(name=FONT, family=2, bold=style.bold, size=style.size or 11,
+                             color=style.color)
             if style.fill:
                 cell.fill = PatternFill("solid", start_color=style.fill, end_color=style.fill)
             cell.number_format = style.number_format
-            if style.wrap:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
+            if style.wrap or style.align or style.indent:
+                align = style.align or ("left" if style.indent else None)
+                cell.alignment = Alignment(wrap_text=style.wrap or None, horizontal=align,
+                                           indent=style.indent,
+                                           vertical="top" if style.wrap else None)
             cell.quotePrefix = style.quote
             cached = self._styles[style] = cell._style
         return cached

@@ -19,12 +19,17 @@ FIX_PROBLEM = "batchpay: problem"
 
 @dataclass(frozen=True)
 class Column(Generic[T]):
-    """A header, how to render (a ``CellMaker`` method name) and how to get the value."""
+    """A header, how to render (a ``CellMaker`` method name) and how to get the value.
+
+    ``technical`` columns (keys batchpay uses, not the accountant) sit at the right, grouped.
+    """
 
     header: str
     kind: str  # "text", "ident", "number", "money", "date" or "yes_no"
     get: Callable[[T], Any]
     fill: Callable[[T], str | None] | None = None
+    technical: bool = False
+    wrap: bool = False  # long text: wrapped within the column's width
 
 
 @dataclass(frozen=True)
@@ -43,11 +48,10 @@ def _raw(name: str) -> Callable[[RowOutcome], str | None]:
     return lambda o: o.raw.get(name)
 
 
-def source_columns() -> list[Column[RowOutcome]]:
-    return [
-        Column("Source", "text", lambda o: str(o.origin)),
-        Column("Row", "number", lambda o: o.origin.row),
-    ]
+def location_columns(on_sheet: bool) -> list[Column[Any]]:
+    """Where the row is: its line (CSV) or sheet row number, and the sheet's name if any."""
+    row = Column[Any]("Row", "number", lambda o: o.origin.row)
+    return [Column("Sheet", "text", lambda o: o.origin.sheet), row] if on_sheet else [row]
 
 
 FIELD_COLUMNS: list[Column[RowOutcome]] = [
@@ -58,11 +62,15 @@ FIELD_COLUMNS: list[Column[RowOutcome]] = [
     Column("Payment method", "text", lambda o: o.payment_method),
     Column("Date", "date", lambda o: o.date),
     Column("Action", "text", lambda o: o.action),
-    Column("Business key", "ident", lambda o: o.business_key),
 ]
-_OUR_HEADERS = {"Source", "Row", *(c.header for c in FIELD_COLUMNS)}
+BUSINESS_KEY = Column[RowOutcome]("Business key", "ident", lambda o: o.business_key,
+                                  technical=True)
+_OUR_HEADERS = {"Sheet", "Row", "Business key", *(c.header for c in FIELD_COLUMNS)}
 
-IDEMPOTENCY = Column[RowOutcome]("Idempotency key", "ident", lambda o: o.idempotency_key)
+IDEMPOTENCY = Column[RowOutcome]("Idempotency key", "ident", lambda o: o.idempotency_key,
+                                 technical=True)
+REPLAY = Column[RowOutcome]("Idempotent replay", "yes_no", lambda o: o.replayed,
+                            technical=True)
 TRANSACTION = Column[RowOutcome]("Chargebee transaction id", "ident", lambda o: o.transaction_id)
 STATUS_AFTER = Column[RowOutcome]("Invoice status after", "text", lambda o: o.invoice_status_after)
 HTTP_STATUS = Column[RowOutcome]("HTTP status", "number", lambda o: o.http_status)
@@ -71,58 +79,63 @@ ATTEMPTS = Column[RowOutcome]("Attempts", "number", lambda o: o.attempts or None
 
 
 def key_columns(info: RunInfo) -> list[Column[RowOutcome]]:
-    """The input's own key fields, by header (suffixed " (input)" if it clashes with ours)."""
+    """The input's own key fields as the file has them, by header (suffixed " (input)" if it
+    clashes with ours): the text as read, beside the parsed values of the fields."""
     return [
         Column(f"{name} (input)" if name in _OUR_HEADERS else name, "ident", _raw(name))
         for name in info.key_columns
     ]
 
 
-def row_columns(info: RunInfo) -> list[Column[RowOutcome]]:
-    return [*source_columns(), *key_columns(info), *FIELD_COLUMNS]
+def _row_sheet(
+    info: RunInfo, on_sheet: bool, outcome: Sequence[Column[RowOutcome]],
+    technical: Sequence[Column[RowOutcome]],
+) -> list[Column[RowOutcome]]:
+    """Where, the parsed fields, what happened, the input's own text, then the keys."""
+    return [*location_columns(on_sheet), *FIELD_COLUMNS, *outcome, *key_columns(info),
+            BUSINESS_KEY, *technical]
 
 
-NOTE = Column[RowOutcome]("Note", "text", lambda o: o.reason)
+NOTE = Column[RowOutcome]("Note", "text", lambda o: o.reason, wrap=True)
 
 
-def posted_columns(info: RunInfo) -> list[Column[RowOutcome]]:
+def posted_columns(info: RunInfo, on_sheet: bool = False) -> list[Column[RowOutcome]]:
     if info.mode != "execute":
-        return [*row_columns(info), NOTE, IDEMPOTENCY]
-    replay = Column[RowOutcome]("Idempotent replay", "yes_no", lambda o: o.replayed)
-    return [*row_columns(info), TRANSACTION, STATUS_AFTER, replay, NOTE, IDEMPOTENCY]
+        return _row_sheet(info, on_sheet, [NOTE], [IDEMPOTENCY])
+    return _row_sheet(info, on_sheet, [TRANSACTION, STATUS_AFTER, NOTE], [IDEMPOTENCY, REPLAY])
 
 
-def skipped_columns(info: RunInfo) -> list[Column[RowOutcome]]:
-    return [*row_columns(info), Column("Reason", "text", lambda o: o.reason)]
+def skipped_columns(info: RunInfo, on_sheet: bool = False) -> list[Column[RowOutcome]]:
+    reason = Column[RowOutcome]("Reason", "text", lambda o: o.reason, wrap=True)
+    return _row_sheet(info, on_sheet, [reason], [])
 
 
-def error_columns(info: RunInfo) -> list[Column[RowOutcome]]:
-    return [
-        *row_columns(info),
+def error_columns(info: RunInfo, on_sheet: bool = False) -> list[Column[RowOutcome]]:
+    outcome = [
         HTTP_STATUS,
-        Column("API error code", "text", lambda o: o.api_error_code),
-        Column("Param", "text", lambda o: o.error_param),
-        Column("Message", "text", lambda o: o.reason),
+        Column[RowOutcome]("API error code", "text", lambda o: o.api_error_code),
+        Column[RowOutcome]("Param", "text", lambda o: o.error_param),
+        Column[RowOutcome]("Message", "text", lambda o: o.reason, wrap=True),
         ATTEMPTS,
-        IDEMPOTENCY,
     ]
+    return _row_sheet(info, on_sheet, outcome, [IDEMPOTENCY])
 
 
-def review_columns(info: RunInfo) -> list[Column[RowOutcome]]:
-    known = Column[RowOutcome]("What is known", "text", lambda o: o.reason)
-    return [*row_columns(info), known, HTTP_STATUS, ATTEMPTS, TRANSACTION, STATUS_AFTER,
-            IDEMPOTENCY]
+def review_columns(info: RunInfo, on_sheet: bool = False) -> list[Column[RowOutcome]]:
+    known = Column[RowOutcome]("What is known", "text", lambda o: o.reason, wrap=True)
+    return _row_sheet(info, on_sheet, [known, HTTP_STATUS, ATTEMPTS, TRANSACTION, STATUS_AFTER],
+                      [IDEMPOTENCY])
 
 
-def invalid_columns(info: RunInfo) -> list[Column[FailureRow]]:
+def invalid_columns(info: RunInfo, on_sheet: bool = False) -> list[Column[FailureRow]]:
     keys = [Column[FailureRow](c.header, "ident", _failure_raw(name))
             for c, name in zip(key_columns(info), info.key_columns, strict=True)]
     return [
-        Column("Source", "text", lambda r: str(r.origin)),
-        Column("Row", "number", lambda r: r.origin.row),
+        *location_columns(on_sheet),
         Column("Column", "text", lambda r: r.failure and r.failure.column),
         Column("Raw value", "ident", lambda r: r.failure and r.failure.value),
-        Column("Problem", "text", lambda r: r.failure.problem if r.failure else r.outcome.reason),
+        Column("Problem", "text", lambda r: r.failure.problem if r.failure else r.outcome.reason,
+               wrap=True),
         Column("Expected", "text", lambda r: r.failure and r.failure.expected),
         *keys,
     ]
@@ -156,5 +169,5 @@ def fix_columns(input_columns: Sequence[str]) -> list[Column[RowOutcome]]:
         Column(FIX_SOURCE, "text", lambda o: str(o.origin)),
         Column(FIX_OUTCOME, "text", lambda o: o.outcome.value,
                fill=lambda o: OUTCOME_FILLS[o.outcome.category]),
-        Column(FIX_PROBLEM, "text", problem_text),
+        Column(FIX_PROBLEM, "text", problem_text, wrap=True),
     ]

@@ -4,14 +4,17 @@ over several sheets when there are more rows than a sheet holds."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import chain, islice
+from math import ceil
 from typing import Any, TypeVar
 
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.page import PageMargins
 
 from .amounts import format_minor, known_currency
-from .cells import HEADER_FILL, PLAIN, CellMaker, Money, Style
+from .cells import HEADER_FILL, PLAIN, TECHNICAL_FILL, CellMaker, Money, Style
 from .columns import Column
 
 T = TypeVar("T")
@@ -19,7 +22,10 @@ T = TypeVar("T")
 EXCEL_MAX_ROWS = 1_048_576
 WIDTH_SAMPLE = 200  # rows looked at to size the columns
 MIN_WIDTH, MAX_WIDTH = 8, 60
+PAGE_WIDTH = 190  # column widths (characters) one landscape page holds at a legible scale
+TEXT_KINDS = ("text", "ident", "yes_no")  # left-aligned: indented clear of a number before
 HEADER_STYLE = Style(bold=True, fill=HEADER_FILL)
+TECHNICAL_HEADER_STYLE = Style(bold=True, fill=TECHNICAL_FILL)
 
 
 def sheet_titles(title: str) -> Iterator[str]:
@@ -31,6 +37,15 @@ def sheet_titles(title: str) -> Iterator[str]:
         n += 1
 
 
+@dataclass(frozen=True)
+class Heading:
+    """What every printed page says at its top and bottom."""
+
+    job: str
+    mode: str
+    started: datetime
+
+
 def write_rows(
     wb: Any,
     title: str,
@@ -39,6 +54,7 @@ def write_rows(
     *,
     max_rows: int = EXCEL_MAX_ROWS,
     tab_color: str | None = None,
+    heading: Heading | None = None,
 ) -> int:
     """Write ``items`` (iterated once) as rows under a header; return the number of rows."""
     if max_rows < 2:
@@ -50,9 +66,11 @@ def write_rows(
     titles = sheet_titles(title)
     written = 0
     while True:
-        ws = _start_sheet(wb, next(titles), columns, widths, tab_color)
+        ws = _start_sheet(wb, next(titles), columns, widths, tab_color, heading)
         count = _fill(ws, columns, islice(rows, max_rows - 1))
         ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
+        printed = sum(1 for c in columns if not c.technical) or len(columns)
+        ws.print_area = f"A1:{get_column_letter(printed)}{count + 1}"
         written += count
         ahead = list(islice(rows, 1)) if count == max_rows - 1 else []
         if not ahead:
@@ -62,27 +80,59 @@ def write_rows(
 
 def _start_sheet(
     wb: Any, title: str, columns: Sequence[Column[Any]], widths: list[float],
-    tab_color: str | None,
+    tab_color: str | None, heading: Heading | None,
 ) -> Any:
     ws = wb.create_sheet(title)
-    for index, width in enumerate(widths, 1):
-        ws.column_dimensions[get_column_letter(index)].width = width
+    for index, (column, width) in enumerate(zip(columns, widths, strict=True), 1):
+        dimension = ws.column_dimensions[get_column_letter(index)]
+        dimension.width = width
+        if column.technical:  # grouped: one click on the outline folds them away
+            dimension.outline_level = 1
     ws.freeze_panes = "A2"
     if tab_color:
         ws.sheet_properties.tabColor = tab_color
-    landscape(ws)
+    printed = sum(w for c, w in zip(columns, widths, strict=True) if not c.technical)
+    landscape(ws, printed)
     ws.print_title_rows = "1:1"
+    if printed > PAGE_WIDTH:  # several pages wide: each shows where its rows are
+        ws.print_title_cols = f"A:{get_column_letter(_location_count(columns))}"
+    if heading:
+        page_heading(ws, heading)
     maker = CellMaker(ws)
-    ws.append([maker.text(c.header, HEADER_STYLE) for c in columns])
+    ws.append([maker.text(c.header, TECHNICAL_HEADER_STYLE if c.technical else HEADER_STYLE)
+               for c in columns])
     return ws
 
 
-def landscape(ws: Any) -> None:
-    """Print (and convert to PDF) landscape, all columns on one page width."""
+def _location_count(columns: Sequence[Column[Any]]) -> int:
+    return sum(1 for c in columns[:2] if c.header in ("Sheet", "Row")) or 1
+
+
+def landscape(ws: Any, width: float) -> None:
+    """Print (and convert to PDF) landscape on narrow margins, scaled to fit the page width
+    only as far as it stays legible: wider sheets print over as many pages as they need."""
     ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
+    ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.75, bottom=0.75, header=0.3,
+                                  footer=0.3)
+    ws.page_setup.fitToWidth = max(1, ceil(width / PAGE_WIDTH))
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+def page_heading(ws: Any, heading: Heading) -> None:
+    """Job and mode at the top of each printed page, sheet name; run time and page numbers
+    at the bottom."""
+    offset = heading.started.strftime("%z")
+    zone = f" UTC{offset[:3]}:{offset[3:]}" if offset else ""
+    ws.oddHeader.left.text = _literal(f"batchpay: {heading.job[:80]} ({heading.mode})")
+    ws.oddHeader.right.text = "&A"
+    ws.oddFooter.left.text = _literal(f"Run started {heading.started:%Y-%m-%d %H:%M}{zone}")
+    ws.oddFooter.right.text = "Page &P of &N"
+
+
+def _literal(text: str) -> str:
+    """Header/footer text shown as is ("&" starts a code there)."""
+    return text.replace("&", "&&")
 
 
 def _fill(ws: Any, columns: Sequence[Column[T]], items: Iterable[T]) -> int:
@@ -92,9 +142,9 @@ def _fill(ws: Any, columns: Sequence[Column[T]], items: Iterable[T]) -> int:
     chose (what openpyxl's own binding would choose for them), skipping its per-value
     type checks and the per-cell objects and style copies it would otherwise make."""
     maker = CellMaker(ws)
-    plan = [(index, getattr(maker, f"{c.kind}_parts"), c.get, c.fill)
+    plan = [(index, getattr(maker, f"{c.kind}_parts"), c.get, c.fill, _base_style(c))
             for index, c in enumerate(columns, 1)]
-    fills: dict[str | None, Style] = {}
+    fills: dict[tuple[str | None, Style], Style] = {}
     slots: dict[tuple[int, int], tuple[Style, Any]] = {}  # (column, id(style)) -> style, cell
 
     def slot(index: int, style: Style) -> Any:
@@ -103,10 +153,10 @@ def _fill(ws: Any, columns: Sequence[Column[T]], items: Iterable[T]) -> int:
             entry = slots[(index, id(style))] = (style, maker.slot(index, style))
         return entry[1]
 
-    def fill_style(name: str | None) -> Style:
-        style = fills.get(name)
+    def fill_style(name: str | None, base: Style) -> Style:
+        style = fills.get((name, base))
         if style is None:
-            style = fills[name] = Style(fill=name) if name else PLAIN
+            style = fills[(name, base)] = replace(base, fill=name) if name else base
         return style
 
     def positioned(cells: list[Any], row_idx: int) -> list[Any]:
@@ -119,8 +169,8 @@ def _fill(ws: Any, columns: Sequence[Column[T]], items: Iterable[T]) -> int:
     try:
         for item in items:
             cells = []
-            for index, parts, get, fill in plan:
-                made = parts(get(item), fill_style(fill(item)) if fill else PLAIN)
+            for index, parts, get, fill, base in plan:
+                made = parts(get(item), fill_style(fill(item), base) if fill else base)
                 if made is None:
                     continue
                 value, data_type, style = made
@@ -135,14 +185,25 @@ def _fill(ws: Any, columns: Sequence[Column[T]], items: Iterable[T]) -> int:
     return count
 
 
+def _base_style(column: Column[Any]) -> Style:
+    if column.kind in TEXT_KINDS:
+        return Style(wrap=column.wrap, indent=1)
+    return PLAIN
+
+
 def column_widths(columns: Sequence[Column[T]], sample: Sequence[T]) -> list[float]:
     """Width per column from its header and a sample of its values, in characters."""
     widths = []
     for column in columns:
-        longest = max((len(shown(column.get(item))) for item in sample), default=0)
-        header = len(column.header) + 3  # room for the filter button
-        widths.append(float(min(MAX_WIDTH, max(MIN_WIDTH, header, longest + 2))))
+        longest = max((text_width(shown(column.get(item))) for item in sample), default=0)
+        header = text_width(column.header) * 1.1 + 3  # bold, and room for the filter button
+        widths.append(float(round(min(MAX_WIDTH, max(MIN_WIDTH, header, longest + 2)))))
     return widths
+
+
+def text_width(text: str) -> float:
+    """Width in Excel's units (the digit "0"): capitals and "m"/"w" are wider than digits."""
+    return len(text) + 0.3 * sum(1 for ch in text if ch.isupper() or ch in "mwMW@%")
 
 
 def shown(value: Any) -> str:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from openpyxl.worksheet.pagebreak import Break
+
 from batchpay.records import CATEGORIES, RunResult
 
 from .amounts import UNKNOWN_CURRENCY
@@ -23,15 +25,18 @@ from .cells import (
     Money,
     Style,
 )
-from .sheets import HEADER_STYLE, landscape
+from .sheets import HEADER_STYLE, Heading, landscape, page_heading
 from .totals import CurrencyTotals, GroupTotals, group_totals
 from .words import balance_equation, category_label, mode_banner, rows_check, story
 
 TITLE = "Summary"
-WIDTHS = (26, 20, 16, 16, 16, 16, 16, 16, 16)
+PAGE_BREAK: list[Any] = []  # a marker in the rows: start a new printed page here
+WIDTHS = (24, 18, 15, 15, 15, 21, 21, 15, 15)  # F, G hold "Would post: amount" in bold
 STORY_WIDTH = 125  # characters per line of the story (the lines overflow into empty cells)
 BOLD = Style(bold=True)
 SECTION = Style(bold=True, size=12)
+LEFT = Style(align="left")  # a value beside text must not run into it
+CENTER = Style(align="center")
 
 
 @dataclass(frozen=True)
@@ -44,16 +49,23 @@ class SheetGuide:
 
 
 def write_summary(
-    wb: Any, result: RunResult, totals: Sequence[CurrencyTotals], guide: Sequence[SheetGuide]
+    wb: Any, result: RunResult, totals: Sequence[CurrencyTotals], guide: Sequence[SheetGuide],
+    heading: Heading,
 ) -> None:
     ws = wb.create_sheet(TITLE)
     for index, width in enumerate(WIDTHS):
         ws.column_dimensions[chr(ord("A") + index)].width = width
-    landscape(ws)
+    landscape(ws, sum(WIDTHS))
+    page_heading(ws, heading)
     ws.sheet_properties.tabColor = BANNER_FILLS.get(result.info.mode, "DDEBF7")
     cells = CellMaker(ws)
+    written = 0
     for row in _rows(cells, result, totals, guide):
+        if row is PAGE_BREAK:  # the tables below start a printed page, never split by one
+            ws.row_breaks.append(Break(id=written))
+            continue
         ws.append(row)
+        written += 1
 
 
 def _rows(
@@ -75,7 +87,7 @@ def _rows(
         [c.text("Control totals per currency", SECTION)],
         [c.text(f"Check: {balance_equation(info)}, in rows and in amount, to the cent.")],
         *_control_table(c, result, totals),
-        [],
+        PAGE_BREAK,
         *_group_table(c, result, "payment method", lambda o: o.payment_method),
         [],
         *_group_table(c, result, "action", lambda o: o.action),
@@ -83,22 +95,24 @@ def _rows(
         [c.text("Sheets in this workbook", SECTION)],
         [c.text("Sheet", HEADER_STYLE), c.text("Rows", HEADER_STYLE),
          c.text("What it holds", HEADER_STYLE)],
-        *([c.text(g.title, BOLD), c.number(g.rows), c.text(g.about)] for g in guide),
+        *([c.text(g.title, BOLD), c.number(g.rows, LEFT), c.text(g.about)] for g in guide),
     ]
     return rows
 
 
-def check_cell(c: CellMaker, ok: bool, text: str | None = None) -> Any:
+def check_cell(c: CellMaker, ok: bool, text: str | None = None, align: str = "center") -> Any:
     """A green OK or a red MISMATCH cell."""
     if ok:
-        return c.text(text or "OK", Style(bold=True, color=OK_FONT, fill=OK_FILL))
-    return c.text(text or "MISMATCH", Style(bold=True, color=MISMATCH_FONT, fill=MISMATCH_FILL))
+        return c.text(text or "OK", Style(bold=True, color=OK_FONT, fill=OK_FILL, align=align))
+    return c.text(text or "MISMATCH", Style(bold=True, color=MISMATCH_FONT, fill=MISMATCH_FILL,
+                                            align=align))
 
 
 def _when(c: CellMaker, value: datetime) -> list[Any]:
+    """The moment and its UTC offset as text (Excel dates have no zone)."""
     offset = value.strftime("%z")
-    zone = f"UTC{offset[:3]}:{offset[3:]}" if offset else "time zone not recorded"
-    return [c.date(value.replace(microsecond=0)), c.text(zone)]
+    zone = f"UTC{offset[:3]}:{offset[3:]}" if offset else "(time zone not recorded)"
+    return [c.text(f"{value:%Y-%m-%d %H:%M:%S} {zone}")]
 
 
 def _facts(c: CellMaker, result: RunResult) -> list[list[Any]]:
@@ -108,7 +122,8 @@ def _facts(c: CellMaker, result: RunResult) -> list[list[Any]]:
         [c.text("Job", BOLD), c.text(info.job_name)],
         [c.text("Input file", BOLD), c.text(info.input_name)],
         [c.text("Input file SHA-256", BOLD), c.ident(info.input_sha256)],
-        [c.text("Rows read", BOLD), c.number(info.rows_read), check_cell(c, ok, check)],
+        [c.text("Rows read", BOLD), c.number(info.rows_read, LEFT),
+         check_cell(c, ok, check, align="left")],
         [c.text("Mode", BOLD), c.text(info.mode)],
         [c.text("Target", BOLD), c.text(info.target)],
         [c.text("Chargebee API version", BOLD), c.ident(info.api_version)],

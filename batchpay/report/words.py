@@ -65,10 +65,10 @@ def _opening(info: RunInfo, count: int) -> str:
     when = info.started_at.strftime("%Y-%m-%d at %H:%M")
     if is_execute(info):
         return (f"On {when} batchpay read {what} "
-                f"and sent the valid rows to Chargebee ({info.target}).")
+                f"and sent the valid rows to Chargebee: {info.target}.")
     if info.mode == "dry-run":
-        return (f"On {when} batchpay read {what} and checked them against {info.target} "
-                "in a dry run: nothing was sent to Chargebee and nothing was recorded there.")
+        return (f"On {when} batchpay read {what} and checked them in a dry run against "
+                f"{info.target}: nothing was sent to Chargebee and nothing was recorded there.")
     return (f"On {when} batchpay read and checked {what}; "
             "nothing was sent to Chargebee and nothing was recorded there.")
 

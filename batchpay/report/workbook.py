@@ -20,7 +20,7 @@ from batchpay.records import RowOutcome, RunInfo, RunResult
 
 from . import columns as cols
 from .cells import OUTCOME_FILLS
-from .sheets import EXCEL_MAX_ROWS, write_rows
+from .sheets import EXCEL_MAX_ROWS, Heading, write_rows
 from .summary import SheetGuide, write_summary
 from .totals import category_counts, control_totals
 from .words import is_execute
@@ -55,10 +55,12 @@ def write_report(
     wb = Workbook(write_only=True)
     wb.properties.creator = "batchpay"
     wb.custom_doc_props.append(StringProperty(name=MARKER, value=FIX_SHEET))
-    write_summary(wb, result, control_totals(result.outcomes), guide)
+    info = result.info
+    heading = Heading(info.job_name, info.mode, info.started_at)
+    write_summary(wb, result, control_totals(result.outcomes), guide, heading)
     for sheet in sheets:
         write_rows(wb, sheet.title, sheet.columns, sheet.rows(), max_rows=max_rows_per_sheet,
-                   tab_color=OUTCOME_FILLS[sheet.category])
+                   tab_color=OUTCOME_FILLS[sheet.category], heading=heading)
     _save_atomically(wb, path)
     return path
 
@@ -91,25 +93,27 @@ def row_sheets(result: RunResult) -> list[RowSheet]:
     counts = category_counts(outcomes)
     failures = sum(max(1, len(o.failures)) for o in outcomes if o.outcome.category == "invalid")
     execute = is_execute(info)
+    on_sheet = any(o.origin.sheet is not None for o in outcomes)
     sheets = [
         RowSheet("Posted" if execute else "Would post", "posted",
-                 _posted_about(info), cols.posted_columns(info),
+                 _posted_about(info), cols.posted_columns(info, on_sheet),
                  _of(outcomes, "posted"), counts["posted"]),
         RowSheet("Skipped", "skipped", "rows not sent, with the reason in words",
-                 cols.skipped_columns(info), _of(outcomes, "skipped"), counts["skipped"]),
+                 cols.skipped_columns(info, on_sheet), _of(outcomes, "skipped"), counts["skipped"]),
         RowSheet("Errors", "failed",
                  "rows that failed: HTTP status, Chargebee's error code, param and message"
                  if execute else "rows that would fail, and why",
-                 cols.error_columns(info), _of(outcomes, "failed"), counts["failed"]),
+                 cols.error_columns(info, on_sheet), _of(outcomes, "failed"), counts["failed"]),
         RowSheet("Invalid rows", "invalid",
                  "one line per problem found in the file: row, column, value, what was expected",
-                 cols.invalid_columns(info), lambda: _failure_rows(outcomes), failures),
+                 cols.invalid_columns(info, on_sheet), lambda: _failure_rows(outcomes), failures),
     ]
     if counts["needs_review"]:
         sheets.append(RowSheet(
             "Needs review", "needs_review",
             "rows whose outcome could not be established: check them in Chargebee",
-            cols.review_columns(info), _of(outcomes, "needs_review"), counts["needs_review"]))
+            cols.review_columns(info, on_sheet), _of(outcomes, "needs_review"),
+            counts["needs_review"]))
     to_fix = counts["failed"] + counts["invalid"] + counts["needs_review"]
     sheets.append(RowSheet(
         FIX_SHEET, "failed",
