@@ -72,7 +72,7 @@ def run_on_a_terminal(tmp_path: Path, env: dict[str, str]) -> str:
 def test_colour_on_a_terminal_only_and_never_with_no_color(tmp_path: Path) -> None:
     coloured = run_on_a_terminal(tmp_path / "a", {})
     assert f"{ESC}32mTotals balance{ESC}0m:" in coloured
-    assert f"  {ESC}31mwould fail{ESC}0m: line 14: invoice INV-9999 not found" in coloured
+    assert f"  {ESC}31mwould fail{ESC}0m: line 14: " in coloured
     plain = run_on_a_terminal(tmp_path / "b", {"NO_COLOR": "1"})
     assert ESC not in plain
     assert "Totals balance:" in plain
