@@ -137,6 +137,10 @@ def _excel_moment(value: str, default_time: time) -> datetime | None:
 
 def _no_match(value: str, formats: Sequence[str], excel_serial: bool) -> DateError:
     for fmt in formats:
+        missing = _missing_day(value, fmt)
+        if missing:
+            return DateError(f"is not a date: {missing}", describe_format(fmt))
+    for fmt in formats:
         swapped = _swap_day_month(fmt)
         if swapped == fmt:
             continue
@@ -157,6 +161,30 @@ def _no_match(value: str, formats: Sequence[str], excel_serial: bool) -> DateErr
     if not excel_serial and _LIKELY_SERIAL.match(value):
         expected += " (an Excel serial day number? set excel_serial: true)"
     return DateError(problem, expected)
+
+
+def _missing_day(value: str, fmt: str) -> str | None:
+    """"November 2026 has no day 31" when ``value`` fits ``fmt`` but for a day past the end of
+    its month: the same text with that day as 28 parses, and names the month."""
+    try:
+        datetime.strptime(value, fmt)
+    except ValueError as exc:
+        if "day is out of range for month" not in str(exc):
+            return None
+    else:
+        return None
+    for day in ("29", "30", "31"):
+        start = value.find(day)
+        while start >= 0:
+            try:
+                month = datetime.strptime(value[:start] + "28" + value[start + 2 :], fmt)
+            except ValueError:
+                start = value.find(day, start + 1)
+                continue
+            if month.day == 28:
+                return f"{month:%B %Y} has no day {int(day)}"
+            start = value.find(day, start + 1)
+    return None
 
 
 def _swap_day_month(fmt: str) -> str:
