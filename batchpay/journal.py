@@ -174,26 +174,39 @@ class Journal:
 
 @contextmanager
 def execute_lock(journal_path: Path, site: str) -> Iterator[None]:
-    """Only one execute per journal and site at a time; a second one is refused, not queued."""
+    """Only one execute per journal and site at a time; a second one is refused, not queued.
+    The lock file is removed on release (while still locked), so none is left behind."""
     lock_path = journal_path.with_name(f"{journal_path.name}.{_safe(site)}.lock")
-    _private_file(lock_path)
-    with lock_path.open("r+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = handle.read().strip() or "another process"
-            raise RunRefused(
-                f"another execute for site {site} is running ({holder}); "
-                "wait for it to finish — running both could post twice"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    while True:
+        _private_file(lock_path)
+        with lock_path.open("r+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = handle.read().strip() or "another process"
+                raise RunRefused(
+                    f"another execute for site {site} is running ({holder}); "
+                    "wait for it to finish — running both could post twice"
+                ) from None
+            if not _still_at(handle.fileno(), lock_path):
+                continue  # its holder removed it as we opened it: lock the new file
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"pid {os.getpid()}")
+            handle.flush()
+            try:
+                yield
+            finally:
+                lock_path.unlink(missing_ok=True)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+
+
+def _still_at(fd: int, path: Path) -> bool:
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def _safe(text: str) -> str:

@@ -183,6 +183,18 @@ def test_execute_lock_refuses_a_second_holder(tmp_path: Path) -> None:
         pass
 
 
+def test_execute_lock_leaves_no_lock_file(tmp_path: Path) -> None:
+    """Issue 14: every execute left a ``*.lock`` beside the journal in reports/."""
+    path = tmp_path / "j.sqlite"
+    with execute_lock(path, "acme-test"):
+        (lock,) = tmp_path.glob("*.lock")
+        assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+    assert list(tmp_path.glob("*.lock")) == []
+    with pytest.raises(RuntimeError), execute_lock(path, "acme-test"):
+        raise RuntimeError("the run failed")
+    assert list(tmp_path.glob("*.lock")) == []
+
+
 # -- Executor retry paths ---------------------------------------------------------------------
 
 POLICY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, jitter=0.0)
