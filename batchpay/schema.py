@@ -21,7 +21,8 @@ from pandera.errors import SchemaError, SchemaErrors
 from batchpay.errors import SpecError
 from batchpay.records import CellFailure, Origin
 
-SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
+# package data (in the repository a link to schemas/): found when installed too
+SCHEMAS_DIR = Path(__file__).resolve().parent / "schemas"
 
 FieldTypes = Mapping[str, str]  # field name -> "text" | "money" | "date" | "integer" | "boolean"
 

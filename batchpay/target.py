@@ -1,9 +1,9 @@
 """Where a run's calls go: a Chargebee site, an explicit base URL, or the built-in sandbox.
 
 With no site configured, runs target the built-in sandbox in-process, its state in a local
-SQLite file (seeded with samples/sandbox-seed.yaml the first time), so the whole workflow can
-be tried with no account. The API key comes from CHARGEBEE_API_KEY or a file named by
-CHARGEBEE_API_KEY_FILE, never from the command line.
+SQLite file (seeded the first time with the demo seed, samples/sandbox-seed.yaml, shipped in the
+package), so the whole workflow can be tried with no account. The API key comes from
+CHARGEBEE_API_KEY or a file named by CHARGEBEE_API_KEY_FILE, never from the command line.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from batchpay.spec import JobSpec
 if TYPE_CHECKING:  # the sandbox is imported only when a run uses it
     from batchpay.sandbox import FaultConfig, SandboxStore
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SANDBOX_STATE = Path(".batchpay") / "sandbox.sqlite"
-DEFAULT_SANDBOX_SEED = REPO_ROOT / "samples" / "sandbox-seed.yaml"
+# package data (in the repository a link to samples/sandbox-seed.yaml): found when installed too
+DEFAULT_SANDBOX_SEED = Path(__file__).resolve().parent / "sandbox" / "demo-seed.yaml"
 SANDBOX_HOST = "127.0.0.1"  # loopback name; requests never leave the process
 
 
