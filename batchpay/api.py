@@ -8,7 +8,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,19 +19,22 @@ from openpyxl.cell import WriteOnlyCell
 
 from batchpay.chargebee.client import base_url_for, is_test_site
 from batchpay.errors import BatchpayError, InputError
+from batchpay.history import record_run
 from batchpay.init import InitResult, init_job
 from batchpay.journal import execute_lock
+from batchpay.progress import announce
 from batchpay.records import Outcome, RunResult
 from batchpay.report import default_report_path, write_report, write_summary_json
 from batchpay.report.cells import is_formula_like, safe_text
+from batchpay.report.jsonout import summary_dict
 from batchpay.report.totals import category_counts, control_totals
 from batchpay.run import DEFAULT_JOURNAL, RunOptions, run_job
 from batchpay.spec import JobSpec, load_spec
 
 __all__ = [
     "InitResult", "RunOptions", "RunReport", "SiteInfo", "category_counts", "control_totals",
-    "execute_busy", "exit_code", "journal_path", "load_spec", "run_and_report", "site_info",
-    "write_failures", "write_starter_spec",
+    "execute_busy", "exit_code", "journal_path", "load_spec", "needs_attention",
+    "run_and_report", "site_info", "write_failures", "write_starter_spec",
 ]
 
 FAILURE_HEADER = ("row", "sheet", "column", "value", "problem", "expected")
@@ -44,6 +47,8 @@ UNSUCCESSFUL = frozenset(
 class RunReport:
     result: RunResult
     path: Path  # the .xlsx workbook; the JSON summary sits beside it
+    summary: dict[str, Any] = field(default_factory=dict)  # the JSON summary's content
+    run_id: int | None = None  # in the journal's run history (``batchpay runs``)
 
 
 def run_and_report(
@@ -53,16 +58,20 @@ def run_and_report(
     report_path: Path | None = None,
     reports_dir: Path = Path("reports"),
 ) -> RunReport:
-    """Run the job and write its workbook and JSON summary."""
+    """Run the job, write its workbook and JSON summary, and record the run in the journal."""
     with _fewer_gc_passes():
         result = run_job(spec_path, input_path, options)
         path = report_path or _unused(default_report_path(
             reports_dir, result.info.job_name, result.info.mode, datetime.now(UTC)))
+        announce(options.on_step, "write", f"Writing {path.name}")
+        summary = summary_dict(result)
         write_report(result, path)
-        write_summary_json(result, path.with_suffix(".json"))
+        write_summary_json(result, path.with_suffix(".json"), summary)
     for written in (path, path.with_suffix(".json")):
         os.chmod(written, 0o600)  # reports hold customers' payment data: owner only
-    return RunReport(result=result, path=path)
+    journal = journal_path(load_spec(spec_path), options.journal_path)
+    run_id = record_run(journal, summary, input_path, path, exit_code(result))
+    return RunReport(result=result, path=path, summary=summary, run_id=run_id)
 
 
 _gc_lock = threading.Lock()
@@ -100,11 +109,19 @@ def _unused(path: Path) -> Path:
 
 
 def exit_code(result: RunResult) -> int:
-    """0 when every row went as planned; 1 when any failed, was invalid, needs review, or was
-    left unsent because the run was interrupted."""
+    """0 when the run did what it was asked. 1 when ``validate`` found invalid rows, or an
+    execute left rows failed, invalid, needing review, or unsent (interrupted). A dry run only
+    predicts: it exits 0 and says how many rows need attention (:func:`needs_attention`)."""
+    if result.info.mode == "dry-run":
+        return 0
     if result.info.interrupted:
         return 1
-    return 1 if any(o.outcome in UNSUCCESSFUL for o in result.outcomes) else 0
+    return 1 if needs_attention(result) else 0
+
+
+def needs_attention(result: RunResult) -> int:
+    """Rows that failed, would fail, are invalid or need review."""
+    return sum(1 for o in result.outcomes if o.outcome in UNSUCCESSFUL)
 
 
 def write_failures(result: RunResult, path: Path) -> Path:

@@ -1,49 +1,87 @@
 """The ``batchpay`` command: thin click wrappers over batchpay.api.
 
-Library errors become ``Error: ...`` and exit code 2; rows that failed or need review give 1.
+Library errors become ``Error: ...`` and exit code 2. Exit 1 means rows did not go through:
+``validate`` found invalid rows, or an execute left rows failed, invalid, needing review or
+unsent. A dry run exits 0 and says how many rows need attention. Heavy modules (pandas,
+openpyxl, httpx, the sandbox) are imported inside the commands: ``--help`` and ``--version``
+stay fast.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
-import time
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from batchpay import __version__
-from batchpay.api import RunReport, exit_code, run_and_report, write_failures, write_starter_spec
 from batchpay.errors import BatchpayError
-from batchpay.execute import Progress
-from batchpay.init import preview as init_preview
-from batchpay.money import format_amount
-from batchpay.presets import PRESETS
-from batchpay.report import terminal_lines, terminal_safe, terminal_summary
-from batchpay.run import PlanSummary, RunOptions
+
+if TYPE_CHECKING:
+    from batchpay.api import RunReport
+    from batchpay.history import RunRecord
+    from batchpay.progress import ProgressPrinter
+    from batchpay.run import PlanSummary
 
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+DEFAULT_JOURNAL = Path("reports") / "batchpay-journal.sqlite"  # as batchpay.run's default
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Commands imported only when used: name -> (module, attribute, one-line help for listings).
+LAZY_COMMANDS = {
+    "sandbox": ("batchpay.sandbox.cli", "sandbox_cli",
+                "A local fake of Chargebee's API, for trying batchpay."),
+    "web": ("batchpay.web.cli", "web",
+            "Serve the batchpay web application: upload, review, approve,..."),
+    "users": ("batchpay.web.cli", "users",
+              "Manage the web application's users (roles: preparer,..."),
+}
 
 
 class _Command(click.Group):
-    """Turns library errors into ``Error: ...`` with exit code 2 and no traceback."""
+    """Turns library errors into ``Error: ...`` with exit code 2 and no traceback; loads the
+    sandbox commands only when they are used."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except BatchpayError as exc:
+            from batchpay.report.terminal import terminal_lines
+
             click.echo(f"Error: {terminal_lines(str(exc))}", err=True)
             ctx.exit(2)
         except KeyboardInterrupt:
             click.echo("Error: interrupted", err=True)
             ctx.exit(130)
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
 
-@click.group(cls=_Command)
-@click.version_option(__version__, prog_name="batchpay")
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS and name not in self.commands:
+            import importlib
+
+            module, attribute, _ = LAZY_COMMANDS[name]
+            self.add_command(getattr(importlib.import_module(module), attribute), name=name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, LAZY_COMMANDS[name][2] if name in LAZY_COMMANDS and
+                 name not in self.commands else self.commands[name].get_short_help_str(60))
+                for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(name="batchpay", cls=_Command,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="batchpay")
 def main() -> None:
     """Turn payment spreadsheets into Chargebee API calls, safely.
 
@@ -52,8 +90,18 @@ def main() -> None:
       batchpay validate jobs/bank.yaml deposits.csv      # is the file clean?
       batchpay run jobs/bank.yaml deposits.csv           # dry run: what would happen
       batchpay run jobs/bank.yaml deposits.csv --execute # post it, exactly once
+      batchpay runs                                      # what ran, when, with which file
 
     With no site configured, runs use the built-in sandbox (no account needed).
+
+    \b
+    Exit codes: 0 done (a dry run also when rows need attention), 1 rows did not go
+    through (invalid rows in validate; failed, invalid or unsent rows in an execute),
+    2 the command could not run (bad job, unreadable file, refused), 130 interrupted.
+
+    \b
+    Shell completion (bash; zsh and fish alike):
+      eval "$(_BATCHPAY_COMPLETE=bash_source batchpay)"
     """
 
 
@@ -68,27 +116,54 @@ def _report_options(command: F) -> F:
     )(command)
 
 
+def _output_options(command: F) -> F:
+    command = click.option("--json", "as_json", is_flag=True,
+                           help="Print the JSON summary (as in the report's .json) on stdout.")(
+        command)
+    command = click.option("-v", "--verbose", is_flag=True,
+                           help="Also print how long each step took.")(command)
+    return click.option("-q", "--quiet", is_flag=True,
+                        help="No progress and no summary; errors and the exit code only.")(
+        command)
+
+
 @main.command()
 @click.argument("job", type=EXISTING_FILE)
 @click.argument("file", type=EXISTING_FILE)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the failures alone as .csv or .xlsx.")
+@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
+              help="Journal recording the run (default: the job's, else "
+                   "reports/batchpay-journal.sqlite).")
 @_report_options
-def validate(job: Path, file: Path, output: Path | None, report_path: Path | None,
-             reports_dir: Path) -> None:
+@_output_options
+def validate(job: Path, file: Path, output: Path | None, journal: Path | None,
+             report_path: Path | None, reports_dir: Path, quiet: bool, verbose: bool,
+             as_json: bool) -> None:
     """Check FILE against JOB: every row parsed and validated, nothing sent.
 
-    Exit 0 when the file is clean, 1 when rows fail, 2 on a bad job spec or unreadable file.
+    Exit 0 when the file is clean, 1 when rows are invalid, 2 on a bad job spec or unreadable
+    file.
 
     \b
     Example:
       batchpay validate samples/bank-deposits/job.yaml samples/bank-deposits/deposits.csv
     """
-    report = run_and_report(job, file, RunOptions(mode="validate"), report_path, reports_dir)
-    _print_validation(report)
+    from batchpay.api import exit_code, run_and_report, write_failures
+    from batchpay.run import RunOptions
+
+    printer = _printer(quiet or as_json)
+    options = RunOptions(mode="validate", journal_path=journal, on_step=printer)
+    report = _with_progress(printer, verbose, lambda: run_and_report(
+        job, file, options, report_path, reports_dir))
+    if as_json:
+        _print_json(report)
+    elif not quiet:
+        _print_validation(report)
     if output is not None:
         write_failures(report.result, output)
-        click.echo(f"Failures written to {output}")
+        if not quiet and not as_json:
+            click.echo(f"Failures written to {output}")
     sys.exit(exit_code(report.result))
 
 
@@ -113,15 +188,18 @@ def validate(job: Path, file: Path, output: Path | None, report_path: Path | Non
 @click.option("--retry-failed", is_flag=True,
               help="Collect again the cards an earlier run saw declined (default: not retried).")
 @_report_options
+@_output_options
 def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_invalid: bool,
         allow_live: bool, site: str | None, base_url: str | None, journal: Path | None,
         sandbox_state: Path, rate_per_minute: int | None, concurrency: int | None,
-        retry_failed: bool, report_path: Path | None, reports_dir: Path) -> None:
+        retry_failed: bool, report_path: Path | None, reports_dir: Path, quiet: bool,
+        verbose: bool, as_json: bool) -> None:
     """Dry-run JOB on FILE (default), or post it with --execute.
 
     The API key is read from CHARGEBEE_API_KEY (or the file named by CHARGEBEE_API_KEY_FILE).
-    Exit 0 when every row went as planned, 1 when rows failed or need review, 2 when the run
-    could not start.
+    Exit 0 when the dry run finished (rows that need attention are counted) or every executed
+    row went as planned; 1 when executed rows failed, were invalid, need review or were left
+    unsent; 2 when the run could not start.
 
     \b
     Examples:
@@ -132,75 +210,87 @@ def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_inv
         raise click.UsageError("--offline is for dry runs; --execute needs the site")
     if execute and not yes and not sys.stdin.isatty():
         raise click.UsageError("--execute asks for confirmation; without a terminal pass --yes")
+    from batchpay.api import exit_code, run_and_report
+    from batchpay.run import RunOptions
+
+    printer = _printer(quiet or as_json)
     options = RunOptions(
         mode="execute" if execute else "dry-run", offline=offline, skip_invalid=skip_invalid,
         allow_live=allow_live, site=site, base_url=base_url, sandbox_state=sandbox_state,
         journal_path=journal, rate_per_minute=rate_per_minute, concurrency=concurrency,
-        confirm=None if yes else _confirm, on_progress=_ProgressPrinter(),
+        confirm=None if yes else _confirm, on_progress=printer.execute, on_step=printer,
         retry_failed=retry_failed,
     )
-    report = run_and_report(job, file, options, report_path, reports_dir)
-    click.echo(terminal_summary(report.result, report.path, color=_colour()))
+    report = _with_progress(printer, verbose, lambda: run_and_report(
+        job, file, options, report_path, reports_dir))
+    if as_json:
+        _print_json(report)
+    elif not quiet:
+        _print_run(report)
     sys.exit(exit_code(report.result))
 
 
-def _print_validation(report: RunReport) -> None:
-    """The summary, then the failing cells one per line (validation has no other problems)."""
-    click.echo(terminal_summary(report.result, report.path, rows_to_look_at=False,
-                                color=_colour()))
-    failures = [f for o in report.result.outcomes for f in o.failures]
-    for failure in failures[:10]:
-        click.echo(f"  {terminal_safe(str(failure))}")
-    if len(failures) > 10:
-        click.echo(f"  ... and {len(failures) - 10} more (see the report)")
+@main.group(cls=click.Group, invoke_without_command=True)
+@click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
+              help="Journal to read (default: the job's with --job, else "
+                   "reports/batchpay-journal.sqlite).")
+@click.option("--job", "job_path", type=EXISTING_FILE,
+              help="Only this job's runs, from its journal.")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True,
+              help="At most this many runs, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON on stdout.")
+@click.pass_context
+def runs(ctx: click.Context, journal: Path | None, job_path: Path | None, limit: int,
+         as_json: bool) -> None:
+    """Past runs from the journal, newest first.
+
+    Each run: when, job, file and its SHA-256, mode, counts and totals per currency, and the
+    report.
+
+    \b
+    Examples:
+      batchpay runs
+      batchpay runs --job samples/bank-deposits/job.yaml --json
+      batchpay runs show 3
+    """
+    ctx.obj = _journal_for(journal, job_path)
+    if ctx.invoked_subcommand is not None:
+        return
+    from batchpay.history import list_runs
+    from batchpay.spec import load_spec
+
+    job_name = load_spec(job_path).name if job_path else None
+    records = list_runs(ctx.obj, job=job_name, limit=limit)
+    if as_json:
+        click.echo(json.dumps({"format": "batchpay-runs/1",
+                               "runs": [_run_json(r) for r in records]}, indent=2))
+        return
+    if not records:
+        click.echo(f"No runs recorded in {ctx.obj}.")
+        return
+    for record in records:
+        click.echo(_run_line(record))
 
 
-def _colour() -> bool:
-    """Colours on a terminal only, and never when ``NO_COLOR`` is set (no-color.org)."""
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+@runs.command(name="show")
+@click.argument("run_id", metavar="RUN", type=click.IntRange(1))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the run's JSON summary (as in its report's .json) on stdout.")
+@click.pass_obj
+def show_run(journal: Path, run_id: int, as_json: bool) -> None:
+    """One run's summary again, and where its report is.
 
+    \b
+    Example:
+      batchpay runs show 3
+    """
+    from batchpay.history import get_run
 
-def _confirm(summary: PlanSummary) -> bool:
-    totals = ", ".join(f"{format_amount(v, c)} {c}" for c, v in sorted(summary.totals.items()))
-    click.echo(
-        f"About to send {summary.calls} call(s) for {summary.rows} row(s) to {summary.target}"
-        f" — {totals or 'no amounts'}. Skipped: {summary.skipped}, failing: {summary.failing},"
-        f" invalid: {summary.invalid}."
-    )
-    return click.confirm("Post these now?", default=False)
-
-
-class _ProgressPrinter:
-    """A bar on a terminal; a plain line every few seconds otherwise."""
-
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
-        self.started = time.monotonic()
-        self.last = 0.0
-
-    def __call__(self, progress: Progress) -> None:
-        now = time.monotonic()
-        finished = progress.done == progress.total
-        if not finished and now - self.last < (0.2 if self.tty else 5.0):
-            return
-        self.last = now
-        elapsed = max(now - self.started, 1e-6)
-        rate = progress.done / elapsed
-        eta = (progress.total - progress.done) / rate if rate else 0.0
-        line = (
-            f"{_bar(progress) if self.tty else ''}{progress.done}/{progress.total} done, "
-            f"{progress.posted} posted, {progress.failed} failed, {progress.review} review, "
-            f"{progress.retries} retries, {rate:.1f} calls/s, ETA {eta:.0f}s"
-        )
-        if self.tty:
-            click.echo("\r" + line, err=True, nl=finished)
-        else:
-            click.echo(line, err=True)
-
-
-def _bar(progress: Progress, width: int = 24) -> str:
-    filled = int(width * progress.done / max(progress.total, 1))
-    return "[" + "#" * filled + "." * (width - filled) + "] "
+    record = get_run(journal, run_id)
+    if as_json:
+        click.echo(json.dumps(_run_json(record), indent=2))
+        return
+    click.echo("\n".join(_run_details(record)))
 
 
 # ----------------------------------------------------------------------------- batchpay init
@@ -236,12 +326,18 @@ def init_command(file: Path | None, output: Path | None, currency: str | None,
       batchpay init --list-presets
     """
     if list_presets:
+        from batchpay.presets import PRESETS
+
         for preset in PRESETS:
             click.echo(f"{preset.name:10} {preset.description}; recognised by "
                        f"{preset.recognised_by()}")
         return
     if file is None:
         raise click.UsageError("give the FILE to sniff (or --list-presets)")
+    from batchpay.api import write_starter_spec
+    from batchpay.init import preview as init_preview
+    from batchpay.report import terminal_safe
+
     output = output or Path(f"{file.stem}.job.yaml")
     result = write_starter_spec(file, output, currency=currency, overwrite=force,
                                 invoice_pattern=invoice_pattern, date_order=date_order,
@@ -254,23 +350,153 @@ def init_command(file: Path | None, output: Path | None, currency: str | None,
     click.echo(f"\nNext: check the comments in {output}, then: batchpay validate {output} {file}")
 
 
-def _mount_sandbox() -> None:
-    from batchpay.sandbox import sandbox_cli
-
-    main.add_command(sandbox_cli, name="sandbox")
+# -- output --------------------------------------------------------------------------------
 
 
-_mount_sandbox()
+def _printer(quiet: bool) -> ProgressPrinter:
+    from batchpay.progress import ProgressPrinter
+
+    return ProgressPrinter(sys.stderr, quiet=quiet)
 
 
-def _mount_web() -> None:
-    from batchpay.web.cli import users, web
+def _with_progress(printer: ProgressPrinter, verbose: bool,
+                   work: Callable[[], RunReport]) -> RunReport:
+    try:
+        return work()
+    finally:
+        printer.close()
+        if verbose:
+            steps = ", ".join(f"{name} {seconds:.1f} s" + (f" ({detail})" if detail else "")
+                              for name, seconds, detail in printer.timings)
+            click.echo(f"Steps: {steps or 'none'}", err=True)
 
-    main.add_command(web)
-    main.add_command(users)
+
+def _print_json(report: RunReport) -> None:
+    click.echo(json.dumps({**report.summary, "report": str(report.path),
+                           "run_id": report.run_id}, indent=2))
 
 
-_mount_web()
+def _print_run(report: RunReport) -> None:
+    from batchpay.api import needs_attention
+    from batchpay.report import terminal_summary
+
+    click.echo(terminal_summary(report.result, report.path, color=_colour()))
+    attention = needs_attention(report.result)
+    if report.result.info.mode == "dry-run" and attention:
+        rows = "row needs" if attention == 1 else "rows need"
+        click.echo(f"{attention:,} {rows} your attention before you execute (listed above).")
+
+
+def _print_validation(report: RunReport) -> None:
+    """The summary, then the failing cells one per line (validation has no other problems)."""
+    from batchpay.report import terminal_safe, terminal_summary
+
+    click.echo(terminal_summary(report.result, report.path, rows_to_look_at=False,
+                                color=_colour()))
+    failures = [f for o in report.result.outcomes for f in o.failures]
+    for failure in failures[:10]:
+        click.echo(f"  {terminal_safe(str(failure))}")
+    if len(failures) > 10:
+        click.echo(f"  ... and {len(failures) - 10} more (see the report)")
+
+
+def _colour() -> bool:
+    """Colours on a terminal only, and never when ``NO_COLOR`` is set (no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def confirmation_lines(summary: PlanSummary) -> list[str]:
+    """The plan, one fact per line: at any terminal width no line breaks inside a number."""
+    from batchpay.money import format_amount
+
+    lines = [f"About to send {summary.calls:,} call(s) for {summary.rows:,} row(s) to:",
+             f"  {summary.target}"]
+    lines += [f"  {format_amount(v, c)} {c}" for c, v in sorted(summary.totals.items())]
+    if not summary.totals:
+        lines.append("  no amounts")
+    lines.append(f"Skipped: {summary.skipped:,}, failing: {summary.failing:,}, "
+                 f"invalid: {summary.invalid:,}.")
+    return lines
+
+
+def _confirm(summary: PlanSummary) -> bool:
+    for line in confirmation_lines(summary):
+        click.echo(line, err=True)
+    return click.confirm("Post these now?", default=False, err=True)
+
+
+# -- run history ---------------------------------------------------------------------------
+
+
+def _journal_for(journal: Path | None, job_path: Path | None) -> Path:
+    if journal is not None:
+        return journal
+    if job_path is not None:
+        from batchpay.spec import load_spec
+
+        spec = load_spec(job_path)
+        return Path(spec.journal) if spec.journal else DEFAULT_JOURNAL
+    return DEFAULT_JOURNAL
+
+
+def _run_json(record: RunRecord) -> dict[str, Any]:
+    return {**record.summary, "run_id": record.id, "report": record.report_path,
+            "input_path": record.input_path, "exit_code": record.exit_code}
+
+
+def _totals(record: RunRecord) -> str:
+    parts = []
+    for t in record.summary.get("control_totals", []):
+        amount = t["read"]["amount"]
+        if amount is not None:
+            parts.append(f"{amount} {t['currency']}")
+    return ", ".join(parts) or "no amounts"
+
+
+def _counts(record: RunRecord) -> str:
+    counts = record.summary.get("counts", {})
+    words = _DRY_RUN_WORDS if record.mode == "dry-run" else {}
+    return ", ".join(f"{n:,} {words.get(name, name.replace('_', ' '))}"
+                     for name, n in counts.items() if n) or "no rows"
+
+
+_DRY_RUN_WORDS = {"posted": "would post", "failed": "would fail"}
+
+
+def _run_line(record: RunRecord) -> str:
+    width = min(shutil.get_terminal_size((100, 20)).columns, 120)
+    head = (f"#{record.id}  {record.started_at[:19].replace('T', ' ')}  {record.mode}  "
+            f"{record.job}  {Path(record.input_path).name}  sha256 {record.input_sha256[:12]}")
+    lines = textwrap.wrap(head, width, subsequent_indent="    ")
+    for text in (_counts(record), f"read {_totals(record)}", f"report: {record.report_path}"):
+        lines += textwrap.wrap(text, width, initial_indent="    ", subsequent_indent="      ",
+                               break_on_hyphens=False)
+    return "\n".join(lines)
+
+
+def _run_details(record: RunRecord) -> list[str]:
+    s, info = record.summary, record.summary["info"]
+    lines = [f"Run #{record.id}: {info['mode']} of {info['input_name']} (job {info['job_name']})",
+             f"  started   {info['started_at']}",
+             f"  finished  {info['finished_at']}",
+             f"  file      {record.input_path}",
+             f"  sha256    {record.input_sha256}",
+             f"  target    {info['target']} (API {info['api_version']})",
+             f"  operator  {info['operator']}",
+             f"  rows      {_counts(record)}",
+             f"  exit code {record.exit_code}"]
+    for t in s.get("control_totals", []):
+        words = _DRY_RUN_WORDS if record.mode == "dry-run" else {}
+        cats = ", ".join(f"{words.get(name, name.replace('_', ' '))} {v['count']:,}"
+                         + (f" = {v['amount']}" if v["amount"] is not None else "")
+                         for name, v in t["by_category"].items() if v["count"])
+        read = t["read"]
+        amount = f" = {read['amount']}" if read["amount"] is not None else ""
+        lines.append(f"  {t['currency']:<9} read {read['count']:,}{amount}; {cats}")
+    lines.append(f"  balanced  {'yes' if s.get('balanced') else 'NO'}")
+    lines.append(f"Report: {record.report_path}")
+    return lines
+
 
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -16,6 +16,7 @@ import pandas as pd
 
 from batchpay.fields import ParsedFields, derive_fields, source_column, used_columns
 from batchpay.patterns import compile_pattern, searches
+from batchpay.progress import OnStep, announce
 from batchpay.read import Table, read_table
 from batchpay.records import CellFailure, Origin, Outcome, RawRow, RowOutcome
 from batchpay.schema import load_schema, validate_rows
@@ -56,14 +57,18 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def prepare(spec: JobSpec, input_path: Path, spec_dir: Path | None = None) -> PreparedInput:
+def prepare(
+    spec: JobSpec, input_path: Path, spec_dir: Path | None = None, on_step: OnStep | None = None
+) -> PreparedInput:
     """Read, parse, filter and validate ``input_path`` as ``spec`` describes."""
     field_types = {name: f.type for name, f in spec.fields.items()}
     schema = (
         load_schema(spec.schema_, spec_dir or Path.cwd(), field_types) if spec.schema_ else None
     )
+    announce(on_step, "read", f"Reading {input_path.name}")
     table = read_table(input_path, spec.input, required_columns=used_columns(spec))
     frame = table.frame
+    announce(on_step, "validate", f"Validating {len(frame):,} rows")
     parsed = derive_fields(spec, frame, lambda position: table.origin(int(frame.index[position])))
     columns = {str(name): frame[name].tolist() for name in frame.columns}
     raw_rows = [RawRow(columns, position) for position in range(len(frame))]

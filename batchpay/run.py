@@ -57,6 +57,7 @@ from batchpay.plan import (
     row_business_keys,
 )
 from batchpay.prepare import PreparedInput, prepare
+from batchpay.progress import OnStep, announce
 from batchpay.ratelimit import SlidingWindowLimiter
 from batchpay.records import Outcome, RowOutcome, RunInfo, RunResult
 from batchpay.spec import JobSpec, load_spec
@@ -101,6 +102,7 @@ class RunOptions:
     confirm: Callable[[PlanSummary], bool] | None = None
     on_progress: Callable[[Progress], None] | None = None
     stop: threading.Event | None = None  # set from another thread: stops like Ctrl-C (web Stop)
+    on_step: OnStep | None = None  # each long step as it starts (read ... execute)
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     clock: Callable[[], float] = time.time
     retry_failed: bool = False  # send again collections an earlier run saw declined
@@ -110,7 +112,7 @@ def run_job(spec_path: Path, input_path: Path, options: RunOptions) -> RunResult
     """Run ``spec_path`` on ``input_path`` as ``options.mode`` says; return every row's outcome."""
     started = datetime.now(UTC)
     spec = load_spec(spec_path)
-    prepared = prepare(spec, input_path, spec_dir=spec_path.parent)
+    prepared = prepare(spec, input_path, spec_dir=spec_path.parent, on_step=options.on_step)
     if options.mode == "execute":
         _refuse_invalid(prepared, options)
     local = options.mode == "validate" or options.offline
@@ -191,6 +193,10 @@ async def _live(
             await run.go(concurrency)
 
 
+def _requests(n: int) -> str:
+    return f"{n:,} request" + ("" if n == 1 else "s")
+
+
 def _journal_path(spec: JobSpec, options: RunOptions) -> Path:
     if options.journal_path is not None:
         return options.journal_path
@@ -212,6 +218,9 @@ class _LiveRun:
     notes: list[str]
 
     async def go(self, concurrency: int) -> None:
+        announce(self.options.on_step, "check",
+                 f"Checking {len(self.planned.calls):,} calls against {self.target.label}",
+                 lambda: _requests(self.client.calls_made))
         calls = self._without_earlier_rows(self.planned.calls)
         entries = self.journal.lookup(self.target.site, [c.key for c in calls])
         calls = self._without_declined(calls, entries)
@@ -227,6 +236,7 @@ class _LiveRun:
         if self.options.mode != "execute":
             return
         self._confirm(to_send)
+        announce(self.options.on_step, "execute", f"Sending {len(to_send):,} calls")
         deadlines = {c.key: _resend_deadline(entries[c.key]) for c in resend}
         await self._execute(to_send, concurrency, predictions, deadlines)
 

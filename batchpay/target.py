@@ -24,6 +24,7 @@ from batchpay.spec import JobSpec
 if TYPE_CHECKING:  # the sandbox is imported only when a run uses it
     from batchpay.sandbox import FaultConfig, SandboxStore
 
+REPO_ROOT = Path(__file__).resolve().parents[1]  # a checkout's root (the web demo's samples/)
 DEFAULT_SANDBOX_STATE = Path(".batchpay") / "sandbox.sqlite"
 # package data (in the repository a link to samples/sandbox-seed.yaml): found when installed too
 DEFAULT_SANDBOX_SEED = Path(__file__).resolve().parent / "sandbox" / "demo-seed.yaml"

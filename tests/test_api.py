@@ -29,7 +29,8 @@ def test_gc_thresholds_restored_after_a_run(
     tmp_path: Path, odd_gc_thresholds: tuple[int, int, int]
 ) -> None:
     report = run_and_report(SAMPLES / "job.yaml", SAMPLES / "deposits.csv",
-                            RunOptions(mode="dry-run", offline=True),
+                            RunOptions(mode="dry-run", offline=True,
+                                       journal_path=tmp_path / "j.sqlite"),
                             report_path=tmp_path / "r.xlsx")
     assert report.path.exists()
     assert gc.get_threshold() == odd_gc_thresholds

@@ -32,15 +32,24 @@ def job_dir(tmp_path: Path) -> Path:
 
 
 def validate(job: Path, file: Path, tmp_path: Path, *extra: str) -> Result:
-    args = ["validate", str(job), str(file), "--reports-dir", str(tmp_path / "reports"), *extra]
+    args = ["validate", str(job), str(file), "--reports-dir", str(tmp_path / "reports"),
+            "--journal", str(tmp_path / "journal.sqlite"), *extra]
     return CliRunner().invoke(main, args, catch_exceptions=False)
+
+
+def error_line(result: Result) -> str:
+    """The one ``Error:`` line, after nothing but progress lines; nothing on stdout."""
+    assert result.stdout == ""
+    *progress, last = result.stderr.splitlines()
+    assert all(not line.startswith("Error") for line in progress)
+    return last
 
 
 def test_clean_file_exits_0(job_dir: Path, tmp_path: Path) -> None:
     result = validate(job_dir / "job.yaml", job_dir / "clean.csv", tmp_path)
     assert result.exit_code == 0, result.output
-    assert result.output.startswith('Validation of "clean.csv" (job "deposits"): 1 row\n')
-    assert "Totals balance: every row is counted once" in result.output
+    assert result.stdout.startswith('Validation of "clean.csv" (job "deposits"): 1 row\n')
+    assert "Totals balance: every row is counted once" in result.stdout
     reports = list((tmp_path / "reports").glob("deposits-*-validate.xlsx"))
     assert len(reports) == 1
 
@@ -50,16 +59,16 @@ def test_clean_xlsx_exits_0(job_dir: Path, tmp_path: Path) -> None:
     spec.write_text(spec.read_text().replace("format: csv", "format: xlsx\n  sheet: Deposits"))
     result = validate(spec, job_dir / "clean.xlsx", tmp_path)
     assert result.exit_code == 0, result.output
-    assert result.output.startswith('Validation of "clean.xlsx" (job "deposits"): 1 row\n')
+    assert result.stdout.startswith('Validation of "clean.xlsx" (job "deposits"): 1 row\n')
 
 
 def test_failing_rows_exit_1_and_print_the_first_failure(job_dir: Path, tmp_path: Path) -> None:
     result = validate(job_dir / "job.yaml", job_dir / "bad-amount.csv", tmp_path)
     assert result.exit_code == 1
-    listed = result.output.split("\nReport: ")[1].splitlines()[1:]  # the failures follow
+    listed = result.stdout.split("\nReport: ")[1].splitlines()[1:]  # the failures follow
     failures = [line.strip() for line in listed if line.startswith("  line")]
     assert failures == [BAD_AMOUNT]
-    assert result.output.count("is not an amount") == 1  # listed once, not again in the summary
+    assert result.stdout.count("is not an amount") == 1  # listed once, not again in the summary
     assert "Traceback" not in result.output
 
 
@@ -68,7 +77,7 @@ def test_output_csv(job_dir: Path, tmp_path: Path) -> None:
     result = validate(job_dir / "job.yaml", job_dir / "bad-amount.csv", tmp_path,
                       "--output", str(out))  # fmt: skip
     assert result.exit_code == 1
-    assert result.output.endswith(f"Failures written to {out}\n")
+    assert result.stdout.endswith(f"Failures written to {out}\n")
     with out.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     assert rows == [
@@ -93,7 +102,7 @@ def test_output_xlsx(job_dir: Path, tmp_path: Path) -> None:
 def test_report_path(job_dir: Path, tmp_path: Path) -> None:
     report = tmp_path / "mine.xlsx"
     args = ["validate", str(job_dir / "job.yaml"), str(job_dir / "clean.csv"),
-            "--report", str(report)]  # fmt: skip
+            "--report", str(report), "--journal", str(tmp_path / "j.sqlite")]  # fmt: skip
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0
     assert f"Report: {report}" in result.output
@@ -128,7 +137,7 @@ def test_malformed_input_exits_2_with_one_line(
     file = job_dir / file_name
     result = validate(spec, file, tmp_path)
     assert result.exit_code == 2
-    assert result.output == f"Error: {message.format(file=file)}\n"
+    assert error_line(result) == f"Error: {message.format(file=file)}"
     assert "Traceback" not in result.output
 
 
@@ -144,7 +153,7 @@ def test_spec_with_unknown_key_exits_2(job_dir: Path, tmp_path: Path) -> None:
     spec.write_text(spec.read_text().replace("name: deposits", "name: deposits\ncolour: red"))
     result = validate(spec, job_dir / "clean.csv", tmp_path)
     assert result.exit_code == 2
-    assert result.output == f"Error: {spec}: colour: unknown key\n"
+    assert error_line(result) == f"Error: {spec}: colour: unknown key"
 
 
 def test_spec_naming_an_unknown_schema_exits_2(job_dir: Path, tmp_path: Path) -> None:
@@ -152,7 +161,7 @@ def test_spec_naming_an_unknown_schema_exits_2(job_dir: Path, tmp_path: Path) ->
     spec.write_text(spec.read_text().replace("schema: bank_deposit", "schema: bank_deposits"))
     result = validate(spec, job_dir / "clean.csv", tmp_path)
     assert result.exit_code == 2
-    assert result.output.startswith(f"Error: {spec}: schema: no schema 'bank_deposits' (")
+    assert error_line(result).startswith(f"Error: {spec}: schema: no schema 'bank_deposits' (")
     assert "Traceback" not in result.output
 
 

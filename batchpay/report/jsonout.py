@@ -18,11 +18,15 @@ from .totals import CurrencyTotals, Totals, category_counts, control_totals
 FORMAT = "batchpay-report-summary/1"
 
 
-def write_summary_json(result: RunResult, path: Path) -> Path:
-    """Write the summary to ``path`` with the suffix ``.json`` (same stem); return that path."""
+def write_summary_json(
+    result: RunResult, path: Path, summary: dict[str, Any] | None = None
+) -> Path:
+    """Write the summary (``summary_dict(result)`` unless given) to ``path`` with the suffix
+    ``.json`` (same stem); return that path."""
     target = Path(path).with_suffix(".json")
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(summary_dict(result), indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(summary or summary_dict(result), indent=2)
+    target.write_text(text + "\n", encoding="utf-8")
     return target
 
 

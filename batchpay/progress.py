@@ -1,0 +1,149 @@
+"""Progress of a run's long steps (read, validate, check, write, execute), for people.
+
+The library announces each step with :class:`Step` through ``RunOptions.on_step`` and never
+prints; :class:`ProgressPrinter` (the CLI's) shows it on stderr: one line redrawn in place on a
+terminal, plain lines (a start, every few seconds, an end) when stderr is a file or a pipe, and
+nothing when quiet. Output never goes to stdout, so ``--json`` stays machine-readable.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from batchpay.execute import Progress
+
+
+@dataclass(frozen=True)
+class Step:
+    """One long step, announced when it starts; it ends when the next one starts."""
+
+    name: str  # read, validate, check, write, execute
+    label: str  # for people: "Reading deposits.csv"
+    detail: Callable[[], str] | None = None  # polled while the step runs: "12 requests"
+
+
+OnStep = Callable[[Step], None]
+
+TTY_INTERVAL, PLAIN_INTERVAL = 0.2, 5.0
+_SPINNER = "|/-\\"
+_CLEAR = "\x1b[K"  # erase to the end of the line: a shorter redraw leaves no stray characters
+
+
+def announce(on_step: OnStep | None, name: str, label: str,
+             detail: Callable[[], str] | None = None) -> None:
+    if on_step is not None:
+        on_step(Step(name, label, detail))
+
+
+class ProgressPrinter:
+    """Shows steps and the execute bar on ``stream``; call :meth:`close` when the run ends."""
+
+    def __init__(self, stream: TextIO, *, tty: bool | None = None, quiet: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream = stream
+        self.tty = stream.isatty() if tty is None else tty
+        self.quiet = quiet
+        self.clock = clock
+        self.interval = TTY_INTERVAL if self.tty else PLAIN_INTERVAL
+        self.timings: list[tuple[str, float, str]] = []  # (step, seconds, last detail)
+        self._step: Step | None = None
+        self._started = 0.0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._last_progress = 0.0
+        self._spin = 0
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def __call__(self, step: Step) -> None:
+        with self._lock:
+            self._end_step()
+            self._step, self._started = step, self.clock()
+            self._last_progress = 0.0
+            if not self.quiet and not (self.tty and step.name == "execute"):
+                self._write(self._line(step, 0.0, start=True), final=not self.tty)
+        if not self.quiet and step.name != "execute" and self._ticker is None:
+            self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
+            self._ticker.start()
+
+    def close(self) -> None:
+        """End the last step and stop the ticker."""
+        with self._lock:
+            self._end_step()
+        self._wake.set()
+        if self._ticker is not None:
+            self._ticker.join()
+            self._ticker = None
+
+    def _end_step(self) -> None:
+        step = self._step
+        if step is None:
+            return
+        seconds = self.clock() - self._started
+        detail = step.detail() if step.detail else ""
+        self.timings.append((step.name, seconds, detail))
+        self._step = None
+        if self.quiet or step.name == "execute":
+            return
+        extra = f", {detail}" if detail else ""
+        self._write(f"{step.label}: done in {seconds:.1f} s{extra}", final=True)
+
+    def _tick(self) -> None:
+        while not self._wake.wait(self.interval):
+            with self._lock:
+                step = self._step
+                if step is None or step.name == "execute":
+                    continue
+                self._write(self._line(step, self.clock() - self._started), final=not self.tty)
+
+    def _line(self, step: Step, seconds: float, *, start: bool = False) -> str:
+        detail = step.detail() if step.detail else ""
+        if not self.tty:
+            return f"{step.label}..." if start else \
+                f"{step.label}: {seconds:.0f} s{', ' + detail if detail else ''}"
+        self._spin = (self._spin + 1) % len(_SPINNER)
+        extra = f"  {detail}" if detail else ""
+        return f"{_SPINNER[self._spin]} {step.label} {seconds:.1f} s{extra}"
+
+    def _write(self, line: str, *, final: bool) -> None:
+        if self.tty:
+            self.stream.write("\r" + line + _CLEAR + ("\n" if final else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    # -- the execute bar ---------------------------------------------------------------------
+
+    def execute(self, progress: Progress) -> None:
+        """The executor's progress. The rate counts from the start of the execute step (after
+        the confirmation prompt), not from the start of the run."""
+        if self.quiet:
+            return
+        now = self.clock()
+        finished = progress.done == progress.total
+        if not finished and now - self._last_progress < self.interval:
+            return
+        with self._lock:
+            self._last_progress = now
+            started = self._started if self._step and self._step.name == "execute" else now
+            elapsed = max(now - started, 1e-6)
+            rate = progress.done / elapsed
+            eta = (progress.total - progress.done) / rate if rate else 0.0
+            line = (
+                f"{bar(progress) if self.tty else ''}{progress.done:,}/{progress.total:,} done, "
+                f"{progress.posted:,} posted, {progress.failed:,} failed, "
+                f"{progress.review:,} review, {progress.retries:,} retries, "
+                f"{rate:.1f} calls/s, ETA {eta:.0f}s"
+            )
+            self._write(line, final=finished or not self.tty)
+
+
+def bar(progress: Progress, width: int = 24) -> str:
+    filled = int(width * progress.done / max(progress.total, 1))
+    return "[" + "#" * filled + "." * (width - filled) + "] "

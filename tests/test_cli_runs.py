@@ -1,0 +1,103 @@
+"""Issue 14 item 5: the journal records runs; ``batchpay runs``, ``runs show`` and ``--json``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from batchpay.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+JOB = REPO / "samples" / "bank-deposits" / "job.yaml"
+DATA = REPO / "samples" / "bank-deposits" / "deposits.csv"
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)  # the default journal and reports are under ./reports
+    return tmp_path
+
+
+def invoke(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def dry_run(*extra: str) -> Result:
+    return invoke("run", JOB, DATA, "--sandbox-state", "sb.sqlite", *extra)
+
+
+def test_run_json_is_the_report_summary_on_stdout(work: Path) -> None:
+    result = dry_run("--json")
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout)  # nothing but JSON on stdout
+    report = Path(printed.pop("report"))
+    assert printed.pop("run_id") == 1
+    assert printed == json.loads(report.with_suffix(".json").read_text(encoding="utf-8"))
+    assert printed["format"] == "batchpay-report-summary/1"
+    assert printed["info"]["mode"] == "dry-run"
+    assert result.stderr == ""  # --json: no progress either
+
+
+def test_validate_json(work: Path) -> None:
+    result = invoke("validate", JOB, DATA, "--json")
+    printed = json.loads(result.stdout)
+    assert printed["info"]["mode"] == "validate"
+    assert printed["counts"]["invalid"] == 0
+    assert result.exit_code == 0
+
+
+def test_runs_lists_what_ran_newest_first(work: Path) -> None:
+    assert invoke("validate", JOB, DATA).exit_code == 0
+    assert dry_run().exit_code == 0
+    result = invoke("runs")
+    assert result.exit_code == 0, result.output
+    sha = hashlib.sha256(DATA.read_bytes()).hexdigest()
+    heads = [line for line in result.stdout.splitlines() if line.startswith("#")]
+    assert [h.split()[0] for h in heads] == ["#2", "#1"]
+    assert "dry-run" in heads[0] and "validate" in heads[1]
+    assert all("bank-deposits" in h and "deposits.csv" in h and sha[:12] in h for h in heads)
+    assert "8 would post, 4 skipped, 2 would fail" in result.stdout
+    assert "read 1399.99 EUR, 1955.92 GBP, 150000 JPY, 12.345 KWD, 3025.00 USD" in result.stdout
+    assert result.stdout.count("report: ") == 2
+
+    listed = json.loads(invoke("runs", "--json").stdout)
+    assert listed["format"] == "batchpay-runs/1"
+    assert [r["run_id"] for r in listed["runs"]] == [2, 1]
+    assert listed["runs"][0]["info"]["input_sha256"] == sha
+    assert listed["runs"][0]["input_path"] == str(DATA)
+    assert Path(listed["runs"][0]["report"]).is_file()
+
+
+def test_runs_show_gives_the_summary_and_report_again(work: Path) -> None:
+    dry_run()
+    shown = invoke("runs", "show", "1")
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith("Run #1: dry-run of deposits.csv (job bank-deposits)")
+    assert "USD       read 6 = 3025.00; would post 3 = 1475.00" in shown.stdout
+    report = shown.stdout.splitlines()[-1].removeprefix("Report: ")
+    assert Path(report).is_file() and report.endswith("-dry-run.xlsx")
+    as_json = json.loads(invoke("runs", "show", "1", "--json").stdout)
+    assert as_json["report"] == report and as_json["exit_code"] == 0
+
+
+def test_runs_of_one_job_from_its_journal(work: Path) -> None:
+    job = work / "job.yaml"
+    job.write_text(JOB.read_text(encoding="utf-8").replace(
+        "name: bank-deposits", "name: bank-deposits\njournal: other/journal.sqlite"),
+        encoding="utf-8")
+    invoke("validate", job, DATA)
+    assert (work / "other" / "journal.sqlite").is_file()
+    assert invoke("runs").stdout.startswith("No runs recorded")
+    assert invoke("runs", "--job", job).stdout.startswith("#1 ")
+
+
+def test_unknown_run_is_one_error_line(work: Path) -> None:
+    dry_run()
+    result = invoke("runs", "show", "7")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: no run 7 in reports/batchpay-journal.sqlite")
+    assert "Traceback" not in result.output

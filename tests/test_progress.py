@@ -1,0 +1,125 @@
+"""Issue 14 item 1: progress on every long step; plain lines when stderr is not a terminal,
+nothing with --quiet; the execute rate counts from after the confirmation prompt."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from batchpay.cli import main
+from batchpay.execute import Progress
+from batchpay.progress import ProgressPrinter, Step
+
+REPO = Path(__file__).resolve().parents[1]
+JOB = REPO / "samples" / "bank-deposits" / "job.yaml"
+DATA = REPO / "samples" / "bank-deposits" / "deposits.csv"
+
+
+def _run(tmp_path: Path, *extra: str) -> tuple[int, str, str]:
+    args = ["run", str(JOB), str(DATA), "--sandbox-state", str(tmp_path / "sb.sqlite"),
+            "--reports-dir", str(tmp_path / "reports"), "--journal", str(tmp_path / "j.sqlite"),
+            *extra]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_plain_progress_lines_for_every_step_when_not_a_terminal(tmp_path: Path) -> None:
+    code, stdout, stderr = _run(tmp_path)
+    assert code == 0
+    expected = [
+        r"Reading deposits\.csv\.\.\.",
+        r"Reading deposits\.csv: done in \d+\.\d s",
+        r"Validating 14 rows\.\.\.",
+        r"Validating 14 rows: done in \d+\.\d s",
+        r"Checking 11 calls against built-in sandbox \(.*sb\.sqlite\)\.\.\.",
+        r"Checking 11 calls against built-in sandbox \(.*sb\.sqlite\): done in \d+\.\d s, "
+        r"2 requests",
+        r"Writing bank-deposits-\d{8}-\d{6}-dry-run\.xlsx\.\.\.",
+        r"Writing bank-deposits-\d{8}-\d{6}-dry-run\.xlsx: done in \d+\.\d s",
+    ]
+    lines = stderr.splitlines()
+    assert len(lines) == len(expected), stderr
+    for pattern, line in zip(expected, lines, strict=True):
+        assert re.fullmatch(pattern, line), line
+    assert "\r" not in stderr and "\x1b" not in stderr  # plain lines, no redraws
+    assert stdout.startswith('Dry run of "deposits.csv"')  # the summary alone on stdout
+
+
+def test_execute_progress_lines_after_the_plan(tmp_path: Path) -> None:
+    code, _, stderr = _run(tmp_path, "--execute", "--yes")
+    assert code == 1  # two rows fail on the demo site
+    lines = stderr.splitlines()
+    start = lines.index("Sending 8 calls...")  # the two failing rows are never sent
+    assert lines[start - 1].startswith("Checking 11 calls against")
+    last = [line for line in lines if line.startswith("8/8 done")]
+    assert len(last) == 1 and lines.index(last[0]) > start
+    assert re.fullmatch(r"8/8 done, 8 posted, 0 failed, 0 review, 0 retries, "
+                        r"\d+\.\d calls/s, ETA 0s", last[0]), last[0]
+
+
+def test_quiet_prints_nothing(tmp_path: Path) -> None:
+    code, stdout, stderr = _run(tmp_path, "--quiet")
+    assert (code, stdout, stderr) == (0, "", "")
+    assert list((tmp_path / "reports").glob("*.xlsx"))  # the run itself happened
+
+
+def test_verbose_prints_each_steps_time(tmp_path: Path) -> None:
+    _, _, stderr = _run(tmp_path, "-v")
+    steps = stderr.splitlines()[-1]
+    assert re.fullmatch(r"Steps: read \S+ s, validate \S+ s, check \S+ s \(2 requests\), "
+                        r"write \S+ s", steps), steps
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_execute_rate_excludes_the_time_at_the_prompt(tty: bool) -> None:
+    clock, out = FakeClock(), io.StringIO()
+    printer = ProgressPrinter(out, tty=tty, clock=clock)
+    printer(Step("execute", "Sending 100 calls"))  # ... announced once confirmed
+    clock.now = 5.0
+    printer.execute(Progress(total=100, done=50, posted=50))
+    clock.now = 10.0
+    printer.execute(Progress(total=100, done=100, posted=100))
+    printer.close()
+    text = out.getvalue()
+    assert "50/100 done, 50 posted" in text and "10.0 calls/s, ETA 5s" in text
+    assert "100/100 done" in text and "10.0 calls/s, ETA 0s" in text
+
+
+def test_execute_rate_starts_when_sending_starts() -> None:
+    clock, out = FakeClock(), io.StringIO()
+    printer = ProgressPrinter(out, tty=False, clock=clock)
+    printer(Step("check", "Checking 100 calls"))
+    clock.now = 100.0  # the operator reads the plan for 95 s before answering
+    printer(Step("execute", "Sending 100 calls"))
+    clock.now = 110.0
+    printer.execute(Progress(total=100, done=100, posted=100))
+    printer.close()
+    assert "10.0 calls/s" in out.getvalue()  # not 100 / 110 s = 0.9
+
+
+def test_terminal_redraws_erase_the_rest_of_the_line() -> None:
+    """A shorter redraw ("ETA 0s" after "ETA 10s") must not leave "ETA 0ss" on screen."""
+    clock, out = FakeClock(), io.StringIO()
+    printer = ProgressPrinter(out, tty=True, clock=clock)
+    printer(Step("execute", "Sending 20 calls"))
+    clock.now = 1.0
+    printer.execute(Progress(total=20, done=1))
+    clock.now = 2.0
+    printer.execute(Progress(total=20, done=20))
+    printer.close()
+    redraws = out.getvalue().split("\r")[1:]
+    assert len(redraws) == 2
+    assert all(r.rstrip("\n").endswith("\x1b[K") for r in redraws)
+    assert redraws[-1].endswith("ETA 0s\x1b[K\n")
