@@ -58,7 +58,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--baseline-calls", type=int, default=300, help="calls per baseline loop")
     p.add_argument("--check-sizes", default="1000,10000", help="invoices, dry-run checks")
     p.add_argument("--web-sizes", default="100000", help="rows, web review page")
-    p.add_argument("--cases", default="local,rss,execute,checks,faults,web")
+    p.add_argument("--dryrun-rows", type=int, default=20000,
+                   help="rows, dry run at the site's rate limit (issue 14)")
+    p.add_argument("--dryrun-rate", type=int, default=150, help="calls/minute, that dry run")
+    p.add_argument("--cases", default="local,rss,execute,checks,faults,web,dryrun")
     p.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     p.add_argument("--workdir", type=Path, help="inputs and reports (default: a temp dir)")
     p.add_argument("--merge", type=Path, action="append", default=[],
@@ -72,6 +75,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         args.sizes, args.rss_sizes, args.repeat = "200", "200", 1
         args.rate, args.latency_ms, args.windows, args.baseline_calls = 6000, 0, 0.02, 5
         args.check_sizes, args.web_sizes = "50", "200"
+        args.dryrun_rows = 300
     return args
 
 
@@ -102,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         if "checks" in cases:
             results["checks"] = remote.checks_case(work, ints(args.check_sizes))
             _partial(args.out, results)
+        if "dryrun" in cases:
+            results["dryrun"] = remote.dryrun_case(work, args.dryrun_rows, args.dryrun_rate)
+            _partial(args.out, results)
         if "faults" in cases:
             clean = results.get("execute", {}).get("batchpay", {}).get("steady_fraction")
             results["faults"] = remote.faults_case(work, args.rate, args.latency_ms,
@@ -112,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     results["wall_s"] = time.time() - started
     for merged in args.merge:
         earlier = json.loads(merged.read_text(encoding="utf-8"))
-        for case in ("local", "rss", "execute", "checks", "faults", "web"):
+        for case in ("local", "rss", "execute", "checks", "faults", "web", "dryrun"):
             if case in earlier and case not in results:
                 results[case] = earlier[case]
         results.setdefault("merged", []).append(
@@ -332,6 +339,26 @@ def render(r: dict[str, Any], *, smoke: bool = False) -> str:
                 goals.append(f"| review page first paint well under 1 s at {x['rows']:,} rows"
                              f" | {first:.3f} s | {met(first < 0.5)} (< 0.5 s) |")
         out.append("")
+    if "dryrun" in r:
+        d = r["dryrun"]
+        out += ["## 6. A large dry run at the site's rate limit (issue 14)", "",
+                f"`batchpay sandbox serve --rate-per-minute {d['rate_per_minute']}` with "
+                f"{d['rows']:,} invoices, {d['payments_on_site']:,} of them already paid by a "
+                "payment with the row's reference (P, dated in the file's window); batchpay "
+                f"dry-runs the {d['rows']:,}-row file at the same limit. Requests counted by "
+                "the client transport; the time is the whole run (read, checks, report). Goal: "
+                "requests ≤ ⌈N/100⌉ + ⌈P/100⌉ and under 90 s.", "",
+                "| rows (N) | payments on site (P) | calls/min | requests | ⌈N/100⌉ + ⌈P/100⌉ |"
+                " seconds | outcomes | statuses |",
+                "|---:|---:|---:|---:|---:|---:|---|---|",
+                f"| {d['rows']:,} | {d['payments_on_site']:,} | {d['rate_per_minute']} | "
+                f"{d['requests']:,} | {d['requests_goal']:,} | {d['seconds']:.1f} | "
+                f"{d['outcomes']} | {d['statuses']} |", ""]
+        goals.append(f"| {d['rows']:,}-row dry run at {d['rate_per_minute']}/min: requests ≤ "
+                     f"⌈N/100⌉ + ⌈P/100⌉ | {d['requests']:,} (goal {d['requests_goal']:,}) | "
+                     f"{met(d['requests'] <= d['requests_goal'])} |")
+        goals.append(f"| {d['rows']:,}-row dry run at {d['rate_per_minute']}/min under 90 s | "
+                     f"{d['seconds']:.1f} s | {met(d['seconds'] < 90)} |")
     out += ["## Goals", "", "| goal | measured | |", "|---|---|---|", *goals, ""]
     return "\n".join(out)
 

@@ -4,6 +4,7 @@ on loopback (a separate process, 127.0.0.1, a free port, stopped when the case e
 from __future__ import annotations
 
 import json
+import math
 import socket
 import subprocess
 import sys
@@ -47,11 +48,14 @@ class Server:
 
 
 @contextmanager
-def sandbox(workdir: Path, invoices: int, **faults: Any) -> Iterator[Server]:
-    """``batchpay sandbox serve`` seeded with ``invoices`` USD 100.00 invoices INV-000001..."""
+def sandbox(workdir: Path, invoices: int, seed_doc: dict[str, Any] | None = None,
+            **faults: Any) -> Iterator[Server]:
+    """``batchpay sandbox serve`` seeded with ``invoices`` USD 100.00 invoices INV-000001...
+    (or with ``seed_doc``)."""
     name = f"sandbox-{time.monotonic_ns()}"
     seed = workdir / f"{name}.json"
-    seed.write_text(json.dumps(synthetic_seed(invoices, prefix=PREFIX)), encoding="utf-8")
+    seed.write_text(json.dumps(seed_doc or synthetic_seed(invoices, prefix=PREFIX)),
+                    encoding="utf-8")
     port = free_port()
     args = [sys.executable, "-m", "batchpay.cli", "sandbox", "serve", "--host", "127.0.0.1",
             "--port", str(port), "--state", str(workdir / f"{name}.sqlite"), "--seed", str(seed)]
@@ -272,6 +276,30 @@ def checks_case(workdir: Path, sizes: list[int]) -> list[dict[str, Any]]:
                         "batchpay_s": run.seconds, "outcomes": run.outcomes,
                         "per_row_requests": n, "per_row_s": per_row_s})
     return results
+
+
+def dryrun_case(workdir: Path, n: int, rate: int, paid_fraction: float = 0.1) -> dict[str, Any]:
+    """Issue 14: an ``n``-row dry run against a site limited to ``rate`` calls/minute (sandbox
+    and batchpay alike), every request counted. A ``paid_fraction`` of the file's invoices are
+    already paid by a payment with the row's reference, dated in the file's window (the file
+    run again after an execute): P payments that the checks must find, and skip."""
+    seed = synthetic_seed(n, prefix=PREFIX)
+    paid = int(n * paid_fraction)
+    seed["transactions"] = []
+    for i, invoice in enumerate(seed["invoices"][:paid]):
+        txn = f"txn_bench_{i + 1}"
+        seed["transactions"].append({"id": txn, "customer": invoice["customer"], "amount": 10000,
+                                     "reference_number": f"NW-{i + 1:08d}",
+                                     "date": 1793577600})  # 2026-11-02, inside the file
+        invoice.update(status="paid", amount_due=0, amount_paid=10000,
+                       linked_payments=[{"txn_id": txn, "amount": 10000}])
+    with sandbox(workdir, n, seed_doc=seed, rate_per_minute=rate) as server:
+        run = run_batchpay(workdir, server, n, "dry-run", rate)
+    requests = sum(run.transport.counts.values())
+    goal = math.ceil(n / 100) + math.ceil(paid / 100)
+    return {"rows": n, "payments_on_site": paid, "rate_per_minute": rate, "requests": requests,
+            "requests_goal": goal, "seconds": run.seconds, "outcomes": run.outcomes,
+            "statuses": run.transport.statuses}
 
 
 def faults_case(workdir: Path, rate: int, latency_ms: int, windows: float,
