@@ -361,10 +361,13 @@ def _printer(quiet: bool) -> ProgressPrinter:
 
 def _with_progress(printer: ProgressPrinter, verbose: bool,
                    work: Callable[[], RunReport]) -> RunReport:
+    failed = True
     try:
-        return work()
+        report = work()
+        failed = False
+        return report
     finally:
-        printer.close()
+        printer.close(failed=failed)
         if verbose:
             steps = ", ".join(f"{name} {seconds:.1f} s" + (f" ({detail})" if detail else "")
                               for name, seconds, detail in printer.timings)

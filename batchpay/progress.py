@@ -2,8 +2,9 @@
 
 The library announces each step with :class:`Step` through ``RunOptions.on_step`` and never
 prints; :class:`ProgressPrinter` (the CLI's) shows it on stderr: one line redrawn in place on a
-terminal, plain lines (a start, every few seconds, an end) when stderr is a file or a pipe, and
-nothing when quiet. Output never goes to stdout, so ``--json`` stays machine-readable.
+terminal; plain lines when stderr is a file or a pipe (every few seconds while a step runs, and
+its time when it ends, so a step that fails at once leaves only the ``Error:`` line); nothing
+when quiet. Output never goes to stdout, so ``--json`` stays machine-readable.
 """
 
 from __future__ import annotations
@@ -66,15 +67,23 @@ class ProgressPrinter:
             self._end_step()
             self._step, self._started = step, self.clock()
             self._last_progress = 0.0
-            if not self.quiet and not (self.tty and step.name == "execute"):
-                self._write(self._line(step, 0.0, start=True), final=not self.tty)
+            if self.quiet:
+                pass
+            elif self.tty and step.name != "execute":
+                self._write(self._line(step, 0.0), final=False)
+            elif not self.tty and step.name == "execute":  # the lines that follow are counts
+                self._write(f"{step.label}...", final=True)
         if not self.quiet and step.name != "execute" and self._ticker is None:
             self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
             self._ticker.start()
 
-    def close(self) -> None:
-        """End the last step and stop the ticker."""
+    def close(self, *, failed: bool = False) -> None:
+        """End the last step (not "done" when the run ``failed`` in it) and stop the ticker."""
         with self._lock:
+            if failed and self._step is not None:
+                if self.tty and not self.quiet:
+                    self.stream.write("\r" + _CLEAR)  # the error line starts clean
+                self._step = None
             self._end_step()
         self._wake.set()
         if self._ticker is not None:
@@ -102,11 +111,10 @@ class ProgressPrinter:
                     continue
                 self._write(self._line(step, self.clock() - self._started), final=not self.tty)
 
-    def _line(self, step: Step, seconds: float, *, start: bool = False) -> str:
+    def _line(self, step: Step, seconds: float) -> str:
         detail = step.detail() if step.detail else ""
         if not self.tty:
-            return f"{step.label}..." if start else \
-                f"{step.label}: {seconds:.0f} s{', ' + detail if detail else ''}"
+            return f"{step.label}: {seconds:.0f} s so far{', ' + detail if detail else ''}"
         self._spin = (self._spin + 1) % len(_SPINNER)
         extra = f"  {detail}" if detail else ""
         return f"{_SPINNER[self._spin]} {step.label} {seconds:.1f} s{extra}"

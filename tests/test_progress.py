@@ -31,17 +31,14 @@ def test_plain_progress_lines_for_every_step_when_not_a_terminal(tmp_path: Path)
     code, stdout, stderr = _run(tmp_path)
     assert code == 0
     expected = [
-        r"Reading deposits\.csv\.\.\.",
         r"Reading deposits\.csv: done in \d+\.\d s",
-        r"Validating 14 rows\.\.\.",
         r"Validating 14 rows: done in \d+\.\d s",
-        r"Checking 11 calls against built-in sandbox \(.*sb\.sqlite\)\.\.\.",
         r"Checking 11 calls against built-in sandbox \(.*sb\.sqlite\): done in \d+\.\d s, "
         r"2 requests",
-        r"Writing bank-deposits-\d{8}-\d{6}-dry-run\.xlsx\.\.\.",
         r"Writing bank-deposits-\d{8}-\d{6}-dry-run\.xlsx: done in \d+\.\d s",
     ]
-    lines = stderr.splitlines()
+    # a step longer than 5 s also prints "...: 5 s so far, ..." lines while it runs
+    lines = [line for line in stderr.splitlines() if " s so far" not in line]
     assert len(lines) == len(expected), stderr
     for pattern, line in zip(expected, lines, strict=True):
         assert re.fullmatch(pattern, line), line

@@ -268,7 +268,7 @@ CASES: list[Case] = [
          spec=lambda s: {**s, "fields": {**s["fields"], "amount": {
              "column": "Amount", "type": "money", "currency": "XBP"}}}),
     Case("date-31-february", "deposits.csv", one_bad_row(date="31/02/2026"), 1,
-         cell("Date", "31/02/2026", "is not a date in format DD/MM/YYYY")),
+         cell("Date", "31/02/2026", "is not a date: February 2026 has no day 31")),
     Case("date-year-1900", "deposits.csv", one_bad_row(date="01/01/1900"), 1,
          cell("Date", "01/01/1900", "is out of range (year 1900)")),
     Case("date-year-9999", "deposits.csv", one_bad_row(date="31/12/9999"), 1,

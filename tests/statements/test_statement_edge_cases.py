@@ -303,7 +303,8 @@ def test_cli_validate_reads_a_statement_and_names_the_reversal(tmp_path: Path) -
     (tmp_path / "job.yaml").write_text(JOB % "mt940")
     (tmp_path / "x.sta").write_text(MT940)
     args = ["validate", str(tmp_path / "job.yaml"), str(tmp_path / "x.sta"),
-            "--reports-dir", str(tmp_path / "reports")]  # fmt: skip
+            "--reports-dir", str(tmp_path / "reports"),
+            "--journal", str(tmp_path / "j.sqlite")]  # fmt: skip
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert ": 3 rows" in result.output
@@ -314,7 +315,8 @@ def test_cli_unreadable_statement_is_one_error_line(tmp_path: Path) -> None:
     (tmp_path / "job.yaml").write_text(JOB % "camt053")
     (tmp_path / "x.xml").write_text("<Document><BkToCstmrStmt><Stmt>")
     args = ["validate", str(tmp_path / "job.yaml"), str(tmp_path / "x.xml"),
-            "--reports-dir", str(tmp_path / "reports")]  # fmt: skip
+            "--reports-dir", str(tmp_path / "reports"),
+            "--journal", str(tmp_path / "j.sqlite")]  # fmt: skip
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 2
     assert result.output.startswith(f"Error: {tmp_path / 'x.xml'}: line 1: not well-formed XML")
