@@ -31,6 +31,7 @@ from batchpay.errors import InputError, SpecError
 from batchpay.fixsheet import fix_sheet_input, is_fix_workbook
 from batchpay.patterns import PatternError, compile_pattern
 from batchpay.records import CellFailure, Origin
+from batchpay.repair import append_continuations, capped, lenient_note, split_lenient
 from batchpay.spec import InputSpec
 from batchpay.statements import COLUMNS as STATEMENT_COLUMNS
 from batchpay.statements import FORMATS as STATEMENT_FORMATS
@@ -113,13 +114,14 @@ def read_table(
     if fmt in STATEMENT_FORMATS:
         return _statement_table(path, spec, fmt, required_columns)
     sheet: str | None = None
+    notes: list[str] = []  # lines the lenient quoting or continuation_when_empty repaired
     if fmt == "csv":
-        records = _csv_records(path, spec)
+        records = _csv_records(path, spec, notes)
     else:
         records, sheet, spec = _sheet_records(path, spec, fmt)
-    assembled = _assemble(path, spec, records, sheet)
+    assembled = _assemble(path, spec, records, sheet, notes)
     table = Table(_frame(assembled.rows, assembled.columns), tuple(assembled.columns), fmt,
-                  sheet, path, assembled.dropped, assembled.failures)  # fmt: skip
+                  sheet, path, assembled.dropped, assembled.failures, tuple(notes))  # fmt: skip
     if required_columns:
         _check_required(path, table, required_columns, assembled.header_at)
     return table
@@ -162,11 +164,13 @@ def _zip_is_ods(path: Path) -> bool:
 # ---------------------------------------------------------------------------------------- CSV
 
 
-def _csv_records(path: Path, spec: InputSpec) -> list[Record]:
+def _csv_records(path: Path, spec: InputSpec, notes: list[str]) -> list[Record]:
     data = _read_bytes(path)
     _refuse_non_text(path, data, spec.encoding)
     _refuse_long_lines(path, data)
     lines = _Lines(_decode(path, data, spec.encoding), spec.skip_lines, spec.comment_prefix)
+    if spec.quoting == "lenient":
+        return _lenient_records(path, spec, lines, notes) or _nothing(path, spec, data)
     try:
         reader = csv.reader(lines, delimiter=spec.delimiter, quotechar=spec.quotechar, strict=True)
     except (TypeError, csv.Error) as exc:
@@ -182,6 +186,29 @@ def _csv_records(path: Path, spec: InputSpec) -> list[Record]:
     if not records:
         raise InputError(_nothing_left(path, spec.skip_lines, "lines", data))
     return records
+
+
+def _lenient_records(path: Path, spec: InputSpec, lines: _Lines, notes: list[str]
+                     ) -> list[Record]:  # fmt: skip
+    """input.quoting: lenient: bare quotes inside quoted fields are text; each such line noted."""
+    records: list[Record] = []
+    repaired: list[str] = []
+    for line in lines:
+        try:
+            cells, bare = split_lenient(line, lambda: next(lines, None), spec.delimiter,
+                                        spec.quotechar, MAX_FIELD_CHARS)  # fmt: skip
+        except InputError as exc:
+            raise InputError(f"{path}: line {lines.record_start}: {exc}") from None
+        records.append((lines.record_start, cells))
+        lines.at_record_start = True
+        if bare:
+            repaired.append(lenient_note(Origin(lines.record_start), line))
+    notes += capped(repaired, "lines with quotes read as text")
+    return records
+
+
+def _nothing(path: Path, spec: InputSpec, data: bytes) -> list[Record]:
+    raise InputError(_nothing_left(path, spec.skip_lines, "lines", data))
 
 
 class _Lines:
@@ -454,8 +481,10 @@ def _float_text(value: float) -> str:
 # ------------------------------------------------------------------------------------ assembly
 
 
-def _assemble(path: Path, spec: InputSpec, records: list[Record], sheet: str | None) -> _Assembled:
-    """Split off the header, drop blank, footer and marker rows, and square the rest."""
+def _assemble(path: Path, spec: InputSpec, records: list[Record], sheet: str | None,
+              notes: list[str]) -> _Assembled:  # fmt: skip
+    """Split off the header, drop blank, footer and marker rows, join continuation rows (noted
+    in ``notes``), and square the rest."""
     header: _Header | None = None
     if spec.header:
         records = _drop_leading_blanks(records)
@@ -475,6 +504,13 @@ def _assemble(path: Path, spec: InputSpec, records: list[Record], sheet: str | N
     records, dropped = _drop_footer_and_markers(records, spec, sheet)
     if not records:
         raise InputError(_no_data_rows(path, spec, sheet, header, read))
+    if spec.continuation_when_empty:
+        try:
+            records, appended = append_continuations(records, columns,
+                                                     spec.continuation_when_empty, sheet)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
+        notes += appended
     rows: list[Record] = []
     short: dict[int, tuple[CellFailure, ...]] = {}
     for number, cells in records:

@@ -68,6 +68,13 @@ class InputSpec(_Model):
     quotechar: str = Field(
         '"', min_length=1, max_length=1, description="CSV quote character (not the delimiter)."
     )
+    quoting: Literal["strict", "lenient"] = Field(
+        "strict",
+        description="CSV quoting. strict: a quote inside a quoted field must be doubled, else "
+        "the line is refused. lenient: a quote closes a quoted field only before a delimiter "
+        "or the end of the line, any other quote is text, so \"UAB \"Naktida\"\" reads as "
+        "UAB \"Naktida\"; the run notes name each line read so.",
+    )
     skip_lines: int = Field(
         0, ge=0, description="Lines (CSV) or rows (spreadsheet) before the header, e.g. a title."
     )
@@ -99,6 +106,13 @@ class InputSpec(_Model):
         None, description="Lines starting with this text are ignored (CSV)."
     )
     skip_blank_rows: bool = Field(True, description="Ignore rows whose cells are all empty.")
+    continuation_when_empty: str | None = Field(
+        None,
+        description="Column name: a row whose cell in this column is empty (e.g. the date) "
+        "continues the row above: its filled cells are appended, after a space, to the same "
+        "columns of that row, so a description (and the invoice reference in it) spread over "
+        "two lines is read whole. The run notes name each appended row.",
+    )
     allow_short_rows: bool = Field(
         False,
         description="Read a row with fewer fields than the header as if its missing trailing "

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
+from batchpay.errors import InputError
 from batchpay.prepare import PreparedInput, prepare
 from batchpay.spec import parse_spec
 
@@ -55,3 +57,92 @@ def test_an_empty_flag_listed_in_debit_values_and_an_unnamed_header_column(
                                                  debits='["D", ""]', ref="Ref"))  # fmt: skip
     assert result.parsed.values["amount"] == [-10000, 5000]
     assert result.outcomes == {}
+
+
+DEPOSITS = """
+name: t
+input: {quoting: %s}
+fields:
+  payer: {column: Payer}
+  amount: {type: money, column: Amount, currency: EUR}
+  ref: {column: Ref}
+action:
+  type: record_payment
+  params: {invoice_id: ref, amount: amount, payment_method: {const: cash}}
+"""
+BARE_QUOTES = (
+    'Payer,Amount,Ref\n'
+    '"UAB "Naktida"",10.00,INV-1\n'
+    '"a ""quoted"" word",5.00,INV-2\n'
+    '"two\nlines, one field",1.00,INV-3\n'
+    '"Acme "The Best" Ltd",2.00,INV-4\n'
+)
+
+
+def test_strict_quoting_refuses_a_bare_quote(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"in\.csv: line 2: "):
+        prepared(tmp_path, BARE_QUOTES, DEPOSITS % "strict")
+
+
+def test_lenient_quoting_reads_bare_quotes_as_text_and_names_the_lines(tmp_path: Path) -> None:
+    result = prepared(tmp_path, BARE_QUOTES, DEPOSITS % "lenient")
+    assert result.parsed.values["payer"] == [
+        'UAB "Naktida"', 'a "quoted" word', "two\nlines, one field", 'Acme "The Best" Ltd',
+    ]  # fmt: skip
+    assert result.parsed.values["amount"] == [1000, 500, 100, 200]
+    assert [row.origin.row for row in result.valid] == [2, 3, 4, 6]
+    notes = result.table.dropped_notes()
+    assert notes == [
+        'line 2: a quote inside a quoted field was read as text (input.quoting: lenient): '
+        '""UAB "Naktida"",10.00,INV-1"',
+        'line 6: a quote inside a quoted field was read as text (input.quoting: lenient): '
+        '""Acme "The Best" Ltd",2.00,INV-4"',
+    ]
+
+
+def test_lenient_quoting_still_refuses_a_quote_never_closed(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"line 2: a quoted field is never closed"):
+        prepared(tmp_path, 'Payer,Amount,Ref\n"open,1.00,INV-1\n', DEPOSITS % "lenient")
+
+
+CONTINUED = """
+name: t
+input: {continuation_when_empty: %s}
+fields:
+  date: {type: date, column: Date, formats: ["%%Y-%%m-%%d"]}
+  amount: {type: money, column: Amount, currency: EUR}
+  ref: {column: Description, regex: 'INV-\\d+'}
+action:
+  type: record_payment
+  params: {invoice_id: ref, amount: amount, payment_method: {const: cash}, date: date}
+"""
+TWO_LINE_ROWS = (
+    "Date,Description,Amount\n"
+    "2024-01-02,Payment from ACME,10.00\n"
+    ",ref INV-77,\n"
+    "2024-01-03,Other INV-78,5.00\n"
+)
+
+
+def test_a_row_continued_on_the_next_line_is_read_whole(tmp_path: Path) -> None:
+    result = prepared(tmp_path, TWO_LINE_ROWS, CONTINUED % "Date")
+    assert [(r.origin.row, r.fields["ref"], r.fields["amount"]) for r in result.valid] == [
+        (2, "INV-77", 1000), (4, "INV-78", 500),
+    ]  # fmt: skip
+    assert result.table.frame["Description"].tolist() == ["Payment from ACME ref INV-77",
+                                                          "Other INV-78"]  # fmt: skip
+    assert result.table.dropped_notes() == [
+        'line 3 appended to line 2 (its "Date" is empty: input.continuation_when_empty)'
+    ]
+
+
+def test_without_the_rule_the_continuation_is_its_own_invalid_row(tmp_path: Path) -> None:
+    spec = CONTINUED.replace("input: {continuation_when_empty: %s}\n", "")
+    result = prepared(tmp_path, TWO_LINE_ROWS, spec)
+    assert result.rows_read == 3
+    assert [r.origin.row for r in result.valid] == [4]  # line 2 has no INV, line 3 no date
+
+
+def test_continuation_column_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r'input\.continuation_when_empty: no column "Datum"'):
+        prepared(tmp_path, TWO_LINE_ROWS, CONTINUED % "Datum")
