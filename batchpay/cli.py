@@ -15,6 +15,7 @@ import shutil
 import sys
 import textwrap
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -218,7 +219,8 @@ def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_inv
         mode="execute" if execute else "dry-run", offline=offline, skip_invalid=skip_invalid,
         allow_live=allow_live, site=site, base_url=base_url, sandbox_state=sandbox_state,
         journal_path=journal, rate_per_minute=rate_per_minute, concurrency=concurrency,
-        confirm=None if yes else _confirm, on_progress=printer.execute, on_step=printer,
+        confirm=None if yes else partial(_confirm, printer), on_progress=printer.execute,
+        on_step=printer,
         retry_failed=retry_failed,
     )
     report = _with_progress(printer, verbose, lambda: run_and_report(
@@ -422,7 +424,8 @@ def confirmation_lines(summary: PlanSummary) -> list[str]:
     return lines
 
 
-def _confirm(summary: PlanSummary) -> bool:
+def _confirm(printer: ProgressPrinter, summary: PlanSummary) -> bool:
+    printer.end_step()  # the check step's line is finished: no redraw over the question
     for line in confirmation_lines(summary):
         click.echo(line, err=True)
     return click.confirm("Post these now?", default=False, err=True)

@@ -9,6 +9,7 @@ when quiet. Output never goes to stdout, so ``--json`` stays machine-readable.
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -77,6 +78,11 @@ class ProgressPrinter:
             self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
             self._ticker.start()
 
+    def end_step(self) -> None:
+        """End the current step now (e.g. before a prompt, which redraws must not overwrite)."""
+        with self._lock:
+            self._end_step()
+
     def close(self, *, failed: bool = False) -> None:
         """End the last step (not "done" when the run ``failed`` in it) and stop the ticker."""
         with self._lock:
@@ -121,6 +127,8 @@ class ProgressPrinter:
 
     def _write(self, line: str, *, final: bool) -> None:
         if self.tty:
+            if not final:  # a redrawn line that wrapped could not be redrawn in place
+                line = line[: shutil.get_terminal_size().columns - 1]
             self.stream.write("\r" + line + _CLEAR + ("\n" if final else ""))
         else:
             self.stream.write(line + "\n")
@@ -143,15 +151,25 @@ class ProgressPrinter:
             elapsed = max(now - started, 1e-6)
             rate = progress.done / elapsed
             eta = (progress.total - progress.done) / rate if rate else 0.0
-            line = (
+            line = (  # most telling first: a narrow terminal cuts the end of a redrawn line
                 f"{bar(progress) if self.tty else ''}{progress.done:,}/{progress.total:,} done, "
-                f"{progress.posted:,} posted, {progress.failed:,} failed, "
-                f"{progress.review:,} review, {progress.retries:,} retries, "
-                f"{rate:.1f} calls/s, ETA {eta:.0f}s"
+                f"{rate:.1f} calls/s, ETA {duration(eta)}, {progress.posted:,} posted, "
+                f"{progress.failed:,} failed, {progress.review:,} review, "
+                f"{progress.retries:,} retries"
             )
             self._write(line, final=finished or not self.tty)
 
 
-def bar(progress: Progress, width: int = 24) -> str:
+def duration(seconds: float) -> str:
+    """``45s``, ``12m 05s``, ``2h 14m``."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m {whole % 60:02d}s"
+    return f"{whole // 3600}h {whole % 3600 // 60:02d}m"
+
+
+def bar(progress: Progress, width: int = 16) -> str:
     filled = int(width * progress.done / max(progress.total, 1))
     return "[" + "#" * filled + "." * (width - filled) + "] "

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from batchpay.cli import main
 from batchpay.execute import Progress
-from batchpay.progress import ProgressPrinter, Step
+from batchpay.progress import ProgressPrinter, Step, duration
 
 REPO = Path(__file__).resolve().parents[1]
 JOB = REPO / "samples" / "bank-deposits" / "job.yaml"
@@ -54,8 +54,8 @@ def test_execute_progress_lines_after_the_plan(tmp_path: Path) -> None:
     assert lines[start - 1].startswith("Checking 11 calls against")
     last = [line for line in lines if line.startswith("8/8 done")]
     assert len(last) == 1 and lines.index(last[0]) > start
-    assert re.fullmatch(r"8/8 done, 8 posted, 0 failed, 0 review, 0 retries, "
-                        r"\d+\.\d calls/s, ETA 0s", last[0]), last[0]
+    assert re.fullmatch(r"8/8 done, \d+\.\d calls/s, ETA 0s, 8 posted, 0 failed, 0 review, "
+                        r"0 retries", last[0]), last[0]
 
 
 def test_quiet_prints_nothing(tmp_path: Path) -> None:
@@ -90,8 +90,8 @@ def test_execute_rate_excludes_the_time_at_the_prompt(tty: bool) -> None:
     printer.execute(Progress(total=100, done=100, posted=100))
     printer.close()
     text = out.getvalue()
-    assert "50/100 done, 50 posted" in text and "10.0 calls/s, ETA 5s" in text
-    assert "100/100 done" in text and "10.0 calls/s, ETA 0s" in text
+    assert "50/100 done, 10.0 calls/s, ETA 5s, 50 posted" in text
+    assert "100/100 done, 10.0 calls/s, ETA 0s, 100 posted" in text
 
 
 def test_execute_rate_starts_when_sending_starts() -> None:
@@ -119,4 +119,24 @@ def test_terminal_redraws_erase_the_rest_of_the_line() -> None:
     redraws = out.getvalue().split("\r")[1:]
     assert len(redraws) == 2
     assert all(r.rstrip("\n").endswith("\x1b[K") for r in redraws)
-    assert redraws[-1].endswith("ETA 0s\x1b[K\n")
+    assert redraws[-1].endswith("0 retries\x1b[K\n")
+    assert "ETA 19s" in redraws[0] and "ETA 0s," in redraws[1]
+
+
+def test_a_step_ended_before_the_prompt_is_reported_done_once() -> None:
+    """The CLI ends the check step before asking to confirm; closing later adds nothing."""
+    clock, out = FakeClock(), io.StringIO()
+    printer = ProgressPrinter(out, tty=True, clock=clock)
+    printer(Step("check", "Checking 3 calls", lambda: "2 requests"))
+    clock.now = 1.5
+    printer.end_step()
+    printer.close()
+    assert out.getvalue().endswith("\rChecking 3 calls: done in 1.5 s, 2 requests\x1b[K\n")
+    assert out.getvalue().count("done in") == 1
+    assert [name for name, _, _ in printer.timings] == ["check"]
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0.4, "0s"), (59.4, "59s"), (61, "1m 01s"),
+                                               (3599, "59m 59s"), (8040, "2h 14m")])
+def test_eta_reads_as_minutes_and_hours(seconds: float, text: str) -> None:
+    assert duration(seconds) == text
