@@ -237,7 +237,7 @@ class Runs:
         """Re-check, then start the execute in the background. Returns the rows whose predicted
         outcome changed since approval (then the approval is void and nothing starts)."""
         run = self._run(run_id)
-        if run["state"] != "approved":
+        if run["state"] not in ("approved", "stopped"):
             raise WebError(f"run {run_id} is {run['state']}; only an approved run executes", 409)
         approval = self.valid_approval(run)
         if approval is None:
@@ -253,12 +253,16 @@ class Runs:
         if void:
             return self._void(run_id, user, void, [])
         before = self.store.outcomes(run_id, "dry")
+        # A stopped run executes again: the rows it posted are now expected to be skipped.
+        posted = {p for p, row in self.store.outcomes(run_id, "exec").items()
+                  if row["outcome"] == "posted"} if run["state"] == "stopped" else set()
         self.dry_run(run_id, user)
         after = self._run(run_id)
         if after["dry_hash"] != approval["dry_hash"]:
-            changes = _changes(before, self.store.outcomes(run_id, "dry"))
-            return self._void(run_id, user, f"{len(changes)} row(s) would now go differently",
-                              changes)
+            changes = _changes(before, self.store.outcomes(run_id, "dry"), posted)
+            if changes:
+                return self._void(run_id, user,
+                                  f"{len(changes)} row(s) would now go differently", changes)
         self._start(after, user, info.site)
         return []
 
@@ -479,10 +483,10 @@ def _call_text(o: RowOutcome, amount: str) -> str:
     return f"{o.action}(" + ", ".join(p for p in parts if p) + ")"
 
 
-def _changes(before: dict[int, dict[str, Any]],
-             after: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+def _changes(before: dict[int, dict[str, Any]], after: dict[int, dict[str, Any]],
+             settled: set[int] = frozenset()) -> list[dict[str, Any]]:  # type: ignore[assignment]
     changes = []
-    for position in sorted(set(before) | set(after)):
+    for position in sorted((set(before) | set(after)) - settled):
         was, now = before.get(position), after.get(position)
         if was is None or now is None or _key(was) != _key(now):
             changes.append({"line": (now or was or {}).get("line", ""),

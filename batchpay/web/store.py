@@ -130,7 +130,9 @@ class Store:
 
     def runs(self, *, state: str = "", job: str = "", user: str = "",
              limit: int = 200) -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM runs WHERE 1=1", []
+        sql, args = ("SELECT *, (SELECT approver FROM approvals WHERE run_id = runs.id AND "
+                     "decision = 'approved' ORDER BY id DESC LIMIT 1) AS approved_by "
+                     "FROM runs WHERE 1=1"), []
         for column, value in (("state", state), ("job", job)):
             if value:
                 sql += f" AND {column} = ?"

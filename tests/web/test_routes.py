@@ -20,7 +20,7 @@ from webkit import (
 
 from batchpay.api import RunOptions, run_and_report
 from batchpay.journal import execute_lock
-from batchpay.sandbox import DEFAULT_API_KEY, SandboxStore
+from batchpay.sandbox import DEFAULT_API_KEY, SandboxStore, synthetic_seed
 from batchpay.web.security import SESSION_COOKIE
 
 PAGES = ["/", "/jobs", "/jobs/bank-deposits/job.yaml", "/runs/new", "/runs/1", "/history",
@@ -442,3 +442,57 @@ def test_an_admin_adds_a_user_who_can_then_sign_in(site: Site) -> None:
     ok = post(ada, "/users", {"name": "zoe", "role": "approver", "password": "a long password!"})
     assert ok.status_code == 303
     assert sign_in(site.client(), "zoe", "a long password!").status_code == 303
+
+
+# stop, progress, execute again
+
+def test_stop_leaves_the_rest_unsent_and_executing_again_posts_it_once(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    spec = site.settings.jobs_dir / "bank-deposits" / "job.yaml"
+    spec.write_text(spec.read_text() + "\nsite: {rate_per_minute: 100000}\n")
+    n = 300
+    store = SandboxStore(site.settings.sandbox_state)
+    store.load_seed(synthetic_seed(n, prefix="INV-"))
+    store.close()
+    lines = ["Statement", "Date,Reference ID,Description,Paid In,Paid Out,Currency,Balance"]
+    lines += [f"03/11/2026,REF-{i},PAY INV-{i:06d},100.00,,USD,0" for i in range(1, n + 1)]
+    pat = site.client("pat")
+    run_id = run_id_of(upload(pat, content="\n".join(lines).encode(), name="big.csv"))
+    assert post(pat, f"/runs/{run_id}/request-approval").status_code == 303
+    ann = site.client("ann")
+    assert post(ann, f"/runs/{run_id}/decide", {"decision": "approve"}).status_code == 303
+    assert post(ann, f"/runs/{run_id}/execute").status_code == 303
+    assert post(ann, f"/runs/{run_id}/stop").status_code == 303
+    assert ann.get(f"/runs/{run_id}/progress").json()["state"] in ("executing", "stopped")
+    site.web.runs.wait(run_id, timeout=240)
+    run = site.web.store.run(run_id)
+    assert run["state"] == "stopped", run["message"]
+    posted_first = run["exec_summary"]["counts"]["posted"]
+    assert posted_first < n
+    assert len(_ledger(site)) == posted_first
+    assert "Stopped before the end" in ann.get(f"/runs/{run_id}").text
+    assert post(ann, f"/runs/{run_id}/stop").status_code == 409
+    assert _execute(site, run_id).status_code == 303
+    run = site.web.store.run(run_id)
+    assert run["state"] == "executed", run["message"]
+    ledger = _ledger(site)
+    assert len(ledger) == n and len({e["idempotency_key"] for e in ledger}) == n
+    assert [e["action"] for e in site.web.store.audit_log(action="stop")] == ["stop"]
+
+
+def test_history_names_who_uploaded_approved_and_executed(site: Site) -> None:
+    run_id = _approved_run(site)
+    assert _execute(site, run_id).status_code == 303
+    row = site.client("ada").get("/history").text.split(f'href="/runs/{run_id}"')[1]
+    row = row.split("</tr>")[0]
+    assert "pat" in row and row.count("ann") == 2 and "executed" in row
+
+
+def test_a_run_left_executing_by_a_server_restart_is_marked_stopped(site: Site) -> None:
+    run_id = _approved_run(site)
+    site.web.store.update_run(run_id, state="executing")
+    from batchpay.web import create_app
+
+    restarted = create_app(site.settings)
+    run = restarted.state.web.store.run(run_id)
+    assert run["state"] == "stopped" and "server stopped during the execute" in run["message"]
