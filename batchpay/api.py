@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import gc
 import os
+import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +20,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from batchpay.chargebee.client import base_url_for, is_test_site
-from batchpay.errors import BatchpayError, InputError
+from batchpay.errors import BatchpayError, InputError, RunRefused
 from batchpay.history import record_run
 from batchpay.init import InitResult, init_job
 from batchpay.journal import execute_lock
@@ -26,13 +28,14 @@ from batchpay.progress import announce
 from batchpay.records import Outcome, RunResult
 from batchpay.report import default_report_path, write_report, write_summary_json
 from batchpay.report.cells import is_formula_like, safe_text
-from batchpay.report.jsonout import summary_dict
+from batchpay.report.jsonout import summary_dict, write_rescue_json
 from batchpay.report.totals import category_counts, control_totals
 from batchpay.run import DEFAULT_JOURNAL, RunOptions, run_job
 from batchpay.spec import JobSpec, load_spec
 
 __all__ = [
-    "InitResult", "RunOptions", "RunReport", "SiteInfo", "category_counts", "control_totals",
+    "InitResult", "RunOptions", "RunReport", "SiteInfo", "category_counts",
+    "check_report_destination", "control_totals",
     "execute_busy", "exit_code", "journal_path", "load_spec", "needs_attention",
     "run_and_report", "site_info", "write_failures", "write_starter_spec",
 ]
@@ -49,6 +52,14 @@ class RunReport:
     path: Path  # the .xlsx workbook; the JSON summary sits beside it
     summary: dict[str, Any] = field(default_factory=dict)  # the JSON summary's content
     run_id: int | None = None  # in the journal's run history (``batchpay runs``)
+    # Set when the workbook could not be written after the run: why, and ``path`` is then the
+    # rescue JSON (summary and one line per row) written wherever that worked.
+    problem: str | None = None
+
+
+# The longest file name a default report can get (a 64-character job name, the time, the mode,
+# a "-NN" for runs in the same second) plus the ".<stem>-XXXXXXXX" of the temporary file.
+_LONGEST_DEFAULT_NAME = "." + "x" * 100 + "-"
 
 
 def run_and_report(
@@ -58,20 +69,80 @@ def run_and_report(
     report_path: Path | None = None,
     reports_dir: Path = Path("reports"),
 ) -> RunReport:
-    """Run the job, write its workbook and JSON summary, and record the run in the journal."""
+    """Run the job, write its workbook and JSON summary, and record the run in the journal.
+
+    The report's folder is checked before the run (nothing is sent when the report could not
+    be written); if the workbook still fails afterwards, the results go to a rescue JSON and
+    ``RunReport.problem`` says why and where.
+    """
+    check_report_destination(report_path, reports_dir)
     with _fewer_gc_passes():
         result = run_job(spec_path, input_path, options)
         path = report_path or _unused(default_report_path(
             reports_dir, result.info.job_name, result.info.mode, datetime.now(UTC)))
         announce(options.on_step, "write", f"Writing {path.name}")
         summary = summary_dict(result)
-        write_report(result, path)
-        write_summary_json(result, path.with_suffix(".json"), summary)
+        try:
+            write_report(result, path)
+            write_summary_json(result, path.with_suffix(".json"), summary)
+        except Exception as exc:  # after the run: whatever failed, its results must survive
+            return _rescued(result, path, exc, summary)
     for written in (path, path.with_suffix(".json")):
         os.chmod(written, 0o600)  # reports hold customers' payment data: owner only
     journal = journal_path(load_spec(spec_path), options.journal_path)
     run_id = record_run(journal, summary, input_path, path, exit_code(result))
     return RunReport(result=result, path=path, summary=summary, run_id=run_id)
+
+
+def check_report_destination(report_path: Path | None, reports_dir: Path) -> None:
+    """RunRefused unless a report can be written there: the folder exists or can be made, a
+    file of the report's name (and its temporary sibling) can be created in it."""
+    folder = report_path.parent if report_path is not None else reports_dir
+    prefix = f".{report_path.stem}-" if report_path is not None else _LONGEST_DEFAULT_NAME
+    shown = report_path if report_path is not None else reports_dir
+    try:
+        if report_path is not None and report_path.is_dir():
+            raise RunRefused(f"cannot write the report to {shown}: it is a folder; give a file "
+                             "name (nothing was sent)")
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=prefix, suffix=".xlsx", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise RunRefused(
+            f"cannot write the report to {shown}: {exc.strerror or exc}; choose another "
+            f"{'--report' if report_path is not None else '--reports-dir'} (nothing was sent)"
+        ) from None
+
+
+def _rescued(result: RunResult, path: Path, exc: Exception, summary: dict[str, Any],
+             ) -> RunReport:
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or repr(exc)
+    _forget_half_written(exc)
+    stem = path.with_suffix("").name[:100]
+    candidates = [path.with_suffix(".json"), Path.cwd() / f"{stem}.rescue.json",
+                  Path(tempfile.gettempdir()) / f"{stem}.rescue.json"]
+    rescue = write_rescue_json(result, candidates, f"{path}: {why}")
+    where = (f"the summary and every row's outcome are in {rescue}" if rescue is not None
+             else "no rescue file could be written either; the journal holds every call's "
+                  "outcome")
+    problem = f"the report could not be written to {path} ({why}) after the run; {where}"
+    return RunReport(result=result, path=rescue or path, summary=summary, problem=problem)
+
+
+def _forget_half_written(exc: BaseException) -> None:
+    """Collect the workbook that failed half-way now, quietly: openpyxl's write-only sheets are
+    generators that would each print a traceback to stderr when collected later."""
+    seen: BaseException | None = exc
+    while seen is not None:  # the frames of the tracebacks hold the workbook
+        seen.__traceback__ = None
+        seen = seen.__cause__ or seen.__context__
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda _unraisable: None
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
 
 
 _gc_lock = threading.Lock()

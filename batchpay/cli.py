@@ -150,7 +150,7 @@ def validate(job: Path, file: Path, output: Path | None, journal: Path | None,
     Example:
       batchpay validate samples/bank-deposits/job.yaml samples/bank-deposits/deposits.csv
     """
-    from batchpay.api import exit_code, run_and_report, write_failures
+    from batchpay.api import run_and_report, write_failures
     from batchpay.run import RunOptions
 
     printer = _printer(quiet or as_json)
@@ -165,7 +165,7 @@ def validate(job: Path, file: Path, output: Path | None, journal: Path | None,
         write_failures(report.result, output)
         if not quiet and not as_json:
             click.echo(f"Failures written to {output}")
-    sys.exit(exit_code(report.result))
+    _exit(report)
 
 
 @main.command()
@@ -211,7 +211,7 @@ def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_inv
         raise click.UsageError("--offline is for dry runs; --execute needs the site")
     if execute and not yes and not sys.stdin.isatty():
         raise click.UsageError("--execute asks for confirmation; without a terminal pass --yes")
-    from batchpay.api import exit_code, run_and_report
+    from batchpay.api import run_and_report
     from batchpay.run import RunOptions
 
     printer = _printer(quiet or as_json)
@@ -229,7 +229,7 @@ def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_inv
         _print_json(report)
     elif not quiet:
         _print_run(report)
-    sys.exit(exit_code(report.result))
+    _exit(report)
 
 
 @main.group(cls=click.Group, invoke_without_command=True)
@@ -376,6 +376,18 @@ def _with_progress(printer: ProgressPrinter, verbose: bool,
             click.echo(f"Steps: {steps or 'none'}", err=True)
 
 
+def _exit(report: RunReport) -> None:
+    """The run's exit code, or 2 with an ``Error:`` line when its report could not be written
+    (the line says where its results went instead)."""
+    from batchpay.api import exit_code
+    from batchpay.report.terminal import terminal_lines
+
+    if report.problem:
+        click.echo(f"Error: {terminal_lines(report.problem)}", err=True)
+        sys.exit(2)
+    sys.exit(exit_code(report.result))
+
+
 def _print_json(report: RunReport) -> None:
     click.echo(json.dumps({**report.summary, "report": str(report.path),
                            "run_id": report.run_id}, indent=2))
@@ -385,7 +397,8 @@ def _print_run(report: RunReport) -> None:
     from batchpay.api import needs_attention
     from batchpay.report import terminal_summary
 
-    click.echo(terminal_summary(report.result, report.path, color=_colour()))
+    click.echo(terminal_summary(report.result, None if report.problem else report.path,
+                                color=_colour()))
     attention = needs_attention(report.result)
     if report.result.info.mode == "dry-run" and attention:
         rows = "row needs" if attention == 1 else "rows need"
@@ -396,8 +409,8 @@ def _print_validation(report: RunReport) -> None:
     """The summary, then the failing cells one per line (validation has no other problems)."""
     from batchpay.report import terminal_safe, terminal_summary
 
-    click.echo(terminal_summary(report.result, report.path, rows_to_look_at=False,
-                                color=_colour()))
+    click.echo(terminal_summary(report.result, None if report.problem else report.path,
+                                rows_to_look_at=False, color=_colour()))
     failures = [f for o in report.result.outcomes for f in o.failures]
     for failure in failures[:10]:
         click.echo(f"  {terminal_safe(str(failure))}")

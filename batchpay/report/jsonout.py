@@ -6,11 +6,12 @@ Amounts are given twice, never as floats: integer minor units and an exact decim
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from batchpay.records import RunInfo, RunResult
+from batchpay.records import RowOutcome, RunInfo, RunResult
 
 from .amounts import UNKNOWN_CURRENCY, to_decimal
 from .totals import CurrencyTotals, Totals, category_counts, control_totals
@@ -28,6 +29,34 @@ def write_summary_json(
     text = json.dumps(summary or summary_dict(result), indent=2)
     target.write_text(text + "\n", encoding="utf-8")
     return target
+
+
+def write_rescue_json(result: RunResult, candidates: list[Path], problem: str) -> Path | None:
+    """The summary plus one line per row, to the first of ``candidates`` that can be written
+    (owner-only): what is left when the workbook cannot be. None if none could."""
+    data = {**summary_dict(result), "report_problem": problem,
+            "rows": [_row(outcome) for outcome in result.outcomes]}
+    text = json.dumps(data, indent=1, default=str) + "\n"
+    for path in candidates:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            return path
+        except OSError:
+            continue
+    return None
+
+
+def _row(o: RowOutcome) -> dict[str, Any]:
+    """The facts that identify a row and what happened to it; no raw cells (a rescue file must
+    stay small)."""
+    return {"row": o.origin.row, "sheet": o.origin.sheet, "outcome": o.outcome.value,
+            "action": o.action, "invoice_id": o.invoice_id, "customer_id": o.customer_id,
+            "currency": o.currency, "amount_minor": o.amount_minor,
+            "transaction_id": o.transaction_id, "idempotency_key": o.idempotency_key,
+            "reason": o.reason}
 
 
 def summary_dict(result: RunResult) -> dict[str, Any]:
