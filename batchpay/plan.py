@@ -105,7 +105,7 @@ def plan(prepared: PreparedInput, site: str, version: str) -> Plan:
 
 def _route(spec: JobSpec, prepared: PreparedInput, result: Plan) -> list[PlannedRow]:
     if spec.action is not None:
-        return [_planned_row(spec, spec.action, row) for row in prepared.valid]
+        return [planned_row(spec, spec.action, row) for row in prepared.valid]
     masks = [
         condition_mask(route.when, prepared.table.frame, prepared.parsed) if route.when else None
         for route in spec.routes or []
@@ -114,7 +114,7 @@ def _route(spec: JobSpec, prepared: PreparedInput, result: Plan) -> list[Planned
     for row in prepared.valid:
         for route, mask in zip(spec.routes or [], masks, strict=True):
             if mask is None or mask[row.position]:
-                planned.append(_planned_row(spec, route.action, row))
+                planned.append(planned_row(spec, route.action, row))
                 break
         else:
             result.outcomes[row.position] = RowOutcome(
@@ -124,7 +124,7 @@ def _route(spec: JobSpec, prepared: PreparedInput, result: Plan) -> list[Planned
     return planned
 
 
-def _planned_row(spec: JobSpec, action: ActionSpec, row: PreparedRow) -> PlannedRow:
+def planned_row(spec: JobSpec, action: ActionSpec, row: PreparedRow) -> PlannedRow:
     params = {name: _param_value(source, row) for name, source in action.params.items()}
     params = {name: value for name, value in params.items() if value not in (None, "")}
     amount_source = action.params.get("amount")

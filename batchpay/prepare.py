@@ -157,16 +157,17 @@ def _row_outcome(
     outcome: Outcome,
     reason: str,
 ) -> RowOutcome:
-    """A row outcome with whatever amount and currency could be parsed (for control totals)."""
+    """A row outcome with whatever amount and currency could be parsed (for control totals),
+    and every other value the job's action would have sent (invoice, date, payment method,
+    business key), so a row a filter skipped shows what it was read as."""
+    from batchpay.plan import outcome_for, planned_row  # plan imports this module
+
     amount, currency = row_amount(spec, parsed, position)
-    return RowOutcome(
-        origin=table.origin(int(table.frame.index[position])),
-        outcome=outcome,
-        raw=raw_rows[position],
-        currency=currency,
-        amount_minor=amount,
-        reason=reason,
-    )
+    row = _prepared_row(table, parsed, raw_rows, position)
+    result = outcome_for(planned_row(spec, spec.actions()[0], row), outcome, reason)
+    result.action = None  # no call was planned for it
+    result.currency, result.amount_minor = currency, amount
+    return result
 
 
 def amount_field(spec: JobSpec) -> str | None:

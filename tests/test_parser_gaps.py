@@ -3,12 +3,16 @@ through the real reader and field derivation with a small generated file."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
+from openpyxl import load_workbook
 
+from batchpay.cli import main
 from batchpay.errors import InputError
 from batchpay.prepare import PreparedInput, prepare
 from batchpay.spec import parse_spec
@@ -146,3 +150,39 @@ def test_without_the_rule_the_continuation_is_its_own_invalid_row(tmp_path: Path
 def test_continuation_column_must_exist(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r'input\.continuation_when_empty: no column "Datum"'):
         prepared(tmp_path, TWO_LINE_ROWS, CONTINUED % "Datum")
+
+
+def test_a_skipped_row_shows_what_it_was_read_as_in_the_workbook(tmp_path: Path) -> None:
+    (tmp_path / "in.csv").write_text(
+        "Date,Description,Amount,Ref\n"
+        "2024-01-02,Payment INV-1,10.00,TX1\n"
+        "2024-01-03,Refund INV-2,-5.00,TX2\n"
+    )
+    (tmp_path / "job.yaml").write_text(
+        "name: sk\n"
+        "fields:\n"
+        "  invoice_id: {column: Description, regex: 'INV-\\d+'}\n"
+        "  amount: {type: money, column: Amount, currency: EUR}\n"
+        '  date: {type: date, column: Date, formats: ["%Y-%m-%d"], timezone: Europe/Paris}\n'
+        "  reference: {column: Ref}\n"
+        "filters:\n"
+        "  - {field: amount, le: 0, reason: money out}\n"
+        "action:\n"
+        "  type: record_payment\n"
+        "  params: {invoice_id: invoice_id, amount: amount, date: date,\n"
+        "           payment_method: {const: bank_transfer}, reference_number: reference}\n"
+        "  business_key: [reference]\n"
+    )
+    report = tmp_path / "report.xlsx"
+    args = ["validate", str(tmp_path / "job.yaml"), str(tmp_path / "in.csv"),
+            "--report", str(report)]  # fmt: skip
+    assert CliRunner().invoke(main, args, catch_exceptions=False).exit_code == 0
+    sheet = load_workbook(report)["Skipped"]
+    header, row = list(sheet.iter_rows(values_only=True))
+    shown = dict(zip(header, row, strict=True))
+    assert shown["Row"] == 3 and shown["Reason"] == "money out"
+    assert shown["Invoice id"] == "INV-2"
+    assert shown["Date"] == datetime(2024, 1, 3)
+    assert shown["Payment method"] == "bank_transfer"
+    assert shown["Business key"] == "reference=TX2"
+    assert shown["Action"] is None  # nothing was planned for it
