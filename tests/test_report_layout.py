@@ -161,3 +161,16 @@ def test_no_formula_element_anywhere(execute_book: tuple[Any, Path]) -> None:
     with zipfile.ZipFile(execute_book[1]) as archive:
         sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/")]
         assert not any(b"<f>" in archive.read(n) for n in sheets)
+
+
+def test_text_on_purpose_is_not_flagged_as_a_number_stored_as_text(
+    execute_book: tuple[Any, Path],
+) -> None:
+    """The input's own text ("00012") stays text beside the parsed values, unflagged."""
+    book, path = execute_book
+    posted = records(book["Posted"])[0]
+    assert (posted["Invoice"].value, posted["Invoice"].data_type) == ("00012", "s")
+    flag = b'<ignoredErrors><ignoredError sqref="A1:XFD1048576" numberStoredAsText="1"/>'
+    with zipfile.ZipFile(path) as archive:
+        sheets = sorted(n for n in archive.namelist() if n.startswith("xl/worksheets/sheet"))
+        assert [flag in archive.read(n) for n in sheets] == [False] + [True] * (len(sheets) - 1)

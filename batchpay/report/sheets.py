@@ -11,7 +11,9 @@ from math import ceil
 from typing import Any, TypeVar
 
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.worksheet.page import PageMargins
+from openpyxl.xml.functions import Element, SubElement
 
 from .amounts import format_minor, known_currency
 from .cells import HEADER_FILL, PLAIN, TECHNICAL_FILL, CellMaker, Money, Style
@@ -98,10 +100,24 @@ def _start_sheet(
         ws.print_title_cols = f"A:{get_column_letter(_location_count(columns))}"
     if heading:
         page_heading(ws, heading)
+    ws._writer = _SheetWriter(ws)  # set up last: it writes the sheet's settings now
+    ws._writer.write_top()
     maker = CellMaker(ws)
     ws.append([maker.text(c.header, TECHNICAL_HEADER_STYLE if c.technical else HEADER_STYLE)
                for c in columns])
     return ws
+
+
+class _SheetWriter(WorksheetWriter):
+    """openpyxl's sheet writer, adding ``<ignoredErrors>``: ids and the input's own text are
+    text on purpose (the parsed numbers have their own columns), so Excel must not flag
+    them "number stored as text"."""
+
+    def write_breaks(self) -> None:
+        super().write_breaks()  # ignoredErrors comes right after the breaks in the schema
+        errors = Element("ignoredErrors")
+        SubElement(errors, "ignoredError", sqref="A1:XFD1048576", numberStoredAsText="1")
+        self.xf.send(errors)
 
 
 def _location_count(columns: Sequence[Column[Any]]) -> int:
