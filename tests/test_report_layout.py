@@ -5,6 +5,7 @@ text, page headers and footers, and row sheets that print legibly."""
 from __future__ import annotations
 
 import zipfile
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -174,3 +175,19 @@ def test_text_on_purpose_is_not_flagged_as_a_number_stored_as_text(
     with zipfile.ZipFile(path) as archive:
         sheets = sorted(n for n in archive.namelist() if n.startswith("xl/worksheets/sheet"))
         assert [flag in archive.read(n) for n in sheets] == [False] + [True] * (len(sheets) - 1)
+
+
+def test_a_long_reason_wraps_in_a_row_tall_enough(tmp_path: Path) -> None:
+    base = sample("dry-run")
+    long = "the invoice was voided by the finance team last week " * 4  # ~210 characters
+    rows = [replace(o, reason=long) if o.origin.row == 5 else o for o in base.outcomes]
+    path = write_report(replace(base, outcomes=rows), tmp_path / "r.xlsx")
+    ws = openpyxl.load_workbook(path)["Skipped"]
+    reason = next(r["Reason"] for r in records(ws) if r["Row"].value == 5)
+    assert reason.alignment.wrap_text and reason.alignment.vertical == "top"
+    width = ws.column_dimensions[reason.column_letter].width
+    assert width <= 60
+    lines = ws.row_dimensions[reason.row].height / 15
+    assert lines >= len(long) / width  # every line of the wrapped text shows
+    short = next(r["Reason"] for r in records(ws) if r["Row"].value == 6)
+    assert ws.row_dimensions[short.row].height is None  # one line: the default height

@@ -71,6 +71,7 @@ class Style:
     wrap: bool = False
     align: str | None = None  # "left", "center"...: a number beside text must not touch it
     indent: int = 0  # text a little off the left edge, clear of a number in the cell before
+    top: bool = False  # aligned to the top, level with wrapped text in the same row
 
 
 PLAIN = Style()
@@ -121,11 +122,11 @@ class CellMaker:
             if style.fill:
                 cell.fill = PatternFill("solid", start_color=style.fill, end_color=style.fill)
             cell.number_format = style.number_format
-            if style.wrap or style.align or style.indent:
+            if style.wrap or style.align or style.indent or style.top:
                 align = style.align or ("left" if style.indent else None)
                 cell.alignment = Alignment(wrap_text=style.wrap or None, horizontal=align,
                                            indent=style.indent,
-                                           vertical="top" if style.wrap else None)
+                                           vertical="top" if style.wrap or style.top else None)
             cell.quotePrefix = style.quote
             cached = self._styles[style] = cell._style
         return cached

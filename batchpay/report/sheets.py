@@ -16,7 +16,7 @@ from openpyxl.worksheet.page import PageMargins
 from openpyxl.xml.functions import Element, SubElement
 
 from .amounts import format_minor, known_currency
-from .cells import HEADER_FILL, PLAIN, TECHNICAL_FILL, CellMaker, Money, Style
+from .cells import HEADER_FILL, TECHNICAL_FILL, CellMaker, Money, Style
 from .columns import Column
 
 T = TypeVar("T")
@@ -25,7 +25,9 @@ EXCEL_MAX_ROWS = 1_048_576
 WIDTH_SAMPLE = 200  # rows looked at to size the columns
 MIN_WIDTH, MAX_WIDTH = 8, 60
 PAGE_WIDTH = 190  # column widths (characters) one landscape page holds at a legible scale
-TEXT_KINDS = ("text", "ident", "yes_no")  # left-aligned: indented clear of a number before
+LINE_HEIGHT, MAX_LINES = 15, 12  # points per line of 11-point text; taller rows are cut
+TEXT_KINDS = ("text", "ident", "yes_no")
+TOP = Style(top=True)  # left-aligned: indented clear of a number before
 HEADER_STYLE = Style(bold=True, fill=HEADER_FILL)
 TECHNICAL_HEADER_STYLE = Style(bold=True, fill=TECHNICAL_FILL)
 
@@ -69,7 +71,7 @@ def write_rows(
     written = 0
     while True:
         ws = _start_sheet(wb, next(titles), columns, widths, tab_color, heading)
-        count = _fill(ws, columns, islice(rows, max_rows - 1))
+        count = _fill(ws, columns, islice(rows, max_rows - 1), widths)
         ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
         printed = sum(1 for c in columns if not c.technical) or len(columns)
         ws.print_area = f"A1:{get_column_letter(printed)}{count + 1}"
@@ -151,15 +153,20 @@ def _literal(text: str) -> str:
     return text.replace("&", "&&")
 
 
-def _fill(ws: Any, columns: Sequence[Column[T]], items: Iterable[T]) -> int:
+def _fill(
+    ws: Any, columns: Sequence[Column[T]], items: Iterable[T], widths: Sequence[float]
+) -> int:
     """Stream ``items`` as rows. One cell object per column and style is reused row after row:
     openpyxl's write-only sheet writes each row as soon as it is appended, so a row's cells
     only need to live until then. Values are set with the data type the ``*_parts`` methods
     chose (what openpyxl's own binding would choose for them), skipping its per-value
-    type checks and the per-cell objects and style copies it would otherwise make."""
+    type checks and the per-cell objects and style copies it would otherwise make.
+    A row whose wrapped text needs several lines gets its height (viewers do not work it
+    out when they open the file)."""
     maker = CellMaker(ws)
-    plan = [(index, getattr(maker, f"{c.kind}_parts"), c.get, c.fill, _base_style(c))
-            for index, c in enumerate(columns, 1)]
+    plan = [(index, getattr(maker, f"{c.kind}_parts"), c.get, c.fill, _base_style(c),
+             max(1, int(width) - 3) if c.wrap else 0)
+            for index, (c, width) in enumerate(zip(columns, widths, strict=True), 1)]
     fills: dict[tuple[str | None, Style], Style] = {}
     slots: dict[tuple[int, int], tuple[Style, Any]] = {}  # (column, id(style)) -> style, cell
 
@@ -185,16 +192,23 @@ def _fill(ws: Any, columns: Sequence[Column[T]], items: Iterable[T]) -> int:
     try:
         for item in items:
             cells = []
-            for index, parts, get, fill, base in plan:
+            lines = 1
+            for index, parts, get, fill, base, per_line in plan:
                 made = parts(get(item), fill_style(fill(item), base) if fill else base)
                 if made is None:
                     continue
                 value, data_type, style = made
+                if per_line and len(value) > per_line:
+                    lines = max(lines, min(MAX_LINES, ceil(len(value) / per_line)))
                 cell = slot(index, style)
                 cell._value = value
                 cell.data_type = data_type
                 cells.append(cell)
+            if lines > 1:
+                ws.row_dimensions[count + 2].height = LINE_HEIGHT * lines
             ws.append(cells)
+            if lines > 1:
+                del ws.row_dimensions[count + 2]  # written: keep no per-row state
             count += 1
     finally:
         del ws._values_to_row
@@ -203,8 +217,8 @@ def _fill(ws: Any, columns: Sequence[Column[T]], items: Iterable[T]) -> int:
 
 def _base_style(column: Column[Any]) -> Style:
     if column.kind in TEXT_KINDS:
-        return Style(wrap=column.wrap, indent=1)
-    return PLAIN
+        return Style(wrap=column.wrap, indent=1, top=True)
+    return TOP
 
 
 def column_widths(columns: Sequence[Column[T]], sample: Sequence[T]) -> list[float]:
