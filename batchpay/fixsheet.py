@@ -38,6 +38,12 @@ def is_fix_workbook(path: Path) -> bool:
     return re.search(rf'name="{MARKER}"', xml) is not None
 
 
+def fix_sheet_note() -> str:
+    """The run note that says which sheet was read, and why not the job's own."""
+    return (f'read sheet "{FIX_SHEET}" of batchpay\'s own report ({MARKER} marker), header on '
+            "row 1; the job's input options for the original file do not apply")  # fmt: skip
+
+
 def fix_sheet_input(spec: InputSpec) -> InputSpec:
     """The job's input options for reading batchpay's fix sheet instead of the original."""
     return spec.model_copy(update={

@@ -15,7 +15,9 @@ import codecs
 import csv
 import difflib
 import io
+import math
 import re
+import stat
 import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -28,7 +30,8 @@ import pandas as pd
 import python_calamine
 
 from batchpay.errors import InputError, SpecError
-from batchpay.fixsheet import fix_sheet_input, is_fix_workbook
+from batchpay.extent import MAX_CELLS, MAX_COLUMNS, MAX_ROWS, check_sheet, refuse_extent
+from batchpay.fixsheet import fix_sheet_input, fix_sheet_note, is_fix_workbook
 from batchpay.patterns import PatternError, compile_pattern
 from batchpay.records import CellFailure, Origin
 from batchpay.repair import append_continuations, capped, lenient_note, split_lenient
@@ -42,7 +45,7 @@ FIX_SHEET = "Fix and re-upload"
 
 MAX_FIELD_CHARS = 131_072  # one CSV field; beyond this it is an unclosed quote or not a CSV
 MAX_LINE_BYTES = 2**20  # one physical CSV line; checked before the text is decoded or split
-MAX_CSV_BYTES = 500 * 2**20
+MAX_FILE_BYTES = 500 * 2**20  # any input file
 MAX_UNPACKED_BYTES = 500 * 2**20  # a workbook's declared uncompressed size (zip bombs)
 
 _ZIP = b"PK\x03\x04"
@@ -62,6 +65,18 @@ _WINDOWS_TWIN = {"iso8859-1": "cp1252", "iso8859-15": "cp1252", "iso8859-2": "cp
 _C1_BYTE = re.compile(rb"[\x80-\x9f]")
 
 Record = tuple[int, list[str]]  # (1-based line or sheet row, cells)
+# What Excel, Google Sheets and LibreOffice show (and write to CSV) for a formula that failed.
+SPREADSHEET_ERRORS = frozenset({
+    "#N/A", "#REF!", "#DIV/0!", "#VALUE!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
+    "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#GETTING_DATA", "#ERROR!",
+    *(f"Err:{code}" for code in range(500, 600)),  # LibreOffice
+})  # fmt: skip
+SIGNIFICANT_DIGITS = 15  # what a spreadsheet number holds exactly
+_INEXACT = (f"has more than {SIGNIFICANT_DIGITS} significant digits, more than a spreadsheet "
+            "number holds exactly, so it may not be the number typed")  # fmt: skip
+_INEXACT_EXPECTED = (f"at most {SIGNIFICANT_DIGITS} significant digits, or the value stored as "
+                     "text")  # fmt: skip
+MAX_LISTED = 30  # column names listed in a message; the rest counted
 MAX_DROPPED_NOTES = 20  # dropped rows named one by one in the run notes; the rest counted
 
 
@@ -108,20 +123,28 @@ def read_table(
 ) -> Table:
     """Read a CSV or spreadsheet as text, as ``spec`` describes it."""
     path = Path(path)
-    if is_fix_workbook(path):  # batchpay's own report, sent back after fixing
+    _refuse_unreadable(path)
+    fix = is_fix_workbook(path)
+    if fix:  # batchpay's own report, sent back after fixing
         spec = fix_sheet_input(spec)
     fmt = spec.format or detect_format(path)
     if fmt in STATEMENT_FORMATS:
         return _statement_table(path, spec, fmt, required_columns)
-    sheet: str | None = None
+    sheet: _Sheet | None = None
     notes: list[str] = []  # lines the lenient quoting or continuation_when_empty repaired
     if fmt == "csv":
         records = _csv_records(path, spec, notes)
     else:
-        records, sheet, spec = _sheet_records(path, spec, fmt)
-    assembled = _assemble(path, spec, records, sheet, notes)
-    table = Table(_frame(assembled.rows, assembled.columns), tuple(assembled.columns), fmt,
-                  sheet, path, assembled.dropped, assembled.failures, tuple(notes))  # fmt: skip
+        sheet = _sheet_records(path, spec, fmt)
+        records = sheet.records
+    name = sheet.name if sheet else None
+    notes[:0] = [fix_sheet_note()] if fix else []
+    notes += [sheet.note] if sheet and sheet.note else []
+    assembled = _assemble(path, spec, records, name, notes, sheet.inexact if sheet else {})
+    frame = _frame(assembled.rows, assembled.columns)
+    failures = _unreadable_cells(assembled, frame, required_columns or assembled.columns, name)
+    table = Table(frame, tuple(assembled.columns), fmt, name, path, assembled.dropped, failures,
+                  tuple(notes))  # fmt: skip
     if required_columns:
         _check_required(path, table, required_columns, assembled.header_at)
     return table
@@ -176,14 +199,21 @@ def _csv_records(path: Path, spec: InputSpec, notes: list[str]) -> list[Record]:
     except (TypeError, csv.Error) as exc:
         raise SpecError(f"input: delimiter/quotechar cannot be used: {exc}") from None
     records: list[Record] = []
+    blank = 0
+    cells_read = 0
     with _field_limit(MAX_FIELD_CHARS):
         try:
             for cells in reader:
-                records.append((lines.record_start, cells))
                 lines.at_record_start = True
+                if _is_blank(cells) and (spec.skip_blank_rows or (spec.header and not records)):
+                    blank += 1  # passed over as it goes by: 20 MB of blank lines hold nothing
+                    continue
+                cells_read += len(cells)
+                _refuse_too_many(path, lines.record_start, len(cells), len(records), cells_read)
+                records.append((lines.record_start, cells))
         except csv.Error as exc:
             raise InputError(f"{path}: line {lines.record_start}: {_csv_problem(exc)}") from None
-    if not records:
+    if not records and not blank:
         raise InputError(_nothing_left(path, spec.skip_lines, "lines", data))
     return records
 
@@ -209,6 +239,18 @@ def _lenient_records(path: Path, spec: InputSpec, lines: _Lines, notes: list[str
 
 def _nothing(path: Path, spec: InputSpec, data: bytes) -> list[Record]:
     raise InputError(_nothing_left(path, spec.skip_lines, "lines", data))
+
+
+def _refuse_too_many(path: Path, line: int, fields: int, rows: int, cells: int) -> None:
+    if fields > MAX_COLUMNS:
+        raise InputError(f"{path}: line {line} has {fields:,} fields; batchpay reads at most "
+                         f"{MAX_COLUMNS:,} columns (Excel's limit)")  # fmt: skip
+    if rows >= MAX_ROWS:
+        raise InputError(f"{path}: line {line}: more than {MAX_ROWS:,} rows; batchpay reads at "
+                         "most that many (Excel's limit): split the file")  # fmt: skip
+    if cells > MAX_CELLS:
+        raise InputError(f"{path}: line {line}: more than {MAX_CELLS:,} cells; batchpay reads at "
+                         "most that many: split the file")  # fmt: skip
 
 
 class _Lines:
@@ -242,16 +284,36 @@ class _Lines:
 
 
 def _read_bytes(path: Path) -> bytes:
+    """The whole file, never more than MAX_FILE_BYTES even if it grows while being read."""
     try:
-        size = path.stat().st_size
-        if size > MAX_CSV_BYTES:
-            raise InputError(
-                f"{path}: the file is {size // 2**20} MB; batchpay reads CSV files up to "
-                f"{MAX_CSV_BYTES // 2**20} MB"
-            )
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise InputError(_os_problem(path, exc)) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(_too_big(path))
+    return data
+
+
+def _refuse_unreadable(path: Path) -> None:
+    """Only a regular file, of at most MAX_FILE_BYTES: /dev/zero behind a symlink would be read
+    until memory runs out, and a named pipe would block on open."""
+    try:
+        info = path.stat()  # follows symlinks: the file the link points at
+    except OSError as exc:
+        raise InputError(_os_problem(path, exc)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise InputError(f"{path}: is a directory, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path}: is not a regular file (a device, pipe or socket); batchpay "
+                         "reads files only")  # fmt: skip
+    if info.st_size > MAX_FILE_BYTES:
+        raise InputError(_too_big(path, info.st_size))
+
+
+def _too_big(path: Path, size: int | None = None) -> str:
+    shown = f"{size // 2**20} MB" if size is not None else "over the limit"
+    return f"{path}: the file is {shown}; batchpay reads files up to {MAX_FILE_BYTES // 2**20} MB"
 
 
 def _refuse_non_text(path: Path, data: bytes, encoding: str) -> None:
@@ -351,35 +413,71 @@ def _csv_problem(exc: csv.Error) -> str:
 # --------------------------------------------------------------------------------- spreadsheets
 
 
-def _sheet_records(path: Path, spec: InputSpec, fmt: str) -> tuple[list[Record], str, InputSpec]:
+@dataclass(frozen=True)
+class _Sheet:
+    records: list[Record]
+    name: str
+    inexact: dict[tuple[int, int], str]  # (row, 0-based column) -> a number's full digits
+    note: str | None  # a sheet read or passed over that the user should hear about
+
+
+def _sheet_records(path: Path, spec: InputSpec, fmt: str) -> _Sheet:
     _check_workbook(path, fmt)
     workbook = _open_workbook(path)
     names = list(workbook.sheet_names)
-    if spec.sheet is None and FIX_SHEET in names:
-        # A batchpay report sent back after fixing: its own layout, header on row 1.
-        name = FIX_SHEET
-        spec = spec.model_copy(
-            update={"skip_lines": 0, "skip_footer": 0, "header": True, "columns": None,
-                    "drop_rows_matching": None}
-        )  # fmt: skip
-    else:
-        name = _sheet_name(path, spec.sheet, names)
+    name = _sheet_name(path, spec.sheet, names)
+    errors = check_sheet(path, fmt, name).errors if fmt != "xls" else {}
     try:
-        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        sheet = workbook.get_sheet_by_name(name)
+        if fmt == "xls" and sheet.end is not None:  # the format caps it at 65,536 x 256
+            refuse_extent(path, name, sheet.end[0] + 1, sheet.end[1] + 1)
+        rows = sheet.to_python(skip_empty_area=False)
+    except InputError:
+        raise
     except BaseException as exc:
         _reraise_unless_calamine(exc)
         raise InputError(f'{path}: sheet "{name}" cannot be read: {_one_line(exc)}') from None
     if not rows:
         raise InputError(f'{path}: sheet "{name}" is empty')
-    # skip_empty_area=False starts at A1, so list position + 1 is Excel's row number.
-    records = [
-        (number, [cell if type(cell) is str else _cell_text(cell) for cell in row])
-        for number, row in enumerate(rows[spec.skip_lines :], start=spec.skip_lines + 1)
-    ]
-    if not records:
+    by_row: dict[int, list[tuple[int, str]]] = {}
+    for (row, column), value in errors.items():
+        by_row.setdefault(row, []).append((column, value))
+    records, inexact = _sheet_rows(rows, spec, by_row)
+    if not records and len(rows) <= spec.skip_lines:
         raise InputError(f'{path}: sheet "{name}" has nothing after row {spec.skip_lines} '
                          f"(skip_lines: {spec.skip_lines})")
-    return records, name, spec
+    return _Sheet(records, name, inexact, _passed_over(spec, names))
+
+
+def _sheet_rows(
+    rows: list[list[Any]], spec: InputSpec, errors: dict[int, list[tuple[int, str]]]
+) -> tuple[list[Record], dict[tuple[int, int], str]]:
+    """Rows as text, blank ones dropped as they go by (a sheet may be mostly empty rows)."""
+    records: list[Record] = []
+    inexact: dict[tuple[int, int], str] = {}
+    # skip_empty_area=False starts at A1, so list position + 1 is Excel's row number.
+    for number in range(spec.skip_lines + 1, len(rows) + 1):
+        row = rows[number - 1]
+        rows[number - 1] = []  # free the row as soon as it is read
+        cells = [cell if type(cell) is str else _cell_text(cell) for cell in row]
+        for column, cell in enumerate(row):
+            if type(cell) is float and _inexact(cell):
+                inexact[(number, column)] = cells[column]
+        for column, value in errors.get(number, ()):  # calamine reads "#N/A" as ""
+            if column < len(cells) and not cells[column]:
+                cells[column] = value
+        if not _is_blank(cells) or not (spec.skip_blank_rows or (spec.header and not records)):
+            records.append((number, cells))
+    return records, inexact
+
+
+def _passed_over(spec: InputSpec, names: list[str]) -> str | None:
+    """A sheet named like batchpay's fix sheet, not read because the workbook is not batchpay's
+    report (no marker): said out loud, so its rows are not taken for read."""
+    if spec.sheet is None and FIX_SHEET in names[1:]:
+        return (f'sheet "{FIX_SHEET}" was not read: the workbook is not a batchpay report; the '
+                f'first sheet "{names[0]}" was (set input.sheet to read another)')  # fmt: skip
+    return None
 
 
 def _check_workbook(path: Path, fmt: str) -> None:
@@ -470,19 +568,32 @@ def _cell_text(value: object) -> str:
 
 def _float_text(value: float) -> str:
     """A number cell as Excel shows it: at most 15 significant digits, so a formula's binary
-    noise (0.1+0.2 = 0.30000000000000004) reads as the 0.3 on screen."""
+    noise (0.1+0.2 = 0.30000000000000004) reads as the 0.3 on screen. A number that needs more
+    digits keeps them all (and is refused where the job reads it: see ``_inexact``)."""
     if abs(value) >= 2**53:  # the digits are not the ones typed; repr's exponent shows it
         return repr(value)
     if value.is_integer():
         return str(int(value))
-    return format(value, ".15g")
+    return repr(value) if _inexact(value) else format(value, ".15g")
+
+
+def _inexact(value: float) -> bool:
+    """More than 15 significant digits, and further from its 15-digit rounding than a formula's
+    binary noise (2 units in the last place): 12345678901234.56 was typed (or written by a
+    program) with digits a spreadsheet number cannot keep, and rounding it would change money."""
+    if not math.isfinite(value) or value.is_integer() or abs(value) >= 2**53:
+        return False  # whole numbers past 2**53: the check for shortened numbers sees them
+    rounded = float(format(value, f".{SIGNIFICANT_DIGITS}g"))
+    return abs(rounded - value) > 2 * math.ulp(value)
 
 
 # ------------------------------------------------------------------------------------ assembly
 
 
-def _assemble(path: Path, spec: InputSpec, records: list[Record], sheet: str | None,
-              notes: list[str]) -> _Assembled:  # fmt: skip
+def _assemble(
+    path: Path, spec: InputSpec, records: list[Record], sheet: str | None, notes: list[str],
+    inexact: dict[tuple[int, int], str],
+) -> _Assembled:
     """Split off the header, drop blank, footer and marker rows, join continuation rows (noted
     in ``notes``), and square the rest."""
     header: _Header | None = None
@@ -498,7 +609,7 @@ def _assemble(path: Path, spec: InputSpec, records: list[Record], sheet: str | N
     else:
         columns = list(spec.columns or [])
         _refuse_duplicates(path, columns, "input.columns")
-    if spec.skip_blank_rows:
+    if spec.skip_blank_rows:  # most were passed over while reading; lenient CSV keeps them
         records = [r for r in records if not _is_blank(r[1])]
     read = len(records)
     records, dropped = _drop_footer_and_markers(records, spec, sheet)
@@ -513,13 +624,20 @@ def _assemble(path: Path, spec: InputSpec, records: list[Record], sheet: str | N
         notes += appended
     rows: list[Record] = []
     short: dict[int, tuple[CellFailure, ...]] = {}
-    for number, cells in records:
+    width = len(columns)
+    for record in records:
+        number, cells = record
+        if len(cells) == width:
+            rows.append(record)
+            continue
         origin = Origin(number, sheet)
-        if len(cells) < len(columns) and not spec.allow_short_rows and not _is_blank(cells):
+        if len(cells) < width and not spec.allow_short_rows and not _is_blank(cells):
             short[number] = (_short_row(cells, columns, origin, header),)
-        rows.append((number, _fit(path, cells, len(columns), origin, header)))
+        rows.append((number, _fit(path, cells, width, origin, header)))
+    named = {(row, columns[column]): text for (row, column), text in inexact.items()
+             if column < len(columns)}  # fmt: skip
     columns, rows = _drop_unnamed_empty(columns, rows)
-    return _Assembled(header.origin if header else None, columns, rows, dropped, short)
+    return _Assembled(header.origin if header else None, columns, rows, dropped, short, named)
 
 
 @dataclass(frozen=True)
@@ -545,7 +663,32 @@ class _Assembled:
     columns: list[str]
     rows: list[Record]
     dropped: tuple[DroppedRow, ...]
-    failures: dict[int, tuple[CellFailure, ...]]  # rows the reader found invalid, by number
+    failures: dict[int, tuple[CellFailure, ...]]  # short rows, by row number
+    inexact: dict[tuple[int, str], str]  # (row, column) -> a number past 15 significant digits
+
+
+def _unreadable_cells(
+    assembled: _Assembled, frame: pd.DataFrame, checked: Sequence[str], sheet: str | None
+) -> dict[int, tuple[CellFailure, ...]]:
+    """Short rows, and the cells of ``checked`` columns that hold no value to read: a
+    spreadsheet error (#N/A, #REF!...) or a number a spreadsheet cannot hold exactly."""
+    found: dict[int, list[CellFailure]] = {n: list(f) for n, f in assembled.failures.items()}
+    names = [c for c in dict.fromkeys(checked) if c in frame.columns]
+    for (row, column), text in assembled.inexact.items():
+        if column in names and row in frame.index:
+            found.setdefault(row, []).append(CellFailure(
+                Origin(row, sheet), column, text, _INEXACT, _INEXACT_EXPECTED))  # fmt: skip
+    numbers: list[int] = frame.index.tolist()
+    for column in names:
+        texts: list[str] = frame[column].tolist()
+        if SPREADSHEET_ERRORS.isdisjoint(texts):  # one C-level pass for the usual case
+            continue
+        for number, text in zip(numbers, texts, strict=True):
+            if text in SPREADSHEET_ERRORS:
+                found.setdefault(number, []).append(CellFailure(
+                    Origin(number, sheet), column, text, "is a spreadsheet error",
+                    "the value the formula should give: fix it in the spreadsheet"))  # fmt: skip
+    return {row: tuple(failures) for row, failures in sorted(found.items())}
 
 
 def _no_data_rows(
@@ -601,7 +744,7 @@ def _empty(path: Path, sheet: str | None) -> str:
 
 
 def _is_blank(cells: list[str]) -> bool:
-    return all(not cell.strip() for cell in cells)
+    return not "".join(cells).strip()
 
 
 def _drop_leading_blanks(records: list[Record]) -> list[Record]:
@@ -711,7 +854,9 @@ def _check_required(
     where = f"the header ({header_at})" if header_at else "input.columns"
     if table.format in STATEMENT_FORMATS:
         where = f"the {table.format} statement fields"
-    found = ", ".join(f'"{c}"' for c in table.columns)
+    found = ", ".join(f'"{c}"' for c in table.columns[:MAX_LISTED])
+    if len(table.columns) > MAX_LISTED:
+        found += f", … ({len(table.columns):,} columns in all)"
     label = "column" if len(missing) == 1 else "columns"
     named = ", ".join(f'"{m}"' for m in missing)
     hints = [f'did you mean "{close}" for "{m}"?' for m in missing if (close := _close(m, table))]

@@ -548,25 +548,32 @@ def test_empty_sheet(tmp_path: Path) -> None:
     assert error(path) == f'{path}: sheet "{sheet}" is empty'
 
 
-def test_fix_sheet_is_read_with_its_own_layout(tmp_path: Path) -> None:
-    path = tmp_path / "report.xlsx"
+def test_a_sheet_named_like_the_fix_sheet_does_not_win_over_the_first(tmp_path: Path) -> None:
+    # issue 12 item 16: the bank's sheet first, a stray "Fix and re-upload" later, sheet unset:
+    # the first sheet is read, and the run notes say the other one was not.
+    path = tmp_path / "bank.xlsx"
     book = openpyxl.Workbook()
-    summary = book.active
-    assert summary is not None
-    summary.title = "Summary"
-    summary.append(["rows read", 2])
-    fix = book.create_sheet(FIX_SHEET)
-    fix.append(["Date", "Amount", "Ref", "batchpay error"])
-    fix.append(["15/01/2024", "12.5O", "000123", 'column "Amount": "12.5O" is not an amount'])
+    bank = book.active
+    assert bank is not None
+    bank.title = "Deposits"
+    bank.append(["Date", "Amount", "Ref"])
+    bank.append(["15/01/2024", "12.50", "000123"])
+    bank.append(["16/01/2024", "20.00", "000124"])
+    stray = book.create_sheet(FIX_SHEET)
+    stray.append(["Date", "Amount", "Ref"])
+    stray.append(["17/01/2024", "99.00", "000999"])
     book.save(path)
-    original = spec(skip_lines=6, skip_footer=2, drop_rows_matching="Date")
-    table = read_table(path, original, required_columns=["Amount"])
-    assert (table.sheet, table.columns) == (FIX_SHEET, ("Date", "Amount", "Ref", "batchpay error"))
-    assert rows(table)[0][0] == 2 and rows(table)[0][1][:3] == ["15/01/2024", "12.5O", "000123"]
-    # Naming a sheet turns the detection off.
-    assert read_table(path, spec(sheet="Summary", header=False, columns=["k", "v"])).sheet == (
-        "Summary"
-    )
+    table = read_table(path, spec(), required_columns=["Amount"])
+    assert table.sheet == "Deposits"
+    assert [cells[2] for _, cells in rows(table)] == ["000123", "000124"]
+    assert table.dropped_notes() == [
+        f'sheet "{FIX_SHEET}" was not read: the workbook is not a batchpay report; the first '
+        'sheet "Deposits" was (set input.sheet to read another)'
+    ]
+    # Naming a sheet reads it, and says nothing more.
+    named = read_table(path, spec(sheet=FIX_SHEET))
+    assert (named.sheet, named.dropped_notes()) == (FIX_SHEET, [])
+    assert rows(named) == [(2, ["17/01/2024", "99.00", "000999"])]
 
 
 def test_ods_reads_like_xlsx(tmp_path: Path) -> None:
@@ -620,10 +627,14 @@ def test_float_cells_read_as_excel_shows_them_without_binary_noise(tmp_path: Pat
     assert [cell(0.1 + 0.2), cell(1234.5600000000001), cell(1.1 * 3), cell(-0.1 - 0.2)] == [
         "0.3", "1234.56", "3.3", "-0.3",
     ]  # fmt: skip
-    # Past 15 digits the number lost digits: the ".0" or the exponent keeps that visible.
+    # Past 2**53 the number lost digits: the ".0" or the exponent keeps that visible. Below it,
+    # a number that needs more than 15 digits keeps them all (and is refused where it is read).
     assert [cell(0.125), cell(1 / 3), cell(2.0**53 + 2), cell(1234567890123456.5)] == [
-        "0.125", "0.333333333333333", "9007199254740994.0", "1.23456789012346e+15",
+        "0.125", "0.3333333333333333", "9007199254740994.0", "1234567890123456.5",
     ]  # fmt: skip
+    inexact = read._inexact
+    assert [inexact(v) for v in (0.1 + 0.2, 1.1 * 3, 12.5, 1e300, 2.0**53 + 2, 4.0)] == [False] * 6
+    assert [inexact(v) for v in (12345678901234.56, 1 / 3, 1234567890123456.5)] == [True] * 3
     path = tmp_path / "noise.xlsx"
     book = openpyxl.Workbook()
     sheet = book.active
@@ -632,6 +643,40 @@ def test_float_cells_read_as_excel_shows_them_without_binary_noise(tmp_path: Pat
     sheet.append([0.1 + 0.2])
     book.save(path)
     assert rows(read_table(path, spec())) == [(2, ["0.3"])]
+
+
+def test_numbers_past_15_digits_and_error_cells_are_invalid_cells(tmp_path: Path) -> None:
+    # issue 12 items 15 and 18: #N/A / #REF! read as "" (collapsing keys), and
+    # 12345678901234.56 posted as ...234.60.
+    path = tmp_path / "cells.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Ref", "Amount", "Note"])
+    sheet.append(["R-1", 12345678901234.56, "#N/A"])
+    sheet.append(["#N/A", 12.5, "ok"])
+    sheet.append([None, 1.5, None])
+    sheet["A4"] = "#REF!"
+    sheet["A4"].data_type = "e"
+    sheet["C4"] = "#DIV/0!"
+    sheet["C4"].data_type = "e"
+    book.save(path)
+    table = read_table(path, spec(), required_columns=["Ref", "Amount"])
+    assert [cells for _, cells in rows(table)] == [
+        ["R-1", "12345678901234.56", "#N/A"], ["#N/A", "12.5", "ok"], ["#REF!", "1.5", "#DIV/0!"],
+    ]  # fmt: skip
+    assert {row: [str(f) for f in failures] for row, failures in table.failures.items()} == {
+        2: ['sheet "Sheet" row 2, column "Amount": "12345678901234.56" has more than 15 '
+            "significant digits, more than a spreadsheet number holds exactly, so it may not be "
+            "the number typed (expected at most 15 significant digits, or the value stored as "
+            "text)"],
+        3: ['sheet "Sheet" row 3, column "Ref": "#N/A" is a spreadsheet error (expected the value '
+            "the formula should give: fix it in the spreadsheet)"],
+        4: ['sheet "Sheet" row 4, column "Ref": "#REF!" is a spreadsheet error (expected the '
+            "value the formula should give: fix it in the spreadsheet)"],
+    }  # the Note column is not read by the job: its errors do not matter
+    csv_path = write(tmp_path, "errors.csv", "Ref,Amount\n#N/A,1.00\nErr:502,2.00\nR-3,3.00\n")
+    assert sorted(read_table(csv_path, spec()).failures) == [2, 3]
 
 
 # ------------------------------------------------------------------------------- performance

@@ -25,6 +25,8 @@ from badinput_files import (
     HEADER,
     csv_text,
     empty_xlsx,
+    error_cells_xlsx,
+    far_cell_xlsx,
     garbage,
     huge_line_csv,
     ods_bytes,
@@ -232,6 +234,19 @@ CASES: list[Case] = [
     Case("sheet-number-out-of-range", "deposits.xlsx", xlsx_bytes([GOOD_ROW]), 2,
          "{input}: no sheet number 3 (0-based); the workbook has 1",
          spec=setting("input.sheet", 3)),
+    # issue 13 item 1: one value at XFD1048576 made calamine ask for 512 GB and abort (exit 134).
+    Case("xlsx-cell-at-XFD1048576", "deposits.xlsx", far_cell_xlsx(), 2,
+         '{input}: sheet "Sheet1" spans 1,048,576 rows x 16,384 columns (to XFD1048576); '
+         "batchpay reads at most 10,000,000 cells", tags=frozenset({"subprocess"})),
+    # issue 13 item 3: a 1 KB ODS whose data row is repeated a million times.
+    Case("ods-row-repeated-a-million-times", "deposits.ods",
+         ods_bytes([HEADER, GOOD_ROW], repeat_last=1_000_000), 2,
+         '{input}: sheet "Sheet1": row 2 is repeated 1,000,000 times (table:number-rows-repeated)'),
+    # issue 12 item 16: the bank's sheet first, a stray "Fix and re-upload" sheet later.
+    Case("stray-fix-sheet-does-not-win", "deposits.xlsx",
+         xlsx_bytes([GOOD_ROW, GOOD_ROW_2], extra_sheets=["Fix and re-upload"]), 0,
+         'sheet "Fix and re-upload" was not read: the workbook is not a batchpay report',
+         posted=2),
     # ------------------------------------------------------------------ cells that are wrong
     Case("amount-negative", "deposits.csv", one_bad_row(amount="-12.50"), 1,
          cell("Amount", "-12.50", "is too small (expected more than 0)")),
@@ -317,6 +332,18 @@ CASES: list[Case] = [
          xlsx_bytes([GOOD_ROW, ["03/11/2026", 1e20, "INV-1002", 1e20, "USD"]]), 1,
          'sheet "Sheet1" row 3, column "Reference": "1e+20" looks like a long number the '
          "spreadsheet shortened"),
+    # issue 12 item 15: error cells read as "" and collapsed two payments into one key.
+    Case("error-cells-in-xlsx-keys", "deposits.xlsx",
+         error_cells_xlsx([GOOD_ROW, row(invoice="INV-1002"), row(invoice="INV-1017")],
+                          {"B3": "#N/A", "B4": "#N/A"}), 1,
+         'sheet "Sheet1" row 3, column "Reference": "#N/A" is a spreadsheet error'),
+    Case("error-text-in-csv", "deposits.csv", one_bad_row(amount="#VALUE!"), 1,
+         cell("Amount", "#VALUE!", "is a spreadsheet error")),
+    # issue 12 item 18: 12345678901234.56 was posted as ...234.60.
+    Case("amount-of-16-digits-in-xlsx", "deposits.xlsx",
+         xlsx_bytes([GOOD_ROW, ["03/11/2026", "NW-0003", "INV-1017", 12345678901234.56, "USD"]]),
+         1, 'sheet "Sheet1" row 3, column "Amount": "12345678901234.56" has more than 15 '
+         "significant digits"),
     # ------------------------------------------------------------------------- broken specs
     Case("spec-unknown-key", "deposits.csv", GOOD, 2, "{job}: colour: unknown key",
          spec=setting("colour", "red"), tags=frozenset({"subprocess"})),

@@ -118,16 +118,18 @@ def empty_xlsx() -> bytes:
     return xlsx_bytes([], header=None)
 
 
-def ods_bytes(cells: Sequence[Sequence[str]]) -> bytes:
-    """A minimal OpenDocument spreadsheet (no ODS writer is installed; the format is small)."""
+def ods_bytes(cells: Sequence[Sequence[str]], repeat_last: int = 1) -> bytes:
+    """A minimal OpenDocument spreadsheet (no ODS writer is installed; the format is small).
+    ``repeat_last`` repeats the last row that many times (table:number-rows-repeated)."""
     table_rows = "".join(
-        "<table:table-row>"
+        (f'<table:table-row table:number-rows-repeated="{repeat_last}">'
+         if index == len(cells) - 1 and repeat_last > 1 else "<table:table-row>")
         + "".join(
             f'<table:table-cell office:value-type="string"><text:p>{c}</text:p></table:table-cell>'
             for c in line
         )
         + "</table:table-row>"
-        for line in cells
+        for index, line in enumerate(cells)
     )
     content = (
         '<?xml version="1.0" encoding="UTF-8"?>'
@@ -153,6 +155,32 @@ def ods_bytes(cells: Sequence[Sequence[str]]) -> bytes:
         _deflated("META-INF/manifest.xml", manifest.encode()),
     ]
     return raw_zip(members)
+
+
+def far_cell_xlsx(cell: str = "XFD1048576") -> bytes:
+    """A small workbook with one more value, far from the data (calamine would allocate the
+    whole rectangle up to it)."""
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes([GOOD_ROW])))
+    sheet = book.active
+    assert sheet is not None
+    sheet[cell] = "x"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def error_cells_xlsx(rows: Sequence[Sequence[object]], errors: dict[str, str]) -> bytes:
+    """An .xlsx whose ``errors`` cells (e.g. {"B3": "#N/A"}) are error cells, as Excel writes a
+    formula that failed."""
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_bytes(rows)))
+    sheet = book.active
+    assert sheet is not None
+    for ref, value in errors.items():
+        sheet[ref] = value
+        sheet[ref].data_type = "e"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def truncated(data: bytes, keep: float = 0.5) -> bytes:
