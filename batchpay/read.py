@@ -421,7 +421,7 @@ class _Sheet:
     note: str | None  # a sheet read or passed over that the user should hear about
 
 
-def _sheet_records(path: Path, spec: InputSpec, fmt: str) -> _Sheet:
+def _sheet_records(path: Path, spec: InputSpec, fmt: str, *, keep_blank: bool = False) -> _Sheet:
     _check_workbook(path, fmt)
     workbook = _open_workbook(path)
     names = list(workbook.sheet_names)
@@ -442,7 +442,7 @@ def _sheet_records(path: Path, spec: InputSpec, fmt: str) -> _Sheet:
     by_row: dict[int, list[tuple[int, str]]] = {}
     for (row, column), value in errors.items():
         by_row.setdefault(row, []).append((column, value))
-    records, inexact = _sheet_rows(rows, spec, by_row)
+    records, inexact = _sheet_rows(rows, spec, by_row, keep_blank)
     if not records and len(rows) <= spec.skip_lines:
         raise InputError(f'{path}: sheet "{name}" has nothing after row {spec.skip_lines} '
                          f"(skip_lines: {spec.skip_lines})")
@@ -450,9 +450,11 @@ def _sheet_records(path: Path, spec: InputSpec, fmt: str) -> _Sheet:
 
 
 def _sheet_rows(
-    rows: list[list[Any]], spec: InputSpec, errors: dict[int, list[tuple[int, str]]]
+    rows: list[list[Any]], spec: InputSpec, errors: dict[int, list[tuple[int, str]]],
+    keep_blank: bool,
 ) -> tuple[list[Record], dict[tuple[int, int], str]]:
-    """Rows as text, blank ones dropped as they go by (a sheet may be mostly empty rows)."""
+    """Rows as text, blank ones dropped as they go by (a sheet may be mostly empty rows)
+    unless ``keep_blank`` (batchpay init counts every row)."""
     records: list[Record] = []
     inexact: dict[tuple[int, int], str] = {}
     # skip_empty_area=False starts at A1, so list position + 1 is Excel's row number.
@@ -466,7 +468,9 @@ def _sheet_rows(
         for column, value in errors.get(number, ()):  # calamine reads "#N/A" as ""
             if column < len(cells) and not cells[column]:
                 cells[column] = value
-        if not _is_blank(cells) or not (spec.skip_blank_rows or (spec.header and not records)):
+        if keep_blank or not _is_blank(cells) or not (
+            spec.skip_blank_rows or (spec.header and not records)
+        ):
             records.append((number, cells))
     return records, inexact
 
@@ -907,5 +911,5 @@ def _nothing_left(path: Path, skip: int, unit: str, data: bytes) -> str:
 
 def sheet_records(path: Path, fmt: str) -> tuple[list[list[str]], str]:
     """The first sheet of a workbook as rows of text, from row 1 (for batchpay init)."""
-    records, sheet, _ = _sheet_records(path, InputSpec(format=fmt), fmt)  # type: ignore[call-arg,arg-type]
-    return [cells for _, cells in records], sheet
+    sheet = _sheet_records(path, InputSpec(format=fmt), fmt, keep_blank=True)  # type: ignore[call-arg,arg-type]
+    return [cells for _, cells in sheet.records], sheet.name
