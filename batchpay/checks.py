@@ -11,7 +11,7 @@ one pays off is predicted as what Chargebee will do with it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from batchpay.chargebee.client import ChargebeeClient
@@ -39,6 +39,10 @@ class Prediction:
     http_status: int | None = None
     api_error_code: str | None = None
     transaction_id: str | None = None  # the earlier transaction, when skipped as recorded
+    # For a row that names no amount (collect or record the full amount, close, apply all):
+    # what the call would move, from the invoice, in the invoice's currency.
+    amount: int | None = None
+    currency: str | None = None
 
 
 @dataclass
@@ -211,10 +215,46 @@ def predict(calls: Sequence[PlannedCall], state: SiteState) -> dict[str, Predict
     predictions: dict[str, Prediction] = {}
     for call in calls:
         prediction = _predict_one(call, invoices, state)
+        invoice = invoices.get(call.invoice_id or "")
+        if invoice is not None:
+            prediction = _with_implied_amount(call, prediction, invoice, state)
         predictions[call.key] = prediction
-        if prediction.outcome is Outcome.WOULD_POST and call.invoice_id in invoices:
-            _apply_effect(call, invoices[call.invoice_id])
+        if prediction.outcome is Outcome.WOULD_POST and invoice is not None:
+            _apply_effect(call, invoice)
     return predictions
+
+
+def _with_implied_amount(
+    call: PlannedCall, prediction: Prediction, invoice: dict[str, Any], state: SiteState
+) -> Prediction:
+    """The invoice's currency, and for a call that would post without an amount the amount
+    it would move, so control totals count it where it belongs (issue 12 item 8)."""
+    currency = invoice.get("currency_code")
+    amount = None
+    if prediction.outcome is Outcome.WOULD_POST and call.amount is None:
+        amount = implied_amount(call, invoice, state)
+    return replace(prediction, amount=amount, currency=str(currency) if currency else None)
+
+
+def implied_amount(call: PlannedCall, invoice: dict[str, Any], state: SiteState) -> int:
+    """What a call with no amount moves: record the amount due, collect the amount to collect,
+    close the invoice's total (v1 calls it ``amount``), apply the unused payments it names (or
+    the customer's excess), at most the amount due."""
+    due = int(invoice.get("amount_due") or 0)
+    if call.action == "collect_payment":
+        return int(invoice.get("amount_to_collect", due) or 0)
+    if call.action == "close_invoice":
+        return int(invoice.get("total", invoice.get("amount")) or 0)
+    if call.action == "apply_payments":
+        pairs = call.params.get("transactions") or []
+        named = [state.transactions.get(str(t)) for t, _ in pairs]  # type: ignore[attr-defined]
+        if named and all(named):
+            unused = sum(int(t.get("amount_unused") or 0) for t in named if t)
+        else:
+            customer = state.customers.get(str(invoice.get("customer_id"))) or {}
+            unused = int(customer.get("excess_payments") or 0)
+        return min(due, unused)
+    return due
 
 
 def _predict_one(

@@ -52,6 +52,10 @@ class CallResult:
     invoice_status: str | None = None
     result_invoice_id: str | None = None
     replayed: bool = False
+    # what the call moved, from Chargebee's answer (the transaction, or a closed invoice's
+    # total): the amount of a row that names none
+    amount: int | None = None
+    currency: str | None = None
 
 
 @dataclass
@@ -221,6 +225,10 @@ class Executor:
     ) -> CallResult:
         invoice: dict[str, Any] = response.body.get("invoice") or {}
         transaction: dict[str, Any] = response.body.get("transaction") or {}
+        moved = transaction if "amount" in transaction else {}
+        if call.action == "close_invoice":
+            moved = {"amount": invoice.get("total", invoice.get("amount")),
+                     "currency_code": invoice.get("currency_code")}
         result = CallResult(
             state=POSTED,
             attempts=attempts,
@@ -229,6 +237,8 @@ class Executor:
             invoice_status=invoice.get("status"),
             result_invoice_id=invoice.get("id"),
             replayed=response.replayed,
+            amount=moved.get("amount") if isinstance(moved.get("amount"), int) else None,
+            currency=moved.get("currency_code"),
         )
         self.journal.settle(
             self.site, call.key, POSTED, http_status=response.status,

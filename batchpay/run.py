@@ -46,6 +46,7 @@ from batchpay.journal import (
     Journal,
     execute_lock,
 )
+from batchpay.money import format_amount
 from batchpay.plan import (
     Plan,
     PlannedCall,
@@ -405,7 +406,8 @@ class _LiveRun:
                 reason = f"{PREDICTED}: {reason}"
                 if self.options.mode == "execute":
                     outcome = Outcome.FAILED  # checked before sending; nothing was sent
-            self._record(call, outcome, reason, transaction_id=prediction.transaction_id)
+            rows = self._record(call, outcome, reason, transaction_id=prediction.transaction_id)
+            _fill_amount(rows, prediction.amount, prediction.currency, "(from the invoice)")
         return to_send
 
     def _confirm(self, to_send: Sequence[PlannedCall]) -> None:
@@ -441,7 +443,7 @@ class _LiveRun:
             late = [c for c in calls if results[c.key].state == WINDOW_EXPIRED]
             for call in calls:
                 if results[call.key].state != WINDOW_EXPIRED:
-                    self._record_result(call, results[call.key], predictions[call.key].reason)
+                    self._record_result(call, results[call.key], predictions[call.key])
             if late:
                 await self._after_window(late, concurrency, stop)
         finally:
@@ -460,7 +462,7 @@ class _LiveRun:
         to_send = self._apply_predictions(calls, predictions)
         results = await self._send(to_send, concurrency, {}, stop)
         for call in to_send:
-            self._record_result(call, results[call.key], predictions[call.key].reason)
+            self._record_result(call, results[call.key], predictions[call.key])
 
     async def _send(
         self,
@@ -477,23 +479,32 @@ class _LiveRun:
         )
         return await executor.run(calls)
 
-    def _record_result(self, call: PlannedCall, result: CallResult, note: str) -> None:
+    def _record_result(
+        self, call: PlannedCall, result: CallResult, prediction: Prediction
+    ) -> None:
         outcome = {
             POSTED: Outcome.POSTED, "failed": Outcome.FAILED, "needs_review": Outcome.NEEDS_REVIEW,
         }.get(result.state, Outcome.SKIPPED)
         reason = {
-            Outcome.POSTED: note,  # e.g. the overpayment the checks foresaw
+            Outcome.POSTED: prediction.reason,  # e.g. the overpayment the checks foresaw
             Outcome.SKIPPED: "not sent: the run was interrupted; run the job again to post it",
         }.get(outcome, result.message)
-        for row in self._record(call, outcome, reason, http_status=result.http_status,
-                                api_error_code=result.api_error_code,
-                                transaction_id=result.transaction_id):
+        rows = self._record(call, outcome, reason, http_status=result.http_status,
+                            api_error_code=result.api_error_code,
+                            transaction_id=result.transaction_id)
+        for row in rows:
             row.attempts = result.attempts
             row.error_param = result.param
             row.invoice_status_after = result.invoice_status
             row.replayed = result.replayed
             if call.action == "charge" and result.result_invoice_id:
                 row.invoice_id = result.result_invoice_id
+        if outcome is Outcome.POSTED and result.amount is not None:
+            _fill_amount(rows, result.amount, result.currency, "(Chargebee's answer)")
+        elif outcome is Outcome.POSTED:
+            _fill_amount(rows, prediction.amount, prediction.currency, "(from the invoice)")
+        else:
+            _fill_amount(rows, None, prediction.currency, "")
 
     def _record(
         self,
@@ -536,6 +547,23 @@ def _entries_by_row(calls: Sequence[tuple[str, Entry]]) -> dict[str, list[Entry]
         for row_key in row_business_keys(business_key):
             found.setdefault(row_key, []).append(entry)
     return found
+
+
+def _fill_amount(
+    rows: Sequence[RowOutcome], amount: int | None, currency: str | None, source: str
+) -> None:
+    """A row that names no amount (collect or record in full, close, apply all) is counted
+    with what its call moved, or would move, in that currency, and says where the amount came
+    from; a row that names no currency takes the invoice's (issue 12 item 8)."""
+    if len(rows) != 1:
+        return  # a grouped apply_payments call: its rows carry their own amounts
+    row = rows[0]
+    if row.currency is None and currency:
+        row.currency = currency
+    if row.amount_minor is None and amount is not None and currency and row.currency == currency:
+        row.amount_minor = amount
+        note = f"no amount in the row: {format_amount(amount, str(currency))} {currency} {source}"
+        row.reason = f"{row.reason}; {note}" if row.reason else note
 
 
 def _declined(call: PlannedCall, entry: Entry) -> bool:

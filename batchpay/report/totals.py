@@ -6,7 +6,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from batchpay.records import CATEGORIES, RowOutcome
+from batchpay.records import CATEGORIES, Outcome, RowOutcome
 
 from .amounts import UNKNOWN_CURRENCY, known_currency
 
@@ -28,8 +28,9 @@ class Totals:
 class CurrencyTotals:
     """Rows read in one currency and how they split over the outcome categories.
 
-    ``currency`` is an ISO code, or ``"?"`` for rows whose currency or amount is unknown
-    (typically invalid rows); amounts in that bucket are always 0.
+    ``currency`` is an ISO code, or ``"?"`` for rows whose currency is unknown and invalid
+    rows without an amount; amounts in that bucket are always 0. A valid row that names no
+    amount is counted with what its call moved (or would move) in the invoice's currency.
     """
 
     currency: str
@@ -75,8 +76,12 @@ class _Sums(Generic[K]):
 def bucket_of(outcome: RowOutcome) -> tuple[str, int]:
     """The currency bucket of a row and the amount it contributes to it."""
     currency = known_currency(outcome.currency)
-    if currency == UNKNOWN_CURRENCY or outcome.amount_minor is None:
+    if currency == UNKNOWN_CURRENCY:
         return UNKNOWN_CURRENCY, 0
+    if outcome.amount_minor is None:
+        # a valid row that names no amount and moved nothing (e.g. skipped: already paid)
+        # is a row of its currency adding nothing; an invalid row's amount is unknown
+        return (UNKNOWN_CURRENCY if outcome.outcome is Outcome.INVALID else currency), 0
     return currency, outcome.amount_minor
 
 

@@ -12,6 +12,7 @@ from wf_helpers import SAMPLES, SEED, Workflow, by_row, outcomes, sheet_rows
 
 from batchpay.cli import main
 from batchpay.records import Outcome
+from batchpay.report.totals import control_totals
 from batchpay.sandbox import SandboxStore, load_seed_file
 
 WOULD_POST, WOULD_FAIL = Outcome.WOULD_POST, Outcome.WOULD_FAIL
@@ -190,3 +191,38 @@ def test_a_declined_card_is_not_charged_again_by_a_rerun(tmp_path: Path) -> None
     assert run("--execute", "--yes", "--retry-failed")[0] == 1
     assert store.declines("INV-2301") == 2  # asked for: sent again (and declined again)
     assert store.ledger() == []
+
+
+def _totals(outcomes_: list) -> dict[str, tuple[int, int]]:
+    """currency -> (rows posted, minor units posted), and "?" -> rows of unknown currency."""
+    found = {}
+    for t in control_totals(outcomes_):
+        posted = t.by_category["posted"]
+        found[t.currency] = (posted.count, posted.amount_minor) if t.currency != "?" else (
+            t.read.count, 0)
+        assert t.balanced
+    return found
+
+
+def test_rows_without_an_amount_are_totalled_with_what_they_move(tmp_path: Path) -> None:
+    """Item 8: collecting in full and closing an invoice were counted under currency "unknown"
+    ("usually invalid rows"). Now the dry run counts what the invoice says would move and
+    execute what Chargebee answered, in the invoice's currency."""
+    wf = _workflow(tmp_path, COLLECT, COLLECT_HEADER + "INV-2302,,USD,,Merchant,x\n"
+                   "INV-2306,,USD,,Merchant,already paid\n")
+    dry = wf.run("dry-run").result
+    assert _totals(dry.outcomes) == {"USD": (1, 20000)}
+    assert "no amount in the row: 200.00 USD (from the invoice)" in by_row(dry)[2].reason
+    executed = wf.run("execute").result
+    assert _totals(executed.outcomes) == {"USD": (1, 20000)}
+    assert wf.ledger()[0]["amount"] == 20000
+    assert "(Chargebee's answer)" in by_row(executed)[2].reason
+
+    (tmp_path / "close").mkdir()
+    close = _workflow(tmp_path / "close", SAMPLES / "pending-invoices" / "job.yaml",
+                      "Invoice,Close?,Comment,Note on invoice\nINV-1011,yes,done,\n"
+                      "INV-1010,yes,done,\n")
+    assert _totals(close.run("dry-run").result.outcomes) == {"JPY": (1, 8000),
+                                                              "USD": (1, 12000)}
+    assert _totals(close.run("execute").result.outcomes) == {"JPY": (1, 8000),
+                                                              "USD": (1, 12000)}
