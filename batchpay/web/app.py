@@ -7,6 +7,7 @@ CSRF token (else 403); roles gate what each user may do (else 403).
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,7 +93,8 @@ class Web:
         return self.signer.load(request.cookies.get(SESSION_COOKIE)) or {}
 
     def user(self, request: Request) -> User | None:
-        name = self.session(request).get("user")
+        sid = self.session(request).get("sid")
+        name = self.store.session_user(sid) if isinstance(sid, str) else None
         return self.store.user(name) if name else None
 
     def page(self, request: Request, template: str, status: int = 200,
@@ -194,7 +196,9 @@ async def signin_page(web: Web, request: Request) -> Response:
     web.limiter.succeeded(keys[0])
     web.store.audit(found[0].name, "sign in")
     response = RedirectResponse(next_page, 303)
-    web.set_session(response, {"user": found[0].name, "csrf": new_csrf_token()})
+    session_id = secrets.token_urlsafe(24)
+    web.store.add_session(session_id, found[0].name)
+    web.set_session(response, {"sid": session_id, "csrf": new_csrf_token()})
     return response
 
 
@@ -208,6 +212,7 @@ def _safe_next(target: str | None) -> str:
 @guarded(post=True)
 async def signout(web: Web, request: Request, user: User, form: FormData | None) -> Response:
     web.store.audit(user.name, "sign out")
+    web.store.end_sessions(session_id=str(web.session(request).get("sid")))
     response = RedirectResponse("/signin", 303)
     web.set_session(response, {"csrf": new_csrf_token()})
     return response

@@ -507,4 +507,7 @@ def _describe(row: dict[str, Any] | None) -> str:
 
 def _counts_text(result: RunResult) -> str:
     counts = api.category_counts(result.outcomes)
-    return ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in counts.items())
+    words = {"posted": "would post", "failed": "would fail"} \
+        if result.info.mode == "dry-run" else {}
+    return ", ".join(f"{words.get(name, name.replace('_', ' '))} {n}"
+                     for name, n in counts.items())

@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS approvals (
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY, at REAL NOT NULL, user TEXT NOT NULL, action TEXT NOT NULL,
     run_id INTEGER, detail TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS audit_by_run ON audit (run_id);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY, user TEXT NOT NULL, created_at REAL NOT NULL);
 CREATE TRIGGER IF NOT EXISTS audit_append_only_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
@@ -95,9 +98,11 @@ class Store:
 
     # users
     def add_user(self, name: str, role: str, password_hash: str) -> None:
+        """Add a user, or reset their role and password (which signs them out everywhere)."""
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO users VALUES (?, ?, ?, ?)",
                        (name, role, password_hash, time.time()))
+            db.execute("DELETE FROM sessions WHERE user = ?", (name,))
 
     def password_hash(self, name: str) -> tuple[User, str] | None:
         row = self._one("SELECT name, role, password_hash FROM users WHERE name = ?", (name,))
@@ -109,6 +114,19 @@ class Store:
 
     def users(self) -> list[User]:
         return [User(r["name"], r["role"]) for r in self._all("SELECT * FROM users ORDER BY name")]
+
+    # sessions: the signed cookie names one; signing out (or a new password) ends it here
+    def add_session(self, session_id: str, user: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO sessions VALUES (?, ?, ?)", (session_id, user, time.time()))
+
+    def session_user(self, session_id: str) -> str | None:
+        row = self._one("SELECT user FROM sessions WHERE id = ?", (session_id,))
+        return row["user"] if row else None
+
+    def end_sessions(self, *, session_id: str = "", user: str = "") -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM sessions WHERE id = ? OR user = ?", (session_id, user))
 
     # runs
     def add_run(self, **values: Any) -> int:

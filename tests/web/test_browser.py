@@ -180,6 +180,17 @@ def test_preparer_uploads_approver_approves_executes_and_rerun_posts_nothing(
             expect(ann.locator(".runhead h1")).to_contain_text("executed", timeout=60_000)
             assert _ledger(settings) == ledger, "re-running the same file must post nothing"
             expect(ann.locator("table.totals")).to_contain_text("skipped")
+
+            # History, the audit log and a job's page.
+            ann.goto(f"{base}/history")
+            expect(ann.locator("table.grid")).to_contain_text("executed")
+            shot(ann, "08-history")
+            ann.goto(f"{base}/audit")
+            expect(ann.locator("table.grid")).to_contain_text("download")
+            shot(ann, "09-audit-log")
+            pat.goto(f"{base}/jobs/bank-deposits/job.yaml")
+            expect(pat.get_by_role("heading", name="Field mapping")).to_be_visible()
+            shot(pat, "10-job")
         finally:
             browser.close()
 

@@ -496,3 +496,20 @@ def test_a_run_left_executing_by_a_server_restart_is_marked_stopped(site: Site) 
     restarted = create_app(site.settings)
     run = restarted.state.web.store.run(run_id)
     assert run["state"] == "stopped" and "server stopped during the execute" in run["message"]
+
+
+def test_signing_out_ends_the_session_even_for_a_copied_cookie(site: Site) -> None:
+    client = site.client("pat")
+    copied = client.cookies[SESSION_COOKIE]
+    assert post(client, "/signout").status_code == 303
+    thief = site.client()
+    thief.cookies.set(SESSION_COOKIE, copied)
+    assert thief.get("/").status_code == 303
+
+
+def test_a_new_password_signs_the_user_out_everywhere(site: Site) -> None:
+    client = site.client("pat")
+    ok = post(site.client("ada"), "/users",
+              {"name": "pat", "role": "preparer", "password": "a brand new password"})
+    assert ok.status_code == 303
+    assert client.get("/").status_code == 303
