@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import ChainMap
 from dataclasses import dataclass, field
 from decimal import (
     ROUND_HALF_EVEN,
@@ -41,16 +42,36 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 }
 
 
+# Currencies a job declares (``currencies: {LTL: 2}``): historic or private ones, for the process.
+_DECLARED: dict[str, int] = {}
+KNOWN_EXPONENTS: ChainMap[str, int] = ChainMap(CURRENCY_EXPONENTS, _DECLARED)
+
+
 class UnknownCurrency(ValueError):
-    """A currency code that is not an active ISO 4217 code."""
+    """A currency code that is not an active ISO 4217 code (nor one a job declared)."""
 
 
 def currency_exponent(code: str) -> int:
     """Number of decimal places of the currency's minor unit (JPY 0, USD 2, KWD 3)."""
     try:
-        return CURRENCY_EXPONENTS[code.strip().upper()]
+        return KNOWN_EXPONENTS[code.strip().upper()]
     except KeyError:
         raise UnknownCurrency(f"{code!r} is not an ISO 4217 currency code") from None
+
+
+def declare_currency(code: str, exponent: int) -> None:
+    """Make a currency ISO 4217 does not list (LTL, the litas until 2015) known, with the
+    number of decimals of its minor unit. A code cannot change its exponent once known."""
+    code = code.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValueError(f"{code!r} is not a currency code (three letters, e.g. LTL)")
+    if not 0 <= exponent <= 4:
+        raise ValueError(f"{code}: {exponent} decimals; a currency has 0 to 4")
+    known = KNOWN_EXPONENTS.get(code)
+    if known is not None and known != exponent:
+        origin = "ISO 4217 gives it" if code in CURRENCY_EXPONENTS else "another job declared"
+        raise ValueError(f"{code}: {origin} {known} decimals, not {exponent}")
+    _DECLARED[code] = exponent
 
 
 class MoneyError(ValueError):

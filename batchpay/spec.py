@@ -21,7 +21,7 @@ from batchpay.chargebee.client import base_url_for
 from batchpay.chargebee.errors import ConfigError
 from batchpay.dates import check_format
 from batchpay.errors import SpecError
-from batchpay.money import UnknownCurrency, currency_exponent
+from batchpay.money import UnknownCurrency, currency_exponent, declare_currency
 from batchpay.patterns import compile_pattern
 
 ActionName = Literal[
@@ -528,11 +528,31 @@ class JobSpec(_Model):
         None, description="Instead of action: send rows to actions by condition."
     )
     site: SiteSpec = Field(default_factory=lambda: SiteSpec())  # type: ignore[call-arg]
+    currencies: dict[str, int] = Field(
+        default_factory=dict,
+        description="Currencies ISO 4217 does not list today (historic or private), with the "
+        "number of decimals of their minor unit, e.g. {LTL: 2} for an old Lithuanian litas "
+        "statement. Money fields may then use them; an ISO code keeps its own decimals.",
+    )
     journal: str | None = Field(
         None, description="Journal file (SQLite); default reports/batchpay-journal.sqlite."
     )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _declare_currencies(cls, data: Any) -> Any:
+        """Declared before the fields are checked, so ``currency: LTL`` is known there."""
+        declared = data.get("currencies") if isinstance(data, dict) else None
+        if isinstance(declared, dict):
+            for code, exponent in declared.items():
+                if isinstance(code, str) and isinstance(exponent, int):
+                    try:
+                        declare_currency(code, exponent)
+                    except ValueError as exc:
+                        raise ValueError(f"currencies: {exc}") from None
+        return data
 
     @field_validator("product_catalog", mode="before")
     @classmethod

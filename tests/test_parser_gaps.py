@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from batchpay.cli import main
-from batchpay.errors import InputError
+from batchpay.errors import InputError, SpecError
 from batchpay.prepare import PreparedInput, prepare
 from batchpay.spec import parse_spec
 
@@ -186,3 +186,36 @@ def test_a_skipped_row_shows_what_it_was_read_as_in_the_workbook(tmp_path: Path)
     assert shown["Payment method"] == "bank_transfer"
     assert shown["Business key"] == "reference=TX2"
     assert shown["Action"] is None  # nothing was planned for it
+
+
+LITAS = """
+name: litas
+%s
+fields:
+  amount: {type: money, column: Suma, decimal: ",", currency_field: currency}
+  currency: {column: Valiuta}
+  ref: {column: Ref}
+action:
+  type: record_payment
+  params: {invoice_id: ref, amount: amount, payment_method: {const: bank_transfer}}
+"""
+LITAS_CSV = "Suma,Valiuta,Ref\n\"1234,56\",LTL,INV-1\n\"10,00\",EUR,INV-2\n"
+
+
+def test_a_historic_currency_declared_in_the_job_is_read_exactly(tmp_path: Path) -> None:
+    result = prepared(tmp_path, LITAS_CSV, LITAS % "currencies: {LTL: 2}")
+    assert result.parsed.values["amount"] == [123456, 1000]
+    assert [r.currencies["amount"] for r in result.valid] == ["LTL", "EUR"]
+    assert result.outcomes == {}
+
+
+def test_an_undeclared_historic_currency_is_refused_on_its_row(tmp_path: Path) -> None:
+    result = prepared(tmp_path, LITAS_CSV.replace("LTL", "LVL"), LITAS % "")
+    assert [r.origin.row for r in result.valid] == [3]
+    (invalid,) = result.outcomes.values()
+    assert "'LVL' is not an ISO 4217 currency code" in invalid.reason
+
+
+def test_a_declared_currency_cannot_change_an_iso_exponent() -> None:
+    with pytest.raises(SpecError, match=r"currencies: JPY: ISO 4217 gives it 0 decimals, not 2"):
+        parse_spec(yaml.safe_load(LITAS % "currencies: {JPY: 2}"))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from batchpay.money import CURRENCY_EXPONENTS
+from batchpay.money import KNOWN_EXPONENTS as CURRENCY_EXPONENTS  # ISO + job-declared
 
 UNKNOWN_CURRENCY = "?"
 
 
 def known_currency(code: str | None) -> str:
-    """The ISO code in upper case, or ``"?"`` when the code is missing or not ISO 4217."""
+    """The code in upper case, or ``"?"`` when it is missing, not ISO 4217 and not declared."""
     if not code:
         return UNKNOWN_CURRENCY
     code = code.strip().upper()
