@@ -11,6 +11,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -35,6 +36,9 @@ IDEMPOTENCY_WINDOW = 30 * 60
 IDEMPOTENCY_HEADER = "chargebee-idempotency-key"
 REPLAYED_HEADER = "chargebee-idempotency-replayed"
 _RAW_SEND = "batchpay.sandbox.raw_send"
+MAX_BODY_BYTES = 8 * 2**20  # a seed of ~50,000 invoices; Chargebee's own forms are tiny
+MAX_CLOCK_OFFSET = 100 * 365 * 86400  # the clock may run up to a century ahead, no further
+MAX_INTEGER = 2**63 - 1  # what the store's SQLite columns hold
 
 
 class Sandbox:
@@ -54,6 +58,7 @@ class Sandbox:
         self.clock = clock
         self.site = site
         self.offset = 0.0
+        self.control = True  # the unauthenticated /_sandbox/* endpoints
         self._key_locks: dict[str, asyncio.Lock] = {}
 
     def now(self) -> float:
@@ -201,11 +206,88 @@ class DropResponse(Response):
 
 
 class SandboxStarlette(Starlette):
-    """Starlette that remembers the server's own ``send`` so DropResponse can find the socket."""
+    """Starlette that remembers the server's own ``send`` so DropResponse can find the socket,
+    and that reads at most MAX_BODY_BYTES of a request body (413 beyond)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope[_RAW_SEND] = send
+        if scope["type"] == "http":
+            body = await _bounded_body(scope, receive)
+            if body is None:
+                too_large = JSONResponse(
+                    {"message": f"request body over {MAX_BODY_BYTES} bytes", "http_status_code":
+                     413, "api_error_code": "invalid_request", "type": "invalid_request"}, 413)
+                await too_large(scope, receive, send)
+                return
+            receive = _replaying(body, receive)
         await super().__call__(scope, receive, send)
+
+
+async def _bounded_body(scope: Scope, receive: Receive) -> bytes | None:
+    """The whole body, or None as soon as it is known to exceed MAX_BODY_BYTES."""
+    for name, value in scope.get("headers", []):
+        if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY_BYTES):
+            return None
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Any:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+class _BadJson(ValueError):
+    pass
+
+
+async def _json_body(request: Request) -> Any:
+    """The body as JSON: finite numbers, integers within int64, or _BadJson saying why."""
+    try:
+        data = json.loads(await request.body(), parse_constant=_no_constant)
+    except RecursionError:
+        raise _BadJson("the JSON is nested too deeply") from None
+    except ValueError as exc:  # also ints over Python's 4300-digit limit
+        raise _BadJson(f"the body is not valid JSON: {exc}") from None
+    _check_numbers(data)
+    return data
+
+
+def _no_constant(name: str) -> float:
+    raise _BadJson(f"{name} is not a JSON number")
+
+
+def _check_numbers(data: Any) -> None:
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INTEGER:
+            raise _BadJson(f"integer {str(item)[:20]}... is out of range (at most 2^63-1)")
+        elif isinstance(item, float) and not (math.isfinite(item) and abs(item) <= MAX_INTEGER):
+            raise _BadJson(f"number {item} is too large (at most 2^63-1)")  # 1e400 reads as inf
 
 
 def error_response(exc: SandboxApiError) -> JSONResponse:
@@ -287,27 +369,45 @@ def _control_routes(sandbox: Sandbox) -> list[Route]:
     async def faults(request: Request) -> Response:
         if request.method == "PUT":
             try:
-                sandbox.faults.configure(FaultConfig.from_dict(await request.json()))
+                sandbox.faults.configure(FaultConfig.from_dict(await _json_body(request)))
             except (FaultConfigError, ValueError) as exc:
                 return JSONResponse({"message": str(exc)}, 400)
         return JSONResponse(sandbox.faults.config.to_dict())
 
     async def clock(request: Request) -> Response:
         if request.method == "POST":
-            body = await request.json()
+            try:
+                body = await _json_body(request)
+            except _BadJson as exc:
+                return JSONResponse({"message": str(exc)}, 400)
             seconds = body.get("advance_seconds") if isinstance(body, dict) else None
-            if not isinstance(seconds, int | float) or seconds < 0:
-                return JSONResponse({"message": "advance_seconds must be a number >= 0"}, 400)
+            room = MAX_CLOCK_OFFSET - sandbox.offset
+            if (not isinstance(seconds, int | float) or isinstance(seconds, bool)
+                    or not 0 <= seconds <= room):
+                return JSONResponse({"message": "advance_seconds must be a number from 0 to "
+                                                f"{room:.0f} (the clock may run at most 100 "
+                                                "years ahead)"}, 400)
             sandbox.offset += seconds
         return JSONResponse({"now": sandbox.now()})
 
     async def seed(request: Request) -> Response:
         try:
-            added = sandbox.store.load_seed(await request.json())
-        except (SeedError, ValueError) as exc:
+            body = await _json_body(request)
+            if not isinstance(body, dict):
+                raise SeedError("a seed is a JSON object with customers/invoices/transactions")
+            added = sandbox.store.load_seed(body)
+        except (SeedError, ValueError, OverflowError) as exc:
             return JSONResponse({"message": str(exc)}, 400)
         return JSONResponse({"added": added})
 
+    if not sandbox.control:
+        async def refused(request: Request) -> Response:
+            return JSONResponse({"message": "the /_sandbox control endpoints are off: they need "
+                                            "no key, and this sandbox listens on a non-loopback "
+                                            "address (serve with --allow-remote-control to turn "
+                                            "them on)"}, 403)
+
+        return [Route("/_sandbox/{rest:path}", refused, methods=["GET", "PUT", "POST"])]
     return [
         Route("/_sandbox/ledger", ledger, methods=["GET"]),
         Route("/_sandbox/faults", faults, methods=["GET", "PUT"]),
@@ -342,11 +442,14 @@ def create_app(
     api_keys: set[str] | None = None,
     clock: Callable[[], float] | None = None,
     site: str = "sandbox-test",
+    control: bool = True,
 ) -> Starlette:
-    """The sandbox as an ASGI app, serving ``/api/v2`` and ``/api/v1`` plus ``/_sandbox/*``."""
+    """The sandbox as an ASGI app, serving ``/api/v2`` and ``/api/v1`` plus ``/_sandbox/*``
+    (``control=False``: those answer 403)."""
     sandbox = Sandbox(
         store, faults or FaultConfig(), api_keys or {DEFAULT_API_KEY}, clock or time.time, site
     )
+    sandbox.control = control
     app = SandboxStarlette(
         routes=_api_routes(sandbox) + _control_routes(sandbox),
         exception_handlers={HTTPException: _http_error, 500: _internal_error},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,12 @@ def sandbox_cli() -> None:
 )
 @click.option("--retry-after/--no-retry-after", default=None, help="Send Retry-After on 429.")
 @click.option("--fault-seed", "seed_value", type=int, help="Seed for the fault dice.")
+@click.option(
+    "--allow-remote-control",
+    is_flag=True,
+    help="Serve /_sandbox/* (seed, clock, faults, ledger; no key needed) on a non-loopback "
+    "--host too. Without it they answer 403 there.",
+)
 def serve(
     host: str,
     port: int,
@@ -72,6 +79,7 @@ def serve(
     config_file: Path | None,
     api_keys: tuple[str, ...],
     seed_value: int | None,
+    allow_remote_control: bool,
     **options: Any,
 ) -> None:
     """Serve the sandbox on HOST:PORT until Ctrl-C.
@@ -90,14 +98,30 @@ def serve(
         if seed_value is not None:
             settings["seed"] = seed_value
         faults = FaultConfig.from_dict(settings)
-        app = build_app(state, seed, faults, set(api_keys) or {DEFAULT_API_KEY})
+        control = allow_remote_control or _loopback(host)
+        app = build_app(state, seed, faults, set(api_keys) or {DEFAULT_API_KEY}, control)
     except (FaultConfigError, SeedError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     base = f"http://{host}:{port}"
     click.echo(f"Chargebee sandbox: {base}/api/v2 (and {base}/api/v1), state {state}")
-    click.echo(
-        f"API key: {sorted(set(api_keys) or {DEFAULT_API_KEY})[0]}"
-        "  (HTTP Basic username, empty password)"
-    )
-    click.echo(f"Inspect: {base}/_sandbox/ledger   Ctrl-C to stop")
+    # The key is never printed (terminal logs and CI output keep it): say where it is instead.
+    where = ("the one given with --api-key" if api_keys else
+             "the sandbox's default key (DEFAULT_API_KEY in batchpay/sandbox/app.py)")
+    click.echo(f"API key: {where}; HTTP Basic username, empty password")
+    if control:
+        click.echo(f"Inspect: {base}/_sandbox/ledger   Ctrl-C to stop")
+    else:
+        click.echo(f"{host} is not a loopback address: /_sandbox/* is off (needs no key); "
+                   "--allow-remote-control turns it on. Ctrl-C to stop")
     run(app, host, port)
+
+
+def _loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 and localhost; 0.0.0.0 and :: (every interface) are not."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

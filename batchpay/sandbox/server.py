@@ -29,11 +29,12 @@ def build_app(
     seed: str | Path | None,
     faults: FaultConfig,
     api_keys: set[str],
+    control: bool = True,
 ) -> Starlette:
     store = SandboxStore(state)
     if seed is not None:
         store.load_seed(load_seed_file(seed))
-    return create_app(store, faults=faults, api_keys=api_keys)
+    return create_app(store, faults=faults, api_keys=api_keys, control=control)
 
 
 def run(app: Starlette, host: str, port: int) -> None:

@@ -7,6 +7,7 @@ WAL mode lets a second process (a later ``batchpay`` run, or an inspecting test)
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +42,8 @@ class SandboxStore:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # owner only, like the journal and the reports (SQLite gives -wal/-shm the same mode)
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         # isolation_level=None: we issue BEGIN/COMMIT ourselves in atomic().
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA busy_timeout = 5000")

@@ -158,7 +158,8 @@ def test_serve_subprocess_answers_and_stops_on_sigint(tmp_path: Path) -> None:
     finally:
         code, out, err = _stop(proc)
     assert code == 0, err
-    assert f"{base}/api/v2" in out and "test_batchpay_sandbox" in out
+    assert f"{base}/api/v2" in out and "API key: the sandbox's default key" in out
+    assert "test_batchpay_sandbox" not in out  # issue 13 item 14: where to find it, not the key
 
     # a second run on the same state sees the first run's payment
     started = time.monotonic()
