@@ -37,8 +37,9 @@ def read(path: str, data: bytes, encoding: str | None) -> tuple[list[Entry], lis
     if not records or not records[0].text.startswith("01,"):
         raise InputError(f"{path}: line 1: a BAI2 file starts with a 01 (file header) record")
     entries: list[Entry] = []
+    notes: list[str] = []
     group_id = group_currency = as_of = account = currency = ""
-    number = 0
+    number = total = 0
     for record, continuation in _with_continuations(records):
         code, _, rest = record.text.partition(",")
         fields = rest.split(",")
@@ -49,13 +50,39 @@ def read(path: str, data: bytes, encoding: str | None) -> tuple[list[Entry], lis
         elif code == "03":
             account, number = _at(fields, 0), 0
             currency = _currency(path, record, _at(fields, 1) or group_currency or "USD")
+            more = [f for r in continuation for f in r.text[3:].split(",")]
+            total = _summary_total([*fields[2:], *more])
         elif code == "16":
             number += 1
             entry = Entry(statement_id=group_id, entry_number=str(number), account=account,
                           booking_date=as_of, currency=currency, line=record.line)  # fmt: skip
             _transaction(path, entry, rest, continuation)
             entries.append(entry)
-    return entries, []
+            total += _whole(_at(fields, 1))
+        elif code == "49" and _whole(_at(fields, 0)) != total:
+            notes.append(
+                f"account {account} (line {record.line}): the 49 trailer's control total is "
+                f"{_at(fields, 0)}, the account's amounts add up to {total}: the totals do not "
+                "reconcile (read anyway)"
+            )
+    return entries, notes
+
+
+def _summary_total(fields: list[str]) -> int:
+    """The sum of an account record's summary amounts: (type, amount, count, funds) groups."""
+    total, i = 0, 0
+    while i + 1 < len(fields):
+        total += _whole(fields[i + 1])
+        funds = fields[i + 3].strip() if i + 3 < len(fields) else ""
+        i += 4 + {"S": 3, "V": 2}.get(funds, 0)
+        if funds == "D" and i < len(fields) and fields[i].strip().isdigit():
+            i += 1 + 2 * int(fields[i])
+    return total
+
+
+def _whole(text: str) -> int:
+    digits = text.strip()
+    return int(digits) if re.fullmatch(r"[+-]?\d+", digits) else 0
 
 
 def _records(text: str) -> list[_Record]:

@@ -179,6 +179,14 @@ def test_natwest_bai2_description_split_mid_word() -> None:
     assert got[4]["remittance_text"].endswith("INTERNATIONAL-5373 CLIENT SECCY AC TFR")
     assert {r["currency"] for r in got} == {"GBP"}
     assert got[0]["account"] == "88888888 600004"
+    assert table(NATWEST).notes == ()  # its 49 trailer (with the 88 summary) reconciles
+
+
+def test_goldman_bai2_trailers_that_do_not_reconcile_are_noted() -> None:
+    notes = table(GOLDMAN).notes
+    assert len(notes) == 2
+    assert notes[0].startswith("account 107049932 (line 22): the 49 trailer's control total is "
+                               "-1260161341762")  # fmt: skip
 
 
 def test_banco_do_brasil_ofx_two_statements_and_a_lying_charset() -> None:

@@ -207,7 +207,7 @@ BAI2 = (
     "16,175,12345,,BREF1,CREF1,Deposit from ACME\n"
     "88,INV-1 and the rest\n"
     "16,475,99,S,10,20,69,BREF2,CREF2,Check paid/\n"
-    "49,12444,4/\n"
+    "49,12544,4/\n"
     "03,222,JPY,,,/\n"
     "16,195,5000,V,240301,1200,BREF3,,Incoming wire/\n"
     "88,REMI: INV-9\n"
@@ -230,6 +230,15 @@ def test_bai2_records_on_one_line_continuations_funds_types_and_currencies(
     assert (got[2]["remittance_text"], got[2]["counterparty_name"]) == ("INV-9", "Payer KK")
     assert got[0]["booking_date"] == "2024-02-29"
     assert detect_format(tmp_path / "x.bai") == "bai2"
+    assert t.notes == ()  # 100 + 123.45 + 0.99 (unsigned) = 125.44; 5000
+
+
+def test_bai2_account_trailer_that_does_not_reconcile_is_noted(tmp_path: Path) -> None:
+    t = read(tmp_path, BAI2.replace("49,12544,4/", "49,12444,4/"), "x.bai")
+    assert t.notes == (
+        "account 111 (line 6): the 49 trailer's control total is 12444, the account's amounts "
+        "add up to 12544: the totals do not reconcile (read anyway)",
+    )
 
 
 def test_bai2_unknown_type_code_points_at_the_record(tmp_path: Path) -> None:
