@@ -259,6 +259,7 @@ def runs(ctx: click.Context, journal: Path | None, job_path: Path | None, limit:
     if ctx.invoked_subcommand is not None:
         return
     from batchpay.history import list_runs
+    from batchpay.report.terminal import terminal_lines
     from batchpay.spec import load_spec
 
     job_name = load_spec(job_path).name if job_path else None
@@ -271,7 +272,7 @@ def runs(ctx: click.Context, journal: Path | None, job_path: Path | None, limit:
         click.echo(f"No runs recorded in {ctx.obj}.")
         return
     for record in records:
-        click.echo(_run_line(record))
+        click.echo(terminal_lines(_run_line(record)))
 
 
 @runs.command(name="show")
@@ -287,12 +288,13 @@ def show_run(journal: Path, run_id: int, as_json: bool) -> None:
       batchpay runs show 3
     """
     from batchpay.history import get_run
+    from batchpay.report.terminal import terminal_lines
 
     record = get_run(journal, run_id)
     if as_json:
         click.echo(json.dumps(_run_json(record), indent=2))
         return
-    click.echo("\n".join(_run_details(record)))
+    click.echo(terminal_lines("\n".join(_run_details(record))))
 
 
 # ----------------------------------------------------------------------------- batchpay init

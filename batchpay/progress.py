@@ -126,6 +126,9 @@ class ProgressPrinter:
         return f"{_SPINNER[self._spin]} {step.label} {seconds:.1f} s{extra}"
 
     def _write(self, line: str, *, final: bool) -> None:
+        from batchpay.report.terminal import terminal_lines
+
+        line = terminal_lines(line)  # step labels name the input file, which may hold ESC
         if self.tty:
             if not final:  # a redrawn line that wrapped could not be redrawn in place
                 line = line[: shutil.get_terminal_size().columns - 1]
