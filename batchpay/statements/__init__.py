@@ -9,7 +9,8 @@ Every reader yields ``Entry`` records with the same fixed fields (``COLUMNS``), 
 them like CSV columns with no separator or date settings: dates are ISO ``YYYY-MM-DD``, amounts
 are signed decimal text with a ``.`` (``-664.05``; negative = money out), never a float.
 Reversals (CAMT ``RvslInd``, MT940 ``RC``/``RD``) are kept apart: they undo an earlier booking
-and must never become incoming payments; the run notes name each one.
+and must never become incoming payments; the run notes name each one. So are CAMT entries not
+booked yet (``Sts`` PDNG, INFO or FUTR, found in camt.052 intraday reports).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class Entry:
     additional_info: str = ""
     line: int = field(default=0, compare=False)  # 1-based file line the entry starts on
     reversal: str = field(default="", compare=False)  # how the file marks it, e.g. RvslInd
+    pending: str = field(default="", compare=False)  # not booked yet, e.g. CAMT Sts PDNG
 
     def cells(self) -> list[str]:
         return [" ".join(value.split()) for value in astuple(self)[: len(COLUMNS)]]
@@ -100,9 +102,10 @@ def read_statement(path: str, data: bytes, fmt: str, encoding: str | None) -> St
 
     readers = {"camt053": camt.read, "mt940": mt940.read, "bai2": bai2.read, "ofx": ofx.read}
     entries, notes = readers[fmt](path, data, encoding)
-    payments = [e for e in entries if not e.reversal]
+    payments = [e for e in entries if not e.reversal and not e.pending]
     reversals = [e for e in entries if e.reversal]
     notes += [_reversal_note(e) for e in reversals]
+    notes += [_pending_note(e) for e in entries if e.pending and not e.reversal]
     notes += _repeated_references(payments)
     return Statement(payments, reversals, notes)
 
@@ -112,6 +115,13 @@ def _reversal_note(entry: Entry) -> str:
     return (
         f"{entry.describe()}: a reversal ({entry.reversal}) of {entry.amount} "
         f"{entry.currency}{ref} undoes an earlier booking; not read as a payment"
+    )
+
+
+def _pending_note(entry: Entry) -> str:
+    return (
+        f"{entry.describe()}: {entry.amount} {entry.currency} is not booked yet "
+        f"({entry.pending}); not read as a payment until a statement books it"
     )
 
 

@@ -15,6 +15,7 @@ from batchpay.errors import InputError
 from batchpay.statements import Entry, decimal_text, signed
 
 _CONTAINERS = {"Stmt": "statement", "Rpt": "report", "Ntfctn": "notification"}
+_NOT_BOOKED = {"PDNG", "INFO", "FUTR"}  # pending, information only, future-dated
 
 
 def read(path: str, data: bytes, encoding: str | None) -> tuple[list[Entry], list[str]]:
@@ -78,6 +79,9 @@ def _entry_base(path: str, ntry: etree._Element, sid: str, number: str, account:
     entry.additional_info = _text(ntry, "AddtlNtryInf")
     if _text(ntry, "RvslInd").lower() in ("true", "1"):
         entry.reversal = "RvslInd=true"
+    status = _text(ntry, "Sts/Cd") or _text(ntry, "Sts")
+    if status in _NOT_BOOKED:
+        entry.pending = f"Sts {status}"
     return entry
 
 
@@ -152,7 +156,7 @@ def _balance_notes(container: etree._Element, entries: list[Entry]) -> list[str]
     closing = balances.get("CLBD")
     if opening is None or closing is None:
         return []
-    moved = sum((Decimal(e.amount) for e in entries), Decimal(0))
+    moved = sum((Decimal(e.amount) for e in entries if not e.pending), Decimal(0))
     if opening + moved == closing:
         return []
     sid = entries[0].statement_id if entries else _text(container, "Id")

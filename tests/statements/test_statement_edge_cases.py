@@ -115,6 +115,17 @@ def test_camt_two_statements_two_currencies_and_a_reversal(tmp_path: Path) -> No
     ]  # fmt: skip
 
 
+def test_camt052_pending_entries_are_not_payments(tmp_path: Path) -> None:
+    pending = ntry("7.00", ref="P").replace("<RvslInd>", "<Sts><Cd>PDNG</Cd></Sts><RvslInd>")
+    report = camt("camt.052.001.08", ntry("1.00") + pending, root="BkToCstmrAcctRpt", box="Rpt")
+    t = read(tmp_path, report)
+    assert [r["amount"] for r in rows(t)] == ["1.00"]
+    assert t.notes == (
+        "line 8 (statement S1, entry 2): 7.00 EUR is not booked yet (Sts PDNG); not read as a "
+        "payment until a statement books it",
+    )
+
+
 def test_camt_balances_that_do_not_reconcile_are_noted_not_refused(tmp_path: Path) -> None:
     balances = ('<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="EUR">10.00</Amt>'
                 "<CdtDbtInd>CRDT</CdtDbtInd></Bal><Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry>"
