@@ -63,6 +63,8 @@ _REFERENCE_WORDS = ("arkistotunnus", "transaction id", "reference", "ref", "fiti
 _INVOICE_WORDS = ("invoice", "viite", "reference", "ref", "rechnung", "factur", "fattura",
                   "description", "text", "memo", "purpose", "verwendungszweck", "descrizione",
                   "viesti", "title", "details")  # fmt: skip
+_TOTAL = re.compile(r"(?i)^(?:totals?|sum|summe|saldo|balance|closing|opening|yhteensä|totale|"
+                    r"gesamt|somme|suma|razem)\b")
 _FLAG_VALUES = {"D", "C", "DR", "CR", "DEBIT", "CREDIT", "S", "H", "+", "-"}
 _DMY = re.compile(r"^(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -225,6 +227,7 @@ class _Sniffed:
     markers: list[str]
     comments: list[str] = field(default_factory=list)
     raw_header: list[str] | None = None  # the header row as written
+    footer: int = 0  # trailing total lines
 
 
 def _sniff(path: Path, fmt: str) -> _Sniffed:
@@ -324,6 +327,14 @@ def _layout(fmt: str, sheet: str | None, encoding: str | None, delimiter: str | 
     first = [cell.strip() for cell in records[start]]
     has_header = not any(_looks_like_value(cell) for cell in first)
     body = records[start + 1 :] if has_header else records[start:]
+    body = [r for r in body if _filled(r)]
+    footer = 0
+    while footer < len(body) and _TOTAL.match(_first_filled(body[len(body) - 1 - footer])):
+        footer += 1
+    if footer:
+        comments.append(f"# skip_footer: {footer} (the last {_rows(footer)} "
+                        f"{_first_filled(body[-footer])[:40]!r}...: totals, not payments)")
+        body = body[:-footer]
     markers = sorted({_first_filled(r) for r in body if _filled(r) == 1 and mode >= 3})
     rows = [r for r in body if _filled(r) >= 2 or (_filled(r) == 1 and mode < 3)]
     if skip:
@@ -339,7 +350,7 @@ def _layout(fmt: str, sheet: str | None, encoding: str | None, delimiter: str | 
     header = _header(first, width) if has_header else None
     return _Sniffed(fmt, sheet, encoding, delimiter, skip, header,
                     [_padded(r, width) for r in rows], markers, comments,
-                    first if has_header else None)  # fmt: skip
+                    first if has_header else None, footer)  # fmt: skip
 
 
 def _rows(n: int) -> str:
@@ -647,6 +658,11 @@ def _money_lines(columns: list[_Column], amount: _AmountRole, currency: str | No
                   f"    debit_column: {_quote(amount.columns[1].name)}"]  # fmt: skip
     else:
         lines.append(f"    column: {_quote(amount.columns[0].name)}")
+        flag = _sign_flag(columns, amount.columns[0])
+        if flag is not None:
+            lines.append(f"    sign_column: {_quote(flag.name)}")
+            shown = ", ".join(sorted({v.upper() for v in flag.values}))
+            notes.append(f'# amount: unsigned; the sign is the flag in "{flag.name}" ({shown})')
     if amount.decimal != ".":
         lines.append(f"    decimal: {_quote(amount.decimal)}")
     if amount.thousands:
@@ -675,6 +691,15 @@ def _money_lines(columns: list[_Column], amount: _AmountRole, currency: str | No
             "with --currency, e.g. --currency EUR"
         )
     return lines + extra
+
+
+def _sign_flag(columns: list[_Column], amount: _Column) -> _Column | None:
+    """A debit/credit flag column (D/C, DR/CR, S/H, +/-) for an amount column with no signs."""
+    if any(v.strip().startswith("-") or v.strip().endswith("-") for v in amount.values):
+        return None
+    return next((c for c in columns if c.index != amount.index and c.values
+                 and {v.strip().upper() for v in c.values} <= _FLAG_VALUES
+                 and len({v.strip().upper() for v in c.values}) >= 2), None)  # fmt: skip
 
 
 def _header_currency(columns: list[_Column]) -> str | None:
@@ -759,6 +784,8 @@ def _input_lines(sniffed: _Sniffed, columns: list[_Column]) -> list[str]:
         lines.append(f"  delimiter: {_quote(sniffed.delimiter)}")
     if sniffed.skip_lines:
         lines.append(f"  skip_lines: {sniffed.skip_lines}")
+    if sniffed.footer:
+        lines.append(f"  skip_footer: {sniffed.footer}")
     if sniffed.header is None:
         names = ", ".join(_quote(c.name) for c in columns)
         lines += ["  header: false", f"  columns: [{names}]"]

@@ -288,3 +288,22 @@ def test_the_onboarding_guide_shows_the_real_preview(tmp_path: Path) -> None:
         assert line in guide, line
     spec = (tmp_path / "lloyds.yaml").read_text(encoding="utf-8")
     assert spec in guide
+
+
+def test_a_sign_flag_column_and_a_total_footer(tmp_path: Path) -> None:
+    text = ("Booking date;Amount;D/C;Text\n"
+            "13.01.2024;1.234,50;C;INV-1\n"
+            "14.01.2024;5,00;D;card\n"
+            "Total;1.229,50;;\n")  # fmt: skip
+    file = write(tmp_path, "f.csv", text)
+    result = init(tmp_path, file, "--currency", "EUR")
+    assert result.exit_code == 0, result.output
+    spec = spec_text(tmp_path)
+    assert "  skip_footer: 1\n" in spec
+    assert "    sign_column: 'D/C'\n" in spec
+    assert "# amount: unsigned; the sign is the flag in \"D/C\" (C, D)" in spec
+    prepared = prepare(load_spec(tmp_path / "job.yaml"), file, tmp_path)
+    assert by_origin(prepared, "amount") == {Origin(2): 123450, Origin(3): -500}
+    assert prepared.table.dropped_notes() == [
+        'line 4 dropped by skip_footer: "Total | 1.229,50"'
+    ]
