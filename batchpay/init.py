@@ -154,8 +154,8 @@ def _invoice_regex(given: str) -> str:
 def _statement_job(name: str, fmt: str, pattern: str | None) -> str:
     sources = ["creditor_reference", "remittance_text", "end_to_end_id", "customer_reference"]
     if pattern:
-        invoice = [f"    columns: [{', '.join(sources)}]   # the first non-empty one",
-                   f"    regex: {_quote(pattern)}"]  # fmt: skip
+        template = " ".join(f"{{{source}}}" for source in sources)
+        invoice = [f"    template: {_quote(template)}", f"    regex: {_quote(pattern)}"]
         invoice_note = f"# invoice_id: the first match of --invoice-pattern in {', '.join(sources)}"
     else:
         invoice = [f"    columns: [{', '.join(sources)}]   # the first non-empty one"]

@@ -307,3 +307,14 @@ def test_a_sign_flag_column_and_a_total_footer(tmp_path: Path) -> None:
     assert prepared.table.dropped_notes() == [
         'line 4 dropped by skip_footer: "Total | 1.229,50"'
     ]
+
+
+def test_a_statement_invoice_pattern_searches_every_reference_field(tmp_path: Path) -> None:
+    file = real("ubs-ch__valid_example_v8.xml")
+    result = init(tmp_path, file, "--invoice-pattern", r"R\d{5}|RF\d+")
+    assert result.exit_code == 0, result.output
+    prepared = prepare(load_spec(tmp_path / "job.yaml"), file, tmp_path)
+    # credit 1 has it in its remittance text, credit 2 as a structured creditor reference
+    assert [r.fields["invoice_id"] for r in prepared.valid] == [
+        "R77561", "RF38000000000000000000552",
+    ]  # fmt: skip
