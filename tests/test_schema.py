@@ -105,3 +105,32 @@ def test_malformed_schema_file(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as raised:
         load_schema("bad.yaml", tmp_path, {})
     assert str(raised.value).startswith(f"{bad}: not a valid pandera schema: ")
+
+
+def _own_schema(tmp_path: Path, checks: str) -> dict[str, object]:
+    (tmp_path / "mine.yaml").write_text(
+        "schema_type: dataframe\napi: pandas\nname: mine\ncolumns:\n  invoice_id:\n"
+        f"    dtype: str\n{checks}", encoding="utf-8")
+    return {**SPEC, "schema": "mine.yaml"}
+
+
+def test_a_schema_regex_runs_in_linear_time(tmp_path: Path) -> None:
+    """Issue 13 item 2: a job's own schema file is spec too; its str_matches / str_contains run
+    on RE2 (Python's re took for ever on these), with failures worded as before."""
+    spec = _own_schema(tmp_path, "    str_matches: '^(\\w+)*$'\n    str_contains: '(x+x+)+y'\n")
+    path = tmp_path / "in.csv"
+    path.write_text("Date,Invoice,Amount\n01/11/2026,INVxxy,1.00\n"
+                    f"01/11/2026,{'I' * 5000}!,1.00\n01/11/2026,{'x' * 5000},1.00\n")
+    result = prepare(parse_spec(spec), path, spec_dir=tmp_path)
+    assert [o.origin.row for o in result.valid] == [2]
+    problems = {o.origin.row: [f.problem for f in o.failures] for o in result.outcomes.values()}
+    assert problems == {3: ["does not have the expected form"] * 2,
+                        4: ["does not have the expected form"]}
+
+
+def test_a_schema_regex_re2_cannot_run_is_refused(tmp_path: Path) -> None:
+    _own_schema(tmp_path, "    str_matches: '^(\\w)\\1$'\n")
+    with pytest.raises(SpecError) as raised:
+        load_schema("mine.yaml", tmp_path, {"invoice_id": "text"})
+    assert str(raised.value).startswith(
+        f"{tmp_path / 'mine.yaml'}: columns.invoice_id.str_matches: regex does not compile: ")
