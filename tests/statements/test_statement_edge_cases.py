@@ -341,3 +341,30 @@ def test_cli_unreadable_statement_is_one_error_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.output.startswith(f"Error: {tmp_path / 'x.xml'}: line 1: not well-formed XML")
     assert "Traceback" not in result.output
+
+
+# --------------------------------------------------------------------------- hostile XML
+
+
+def test_camt_entity_expansion_bomb_is_refused(tmp_path: Path) -> None:
+    levels = ['<!ENTITY e0 "lol">'] + [
+        f'<!ENTITY e{i} "{f"&e{i - 1};" * 10}">' for i in range(1, 10)
+    ]
+    body = camt("camt.053.001.02", ntry("1.00")).replace("<Id>S1</Id>", "<Id>&e9;</Id>")
+    text = body.replace("<Document", f"<!DOCTYPE d [{''.join(levels)}]>\n<Document", 1)
+    with pytest.raises(InputError, match="not well-formed XML"):
+        read(tmp_path, text)
+
+
+def test_camt_external_entities_are_never_read(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET")
+    body = camt("camt.053.001.02", ntry("1.00")).replace("<Id>S1</Id>", "<Id>&x;</Id>")
+    text = body.replace("<Document", f'<!DOCTYPE d [<!ENTITY x SYSTEM "{secret.as_uri()}">]>\n'
+                        "<Document", 1)  # fmt: skip
+    try:
+        t = read(tmp_path, text)
+    except InputError as exc:
+        assert "TOPSECRET" not in str(exc)
+    else:
+        assert "TOPSECRET" not in " ".join(map(str, t.frame.to_numpy().ravel()))
