@@ -236,7 +236,7 @@ class _LiveRun:
         to_send = self._apply_predictions(calls, predictions)
         if self.options.mode != "execute":
             return
-        self._confirm(to_send)
+        self._confirm(to_send, predictions)
         announce(self.options.on_step, "execute", f"Sending {len(to_send):,} calls")
         deadlines = {c.key: _resend_deadline(entries[c.key]) for c in resend}
         await self._execute(to_send, concurrency, predictions, deadlines)
@@ -410,11 +410,17 @@ class _LiveRun:
             _fill_amount(rows, prediction.amount, prediction.currency, "(from the invoice)")
         return to_send
 
-    def _confirm(self, to_send: Sequence[PlannedCall]) -> None:
+    def _confirm(
+        self, to_send: Sequence[PlannedCall], predictions: Mapping[str, Prediction]
+    ) -> None:
         totals: dict[str, int] = {}
         for call in to_send:
-            if call.currency and call.amount is not None:
-                totals[call.currency] = totals.get(call.currency, 0) + call.amount
+            predicted = predictions[call.key]
+            # a call without an amount moves what its invoice says (collect or record in full)
+            currency = call.currency or predicted.currency
+            amount = call.amount if call.amount is not None else predicted.amount
+            if currency and amount is not None:
+                totals[currency] = totals.get(currency, 0) + amount
         categories = [o.outcome.category for o in self.outcomes.values()]
         summary = PlanSummary(
             calls=len(to_send),

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from wf_helpers import SAMPLES, SEED, Workflow, by_row, outcomes, sheet_rows
 
 from batchpay.cli import main
+from batchpay.errors import RunRefused
 from batchpay.records import Outcome
 from batchpay.report.totals import control_totals
+from batchpay.run import PlanSummary, RunOptions, run_job
 from batchpay.sandbox import SandboxStore, load_seed_file
+from batchpay.target import sandbox_target
 
 WOULD_POST, WOULD_FAIL = Outcome.WOULD_POST, Outcome.WOULD_FAIL
 POSTED, FAILED = Outcome.POSTED, Outcome.FAILED
@@ -226,3 +230,22 @@ def test_rows_without_an_amount_are_totalled_with_what_they_move(tmp_path: Path)
                                                               "USD": (1, 12000)}
     assert _totals(close.run("execute").result.outcomes) == {"JPY": (1, 8000),
                                                               "USD": (1, 12000)}
+
+
+def test_the_confirmation_counts_rows_without_an_amount(tmp_path: Path) -> None:
+    """Item 8: the execute prompt's totals left out a collection of the full amount."""
+    wf = _workflow(tmp_path, COLLECT, COLLECT_HEADER + "INV-2302,,USD,,Merchant,x\n"
+                   "INV-2304,75.00,EUR,,Merchant,x\n")
+    seen: list[PlanSummary] = []
+
+    def confirm(summary: PlanSummary) -> bool:
+        seen.append(summary)
+        return False
+
+    options = RunOptions(mode="execute", target=sandbox_target(wf.store),
+                         journal_path=tmp_path / "journal.sqlite", confirm=confirm,
+                         env={"BATCHPAY_OPERATOR": "tests"})
+    with pytest.raises(RunRefused):
+        run_job(COLLECT, wf.data, options)
+    assert seen[0].totals == {"USD": 20000, "EUR": 7500}
+    assert wf.ledger() == []
