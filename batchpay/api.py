@@ -104,10 +104,13 @@ def check_report_destination(report_path: Path | None, reports_dir: Path) -> Non
         if report_path is not None and report_path.is_dir():
             raise RunRefused(f"cannot write the report to {shown}: it is a folder; give a file "
                              "name (nothing was sent)")
+        made = [p for p in (folder, *folder.parents) if not p.exists()]  # removed again below
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=prefix, suffix=".xlsx", dir=folder)
         os.close(fd)
         os.unlink(probe)
+        for created in made:  # a run refused later (a bad spec) leaves nothing behind
+            created.rmdir()
     except OSError as exc:
         raise RunRefused(
             f"cannot write the report to {shown}: {exc.strerror or exc}; choose another "
