@@ -245,7 +245,7 @@ def _refuse_too_many(path: Path, line: int, fields: int, rows: int, cells: int) 
     if fields > MAX_COLUMNS:
         raise InputError(f"{path}: line {line} has {fields:,} fields; batchpay reads at most "
                          f"{MAX_COLUMNS:,} columns (Excel's limit)")  # fmt: skip
-    if rows >= MAX_ROWS:
+    if rows > MAX_ROWS:  # rows read so far, the header included
         raise InputError(f"{path}: line {line}: more than {MAX_ROWS:,} rows; batchpay reads at "
                          "most that many (Excel's limit): split the file")  # fmt: skip
     if cells > MAX_CELLS:
@@ -327,10 +327,26 @@ def _refuse_non_text(path: Path, data: bytes, encoding: str) -> None:
         raise InputError(f"{path}: the file is UTF-16 text; set input.encoding: utf-16")
     nul = data.find(b"\x00")
     if nul >= 0 and not _is_wide(encoding):
+        if wide := _utf16_without_bom(data):
+            raise InputError(f"{path}: the file is UTF-16 text without a byte-order mark; set "
+                             f"input.encoding: {wide}")  # fmt: skip
         line = data.count(b"\n", 0, nul) + 1
         raise InputError(
             f"{path}: line {line} contains NUL bytes; this is a binary file, not CSV text"
         )
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """"utf-16-le" when every other byte is NUL (ASCII text in UTF-16), "utf-16-be" likewise."""
+    sample = data[:4096]
+    first, second = sample[0::2], sample[1::2]
+    if len(second) < 2:
+        return None
+    if second.count(0) >= 0.9 * len(second) and first.count(0) <= 0.1 * len(first):
+        return "utf-16-le"
+    if first.count(0) >= 0.9 * len(first) and second.count(0) <= 0.1 * len(second):
+        return "utf-16-be"
+    return None
 
 
 def _refuse_long_lines(path: Path, data: bytes) -> None:
@@ -519,12 +535,32 @@ def _open_workbook(path: Path) -> Any:
         with path.open("rb") as handle:
             return python_calamine.CalamineWorkbook.from_filelike(handle)
     except python_calamine.PasswordError:
-        raise InputError(f"{path}: the workbook is password-protected") from None
+        raise InputError(_PASSWORD.format(path=path)) from None
     except OSError as exc:
         raise InputError(_os_problem(path, exc)) from None
     except BaseException as exc:
         _reraise_unless_calamine(exc)
+        if _is_encrypted(path):
+            raise InputError(_PASSWORD.format(path=path)) from None
         raise InputError(f"{path}: the workbook cannot be read: {_one_line(exc)}") from None
+
+
+_PASSWORD = "{path}: the workbook is password-protected; save a copy without the password"
+_ENCRYPTED = "EncryptedPackage".encode("utf-16-le")  # the stream of an encrypted xlsx (OLE)
+
+
+def _is_encrypted(path: Path) -> bool:
+    """An xlsx saved with a password is an OLE file holding an EncryptedPackage stream, which
+    calamine only calls "Cannot detect file format"."""
+    if not _head(path, 8).startswith(_OLE):
+        return False
+    tail = b""
+    with path.open("rb") as handle:  # a regular file of at most MAX_FILE_BYTES
+        while chunk := handle.read(2**20):
+            if _ENCRYPTED in tail + chunk:
+                return True
+            tail = chunk[-len(_ENCRYPTED) :]
+    return False
 
 
 def _reraise_unless_calamine(exc: BaseException) -> None:

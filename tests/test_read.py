@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -677,6 +679,98 @@ def test_numbers_past_15_digits_and_error_cells_are_invalid_cells(tmp_path: Path
     }  # the Note column is not read by the job: its errors do not matter
     csv_path = write(tmp_path, "errors.csv", "Ref,Amount\n#N/A,1.00\nErr:502,2.00\nR-3,3.00\n")
     assert sorted(read_table(csv_path, spec()).failures) == [2, 3]
+
+
+def test_only_regular_files_are_read(tmp_path: Path) -> None:
+    # issue 13 item 4: /dev/zero behind a symlink was read until memory ran out.
+    link = tmp_path / "deposits.csv"
+    link.symlink_to("/dev/zero")
+    assert error(link) == (
+        f"{link}: is not a regular file (a device, pipe or socket); batchpay reads files only"
+    )
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    assert "is not a regular file" in error(fifo)  # refused before open, which would block
+    big = tmp_path / "big.xlsx"
+    with big.open("wb") as handle:
+        handle.truncate(read.MAX_FILE_BYTES + 2**20)  # sparse: no disk used
+    assert error(big) == f"{big}: the file is 501 MB; batchpay reads files up to 500 MB"
+
+
+def test_columns_past_excels_limit_are_refused_and_messages_stay_short(tmp_path: Path) -> None:
+    # issue 13 item 5: 20,000 columns ended in a traceback; the missing-column error was one
+    # 189,099-character line.
+    wide = write(tmp_path, "wide.csv", ",".join(f"C{i}" for i in range(20_000)) + "\n1\n")
+    assert error(wide) == (
+        f"{wide}: line 1 has 20,000 fields; batchpay reads at most 16,384 columns (Excel's limit)"
+    )
+    many = write(tmp_path, "many.csv", ",".join(f"C{i}" for i in range(16_000)) + "\n1\n")
+    message = error(many, required_columns=["Amount"])
+    assert len(message) < 600
+    assert message.endswith('"C28", "C29", … (16,000 columns in all)')
+
+
+def test_blank_rows_are_passed_over_while_reading(tmp_path: Path) -> None:
+    # issue 13 item 3: 20 MB of blank lines took 3.8 GB; 10 MB of ",,,," rows 613 MB. Memory is
+    # measured in a fresh process (ru_maxrss), before and after reading.
+    path = tmp_path / "blank.csv"
+    path.write_text("Date,Amount\n" + "\n" * 1_000_000 + ",\n" * 1_000_000 + "01/01/2024,1.00\n")
+    script = (
+        "import resource, sys\n"
+        "from batchpay.read import read_table\n"
+        "from batchpay.spec import InputSpec\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "table = read_table(sys.argv[1], InputSpec())\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(len(table.frame), (after - before) // 1024)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True,
+                          text=True, check=True, timeout=300)  # fmt: skip
+    rows_read, grown_mb = map(int, done.stdout.split())
+    assert rows_read == 1
+    assert grown_mb < 100, f"{grown_mb} MB for 2,000,000 blank rows (385 MB before the fix)"
+
+
+def test_sheet_extent_is_checked_before_calamine_allocates_it(tmp_path: Path) -> None:
+    # issue 13 item 1: one value at XFD1048576 aborted the process (a 512 GB allocation).
+    path = tmp_path / "far.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Date", "Amount"])
+    sheet.append(["01/01/2024", 1.5])
+    sheet["AB500000"] = "x"  # 500,000 rows x 28 columns: past 10,000,000 cells
+    book.save(path)
+    assert error(path) == (
+        f'{path}: sheet "Sheet" spans 500,000 rows x 28 columns (to AB500000); batchpay reads '
+        "at most 10,000,000 cells: delete the stray cells far from the data, or save the data "
+        "to a new sheet"
+    )
+    sheet["AB500000"] = None
+    sheet["Z300000"] = "x"  # 7,800,000 cells: read (and the stray cell is named)
+    book.save(path)
+    assert 'sheet "Sheet" row 300000 has 26 fields' in error(path)
+
+
+def test_rows_and_columns_past_excels_limits_in_a_sheet_are_refused(tmp_path: Path) -> None:
+    # A hand-written ref can point past Excel's last row or column; calamine would allocate it.
+    source = tmp_path / "source.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Date", "Amount"])
+    sheet["A5"] = "far"
+    book.save(source)
+    for ref, message in (("A2000000", "has 2,000,000 rows; batchpay reads at most 1,048,576"),
+                         ("ZZZ1", "has 18,278 columns; batchpay reads at most 16,384")):
+        path = tmp_path / f"{ref}.xlsx"
+        with zipfile.ZipFile(source) as original, zipfile.ZipFile(path, "w") as edited:
+            for info in original.infolist():
+                data = original.read(info)
+                if info.filename == "xl/worksheets/sheet1.xml":
+                    data = data.replace(b'r="A5"', f'r="{ref}"'.encode())
+                edited.writestr(info, data)
+        assert error(path) == f'{path}: sheet "Sheet" {message} (Excel\'s limit)'
 
 
 # ------------------------------------------------------------------------------- performance

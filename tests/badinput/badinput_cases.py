@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from badinput_files import (
     HEADER,
     csv_text,
     empty_xlsx,
+    encrypted_xlsx,
     error_cells_xlsx,
     far_cell_xlsx,
     garbage,
@@ -119,6 +121,16 @@ def writer(make: Callable[[], bytes]) -> Callable[[Path], None]:
     return write
 
 
+def sparse(path: Path, size: int) -> None:
+    """A file of ``size`` bytes that uses no disk."""
+    with path.open("wb") as handle:
+        handle.truncate(size)
+
+
+def wide_header(columns: int) -> tuple[str, ...]:
+    return tuple(f"C{i}" for i in range(columns))
+
+
 def with_integer_field(spec: Spec) -> Spec:
     spec["fields"]["sequence"] = {"column": "Reference", "type": "integer"}
     return spec
@@ -160,6 +172,15 @@ CASES: list[Case] = [
          "{input}: line 4 is not valid utf-8 (byte 0xc9)"),
     Case("utf16-file-read-as-utf8", "deposits.csv", GOOD.decode().encode("utf-16"), 2,
          "{input}: the file is UTF-16 text; set input.encoding: utf-16"),
+    # issue 13 item 10: UTF-16LE without a BOM was called "a binary file".
+    Case("utf16le-without-bom", "deposits.csv", GOOD.decode().encode("utf-16-le"), 2,
+         "{input}: the file is UTF-16 text without a byte-order mark; set input.encoding: "
+         "utf-16-le"),
+    Case("utf16le-without-bom-declared", "deposits.csv", GOOD.decode().encode("utf-16-le"), 0,
+         "2 rows", posted=2, spec=setting("input.encoding", "utf-16-le")),
+    # issue 13 item 10: the password message never fired ("Cannot detect file format").
+    Case("password-protected-xlsx", "deposits.xlsx", writer(encrypted_xlsx), 2,
+         "{input}: the workbook is password-protected; save a copy without the password"),
     Case("wrong-encoding-declared", "deposits.csv", GOOD, 2,
          "{input}: line 3 is not valid utf-16-le", spec=setting("input.encoding", "utf-16-le")),
     Case("unknown-encoding-declared", "deposits.csv", GOOD, 2,
@@ -234,6 +255,27 @@ CASES: list[Case] = [
     Case("sheet-number-out-of-range", "deposits.xlsx", xlsx_bytes([GOOD_ROW]), 2,
          "{input}: no sheet number 3 (0-based); the workbook has 1",
          spec=setting("input.sheet", 3)),
+    # issue 13 item 4: read until memory ran out, then a MemoryError traceback.
+    Case("dev-zero-through-a-symlink", "deposits.csv", lambda path: path.symlink_to("/dev/zero"),
+         2, "{input}: is not a regular file (a device, pipe or socket)",
+         tags=frozenset({"subprocess"})),
+    Case("named-pipe", "deposits.csv", os.mkfifo, 2,
+         "{input}: is not a regular file (a device, pipe or socket)"),
+    Case("workbook-over-500-mb", "deposits.xlsx", lambda path: sparse(path, 501 * 2**20), 2,
+         "{input}: the file is 501 MB; batchpay reads files up to 500 MB"),
+    # issue 13 item 5: "Invalid column index 18279" traceback; a 189,099-character message.
+    Case("20000-columns", "deposits.csv", csv_text([GOOD_ROW], header=wide_header(20_000)).encode(),
+         2, "{input}: line 1 has 20,000 fields; batchpay reads at most 16,384 columns"),
+    Case("16000-columns-none-the-job-reads", "deposits.csv",
+         csv_text([GOOD_ROW], header=wide_header(16_000)).encode(), 2,
+         '"C28", "C29", … (16,000 columns in all)'),
+    # issue 13 item 3: 20 MB of blank lines took 3.8 GB; 10 MB of ",,,," rows 613 MB.
+    Case("20-mb-of-blank-lines", "deposits.csv", GOOD + b"\n" * 20 * 2**20, 0, "2 rows",
+         posted=2, tags=frozenset({"slow"})),
+    Case("10-mb-of-comma-rows", "deposits.csv", GOOD + b",,,,\n" * 2 * 2**20, 0, "2 rows",
+         posted=2, tags=frozenset({"slow"})),
+    Case("csv-over-1048576-rows", "deposits.csv", GOOD + b"1,2\n" * 2**20, 2,
+         "{input}: line 1048578: more than 1,048,576 rows", tags=frozenset({"slow"})),
     # issue 13 item 1: one value at XFD1048576 made calamine ask for 512 GB and abort (exit 134).
     Case("xlsx-cell-at-XFD1048576", "deposits.xlsx", far_cell_xlsx(), 2,
          '{input}: sheet "Sheet1" spans 1,048,576 rows x 16,384 columns (to XFD1048576); '

@@ -183,6 +183,15 @@ def error_cells_xlsx(rows: Sequence[Sequence[object]], errors: dict[str, str]) -
     return out.getvalue()
 
 
+def encrypted_xlsx(password: str = "secret") -> bytes:
+    """A real password-protected .xlsx, as Excel saves one (msoffcrypto-tool, test extra)."""
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    out = io.BytesIO()
+    OOXMLFile(io.BytesIO(xlsx_bytes([GOOD_ROW]))).encrypt(password, out)
+    return out.getvalue()
+
+
 def truncated(data: bytes, keep: float = 0.5) -> bytes:
     return data[: int(len(data) * keep)]
 

@@ -9,6 +9,7 @@ real process, to prove no traceback reaches stderr.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -31,10 +32,15 @@ TERMINAL_CONTROLS = frozenset("\x1b\x07\x9b\u202a\u202b\u202c\u202d\u202e\u2066\
 SEED_INVOICE = re.compile(r"^INV-10[0-2][0-9]$")  # the only ids a write may ever reach
 
 
+SLOW = [pytest.mark.slow,
+        pytest.mark.skipif(os.environ.get("BATCHPAY_SLOW") != "1", reason="set BATCHPAY_SLOW=1")]
+
+
 def params(cases: list[Case]) -> list[object]:
     return [
-        pytest.param(case, id=case.name, marks=[pytest.mark.xfail(strict=True, reason=case.xfail)]
-                     if case.xfail else [])
+        pytest.param(case, id=case.name, marks=(
+            [pytest.mark.xfail(strict=True, reason=case.xfail)] if case.xfail else [])
+            + (SLOW if "slow" in case.tags else []))
         for case in cases
     ]  # fmt: skip
 
