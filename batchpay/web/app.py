@@ -105,12 +105,12 @@ class Web:
         html = self.templates.get_template(template).render(
             user=self.user(request), csrf=session["csrf"], path=request.url.path, **context)
         response = HTMLResponse(html, status_code=status)
-        self.set_session(response, session)
+        self.set_session(response, session, request.url.scheme == "https")
         return response
 
-    def set_session(self, response: Response, session: dict[str, Any]) -> None:
+    def set_session(self, response: Response, session: dict[str, Any], https: bool) -> None:
         response.set_cookie(SESSION_COOKIE, self.signer.dump(session), httponly=True,
-                            samesite="strict", secure=self.secure_cookies, path="/")
+                            samesite="strict", secure=self.secure_cookies or https, path="/")
 
     def refuse(self, request: Request, message: str, status: int) -> HTMLResponse:
         return self.page(request, "error.html", status=status, message=message)
@@ -198,7 +198,8 @@ async def signin_page(web: Web, request: Request) -> Response:
     response = RedirectResponse(next_page, 303)
     session_id = secrets.token_urlsafe(24)
     web.store.add_session(session_id, found[0].name)
-    web.set_session(response, {"sid": session_id, "csrf": new_csrf_token()})
+    web.set_session(response, {"sid": session_id, "csrf": new_csrf_token()},
+                    request.url.scheme == "https")
     return response
 
 
@@ -214,7 +215,7 @@ async def signout(web: Web, request: Request, user: User, form: FormData | None)
     web.store.audit(user.name, "sign out")
     web.store.end_sessions(session_id=str(web.session(request).get("sid")))
     response = RedirectResponse("/signin", 303)
-    web.set_session(response, {"csrf": new_csrf_token()})
+    web.set_session(response, {"csrf": new_csrf_token()}, request.url.scheme == "https")
     return response
 
 

@@ -237,8 +237,18 @@ class Runs:
         """Re-check, then start the execute in the background. Returns the rows whose predicted
         outcome changed since approval (then the approval is void and nothing starts)."""
         run = self._run(run_id)
-        if run["state"] not in ("approved", "stopped"):
-            raise WebError(f"run {run_id} is {run['state']}; only an approved run executes", 409)
+        # Claimed in one UPDATE: a double click or a second person cannot start it twice.
+        if not self.store.claim_run(run_id, ("approved", "stopped"), "checking"):
+            state = self._run(run_id)["state"]
+            raise WebError(f"run {run_id} is {state}; only an approved run executes", 409)
+        try:
+            return self._recheck_and_start(run, user)
+        except BaseException:
+            self.store.update_run(run_id, state=run["state"])
+            raise
+
+    def _recheck_and_start(self, run: dict[str, Any], user: str) -> list[dict[str, Any]]:
+        run_id = run["id"]
         approval = self.valid_approval(run)
         if approval is None:
             raise WebError(f"run {run_id} has no valid approval", 409)

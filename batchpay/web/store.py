@@ -142,6 +142,14 @@ class Store:
         with self._tx() as db:
             db.execute(f"UPDATE runs SET {sets} WHERE id = ?", (*values.values(), run_id))
 
+    def claim_run(self, run_id: int, states: Sequence[str], new_state: str) -> bool:
+        """Move the run to ``new_state`` if it is in one of ``states``; False if it was not."""
+        marks = ", ".join("?" for _ in states)
+        with self._tx() as db:
+            cursor = db.execute(f"UPDATE runs SET state = ? WHERE id = ? AND state IN ({marks})",
+                                (new_state, run_id, *states))
+            return cursor.rowcount == 1
+
     def run(self, run_id: int) -> dict[str, Any] | None:
         row = self._one("SELECT * FROM runs WHERE id = ?", (run_id,))
         return _run_dict(row) if row else None

@@ -100,13 +100,10 @@ def test_sign_in_sets_a_signed_httponly_samesite_strict_cookie(site: Site) -> No
     assert client.get("/").status_code == 200
 
 
-def test_the_cookie_is_secure_when_served_over_https(tmp_path: Path) -> None:
-    from batchpay.web import create_app
-
-    app = create_app(make_site(tmp_path).settings, secure_cookies=True)
+def test_the_cookie_is_secure_when_served_over_https(site: Site) -> None:
     from starlette.testclient import TestClient
 
-    response = TestClient(app, base_url="https://testserver").get("/signin")
+    response = TestClient(site.app, base_url="https://testserver").get("/signin")
     assert "Secure" in response.headers["set-cookie"]
 
 
@@ -269,6 +266,15 @@ def test_a_second_execute_for_the_site_is_refused_while_one_runs(site: Site) -> 
     assert response.status_code == 409
     assert "another execute for site sandbox is running" in response.text
     assert site.web.store.run(run_id)["state"] == "approved"
+    assert _ledger(site) == []
+
+
+def test_a_run_being_checked_or_executed_cannot_be_started_again(site: Site) -> None:
+    run_id = _approved_run(site)
+    site.web.store.update_run(run_id, state="checking")  # as during another click's re-check
+    response = _execute(site, run_id)
+    assert response.status_code == 409 and "is checking" in response.text
+    assert site.web.store.run(run_id)["state"] == "checking"
     assert _ledger(site) == []
 
 
