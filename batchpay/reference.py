@@ -33,6 +33,7 @@ from batchpay.spec import (
     ACTIONS,
     REQUIRED_PARAMS,
     ActionSpec,
+    ApprovalSpec,
     Condition,
     ConstParam,
     FieldSpec,
@@ -56,6 +57,7 @@ SECTIONS: tuple[tuple[str, str, type[BaseModel]], ...] = (
     ("routes[].when", "routes[].when", Condition),
     ("Constant parameter values", "action.params.<param>", ConstParam),
     ("site", "site", SiteSpec),
+    ("approval", "approval", ApprovalSpec),
 )
 
 CONST_DESCRIPTIONS = {"const": "The value sent for this parameter, whatever the row holds."}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import re
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,7 +22,12 @@ from batchpay.chargebee.client import base_url_for
 from batchpay.chargebee.errors import ConfigError
 from batchpay.dates import check_format
 from batchpay.errors import SpecError
-from batchpay.money import UnknownCurrency, currency_exponent, declare_currency
+from batchpay.money import (
+    UnknownCurrency,
+    currency_exponent,
+    declare_currency,
+    to_minor_units,
+)
 from batchpay.patterns import compile_pattern
 
 ActionName = Literal[
@@ -486,6 +492,39 @@ class RouteSpec(_Model):
     action: ActionSpec
 
 
+class ApprovalSpec(_Model):
+    """When ``batchpay web`` needs a second person to approve a run before it executes."""
+
+    required_above: dict[str, str] | None = Field(
+        None,
+        description="Currency code -> amount, e.g. {USD: '10000.00'}: a run whose would-post "
+        "total in every currency is at most its amount is approved without a second person; "
+        "a currency not listed always needs one. Default: every run needs approval.",
+    )
+
+    @field_validator("required_above", mode="before")
+    @classmethod
+    def _amounts(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        checked = {}
+        for code, amount in value.items():
+            currency_exponent(str(code))  # UnknownCurrency names the code
+            text = str(amount).strip()
+            try:
+                to_minor_units(Decimal(text), str(code))
+            except (InvalidOperation, ValueError) as exc:
+                raise ValueError(f"{code}: {text!r} is not an amount of {code} ({exc})") from None
+            checked[str(code).strip().upper()] = text
+        return checked
+
+    def thresholds_minor(self) -> dict[str, int] | None:
+        """The thresholds in minor units, or None when every run needs approval."""
+        if self.required_above is None:
+            return None
+        return {c: to_minor_units(Decimal(a), c) for c, a in self.required_above.items()}
+
+
 class SiteSpec(_Model):
     """Where calls go. With no site and no base_url, the built-in sandbox is used."""
 
@@ -536,6 +575,10 @@ class JobSpec(_Model):
     )
     journal: str | None = Field(
         None, description="Journal file (SQLite); default reports/batchpay-journal.sqlite."
+    )
+    approval: ApprovalSpec = Field(
+        default_factory=lambda: ApprovalSpec(),  # type: ignore[call-arg]
+        description="batchpay web: when a run needs a second person's approval.",
     )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -29,6 +29,7 @@ from batchpay.spec import JobSpec
 from .store import Store
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+THRESHOLD_APPROVER = "(below threshold)"
 _SNIFF = {
     "xlsx": (b"PK\x03\x04",),
     "ods": (b"PK\x03\x04",),
@@ -210,6 +211,25 @@ class Runs:
                            "a dry run", 409)
         self.store.update_run(run_id, state="pending", message="")
         self.store.audit(user, "request approval", run_id)
+        below = self._below_threshold(run)
+        if below:
+            binding = (run["file_sha256"], run["spec_sha256"], run["dry_hash"])
+            self.store.add_approval(run_id, THRESHOLD_APPROVER, "approved", below, binding)
+            self.store.update_run(run_id, state="approved")
+            self.store.audit(THRESHOLD_APPROVER, "approve", run_id, below)
+
+    def _below_threshold(self, run: dict[str, Any]) -> str:
+        """Why the run needs no second person (the job's approval.required_above), else ''."""
+        spec = self.job(run["job"]).spec
+        limits = spec.approval.thresholds_minor() if spec is not None else None
+        if limits is None:
+            return ""
+        totals = {c: int(v) for c, v in run["dry_summary"]["to_post"]["totals"].items()}
+        if any(c not in limits or v > limits[c] for c, v in totals.items()):
+            return ""
+        shown = ", ".join(f"{format_amount(v, c)} {c}" for c, v in sorted(totals.items()))
+        return (f"would post {shown or 'nothing'}: within the job's approval.required_above, "
+                "so no second approver is needed")
 
     def decide(self, run_id: int, user: str, decision: str, comment: str) -> None:
         run = self._run(run_id)

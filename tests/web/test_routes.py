@@ -519,3 +519,24 @@ def test_a_new_password_signs_the_user_out_everywhere(site: Site) -> None:
               {"name": "pat", "role": "preparer", "password": "a brand new password"})
     assert ok.status_code == 303
     assert client.get("/").status_code == 303
+
+
+def test_a_run_within_the_jobs_approval_thresholds_needs_no_second_person(site: Site) -> None:
+    spec = site.settings.jobs_dir / "bank-deposits" / "job.yaml"
+    limits = "{USD: '1475.00', EUR: 1299.99, GBP: 2000, JPY: 150000, KWD: '12.345'}"
+    spec.write_text(spec.read_text() + f"\napproval: {{required_above: {limits}}}\n")
+    run_id = _pending_run(site)
+    run = site.web.store.run(run_id)
+    assert run["state"] == "approved"
+    assert site.web.store.approvals(run_id)[0]["approver"] == "(below threshold)"
+    assert _execute(site, run_id, user="pat").status_code == 303
+    assert site.web.store.run(run_id)["state"] == "executed"
+
+
+def test_a_run_above_a_threshold_still_needs_an_approver(site: Site) -> None:
+    spec = site.settings.jobs_dir / "bank-deposits" / "job.yaml"
+    limits = "{USD: '1474.99', EUR: 1299.99, GBP: 2000, JPY: 150000, KWD: '12.345'}"
+    spec.write_text(spec.read_text() + f"\napproval: {{required_above: {limits}}}\n")
+    run_id = _pending_run(site)
+    assert site.web.store.run(run_id)["state"] == "pending"
+    assert site.web.store.approvals(run_id) == []
