@@ -48,6 +48,7 @@ _NARROW = 26  # columns below _WIDE's reach
 _ODS = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 _ODS_OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
 _ODS_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+_ODS_CALC = "{urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0}"
 
 
 @dataclass
@@ -208,6 +209,7 @@ def _ods_row(element: Element, row: int, extent: Extent) -> int:
     repeats = int(element.get(f"{_ODS}number-rows-repeated", "1"))
     column = 0
     filled = 0
+    errors: list[tuple[int, str]] = []  # (0-based column, "#N/A"): calamine reads them as ""
     for cell in element:
         times = int(cell.get(f"{_ODS}number-columns-repeated", "1"))
         column += times
@@ -216,6 +218,9 @@ def _ods_row(element: Element, row: int, extent: Extent) -> int:
                 raise InputError(f"a cell with a value is repeated {times:,} times "
                                  f"(table:number-columns-repeated) in row {row + 1}")
             filled = column
+            if cell.get(f"{_ODS_CALC}value-type") == "error":
+                text = "".join("".join(p.itertext()) for p in cell.iter(f"{_ODS_TEXT}p"))
+                errors += [(c, text.strip() or "#ERROR!") for c in range(column - times, column)]
     if filled:
         if repeats > MAX_REPEATS:
             raise InputError(f"row {row + 1} is repeated {repeats:,} times "
@@ -223,6 +228,8 @@ def _ods_row(element: Element, row: int, extent: Extent) -> int:
                              f"at most {MAX_REPEATS:,} times")  # fmt: skip
         extent.rows = row + repeats
         extent.columns = max(extent.columns, filled)
+        for number in range(row + 1, row + repeats + 1) if errors else ():
+            extent.errors.update({(number, c): text for c, text in errors})
     return row + repeats
 
 

@@ -773,6 +773,61 @@ def test_rows_and_columns_past_excels_limits_in_a_sheet_are_refused(tmp_path: Pa
         assert error(path) == f'{path}: sheet "Sheet" {message} (Excel\'s limit)'
 
 
+def ods(path: Path, rows_xml: str) -> Path:
+    """An .ods whose one sheet "Sheet1" has ``rows_xml`` (table-row elements)."""
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+        ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+        ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+        ' xmlns:calcext="urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0"'
+        ' office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Sheet1">'
+        f"{rows_xml}</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet",
+                         compress_type=zipfile.ZIP_STORED)  # fmt: skip
+        archive.writestr("META-INF/manifest.xml", (
+            '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+            'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" '
+            'manifest:version="1.2"><manifest:file-entry manifest:full-path="/" '
+            'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+            '<manifest:file-entry manifest:full-path="content.xml" '
+            'manifest:media-type="text/xml"/></manifest:manifest>'))
+        archive.writestr("content.xml", content)
+    return path
+
+
+def text_cell(text: str, repeat: int = 1) -> str:
+    attribute = f' table:number-columns-repeated="{repeat}"' if repeat > 1 else ""
+    return (f'<table:table-cell office:value-type="string"{attribute}><text:p>{text}</text:p>'
+            "</table:table-cell>")  # fmt: skip
+
+
+def test_ods_error_cells_and_repeats(tmp_path: Path) -> None:
+    # Error cells as LibreOffice writes them (=NA(), =1/0): calamine reads them as "".
+    error_cell = ('<table:table-cell table:formula="of:=NA()" office:value-type="string" '
+                  'office:string-value="" calcext:value-type="error"><text:p>#N/A</text:p>'
+                  "</table:table-cell>")  # fmt: skip
+    header = f"<table:table-row>{text_cell('Ref')}{text_cell('Amount')}</table:table-row>"
+    padding = ('<table:table-row table:number-rows-repeated="1048570"><table:table-cell '
+               'table:number-columns-repeated="1024"/></table:table-row>')  # LibreOffice's
+    path = ods(tmp_path / "errors.ods", header + f"<table:table-row>{error_cell}"
+               f"{text_cell('1.00')}</table:table-row>" + padding)  # fmt: skip
+    table = read_table(path, spec())
+    assert rows(table) == [(2, ["#N/A", "1.00"])]
+    assert [f.problem for f in table.failures[2]] == ["is a spreadsheet error"]
+    wide = ods(tmp_path / "wide.ods", header + f"<table:table-row>{text_cell('x', 5000)}"
+               "</table:table-row>")  # fmt: skip
+    assert error(wide) == (
+        f'{wide}: sheet "Sheet1": a cell with a value is repeated 5,000 times '
+        "(table:number-columns-repeated) in row 2"
+    )
+    few = ods(tmp_path / "few.ods", header + '<table:table-row table:number-rows-repeated="3">'
+              f"{text_cell('R')}{text_cell('2.00')}</table:table-row>")  # fmt: skip
+    assert rows(read_table(few, spec())) == [(n, ["R", "2.00"]) for n in (2, 3, 4)]
+
+
 # ------------------------------------------------------------------------------- performance
 
 
