@@ -52,6 +52,7 @@ class RunReport:
     path: Path  # the .xlsx workbook; the JSON summary sits beside it
     summary: dict[str, Any] = field(default_factory=dict)  # the JSON summary's content
     run_id: int | None = None  # in the journal's run history (``batchpay runs``)
+    history_error: str | None = None  # why the run could not be recorded there (it still ran)
     # Set when the workbook could not be written after the run: why, and ``path`` is then the
     # rescue JSON (summary and one line per row) written wherever that worked.
     problem: str | None = None
@@ -90,8 +91,12 @@ def run_and_report(
     for written in (path, path.with_suffix(".json")):
         os.chmod(written, 0o600)  # reports hold customers' payment data: owner only
     journal = journal_path(load_spec(spec_path), options.journal_path)
-    run_id = record_run(journal, summary, input_path, path, exit_code(result))
-    return RunReport(result=result, path=path, summary=summary, run_id=run_id)
+    report = RunReport(result=result, path=path, summary=summary)
+    try:
+        report.run_id = record_run(journal, summary, input_path, path, exit_code(result))
+    except BatchpayError as exc:  # the run is done and reported: a history problem is a warning
+        report.history_error = str(exc)
+    return report
 
 
 def check_report_destination(report_path: Path | None, reports_dir: Path) -> None:

@@ -369,6 +369,9 @@ def _with_progress(printer: ProgressPrinter, verbose: bool,
     try:
         report = work()
         failed = False
+        if report.history_error:
+            click.echo(f"Warning: this run is not in the history: {report.history_error}",
+                       err=True)
         return report
     finally:
         printer.close(failed=failed)

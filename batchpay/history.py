@@ -102,15 +102,17 @@ def _record(row: tuple[Any, ...]) -> RunRecord:
 def _open(journal: Path, *, create: bool) -> Iterator[sqlite3.Connection]:
     if not create and not journal.is_file():
         raise BatchpayError(f"no journal at {journal}: no run has been recorded there")
-    if create and not journal.exists():
-        journal.parent.mkdir(parents=True, exist_ok=True)
-        os.close(os.open(journal, os.O_CREAT | os.O_RDWR, 0o600))  # owner only
     try:
+        if create and not journal.exists():
+            journal.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(journal, os.O_CREAT | os.O_RDWR, 0o600))  # owner only
         db = sqlite3.connect(journal, isolation_level=None, timeout=30)
-        db.executescript(_SCHEMA)
-    except sqlite3.DatabaseError as exc:
-        raise BatchpayError(f"{journal}: cannot read the run history ({exc})") from None
+    except (OSError, sqlite3.Error) as exc:
+        raise BatchpayError(f"{journal}: cannot open the run history ({exc})") from None
     try:
+        db.executescript(_SCHEMA)
         yield db
+    except sqlite3.Error as exc:
+        raise BatchpayError(f"{journal}: cannot use the run history ({exc})") from None
     finally:
         db.close()

@@ -101,3 +101,12 @@ def test_unknown_run_is_one_error_line(work: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: no run 7 in reports/batchpay-journal.sqlite")
     assert "Traceback" not in result.output
+
+
+def test_a_history_that_cannot_be_written_is_a_warning_not_a_failed_run(work: Path) -> None:
+    (work / "not-a-folder").write_text("x", encoding="utf-8")
+    result = dry_run("--journal", "not-a-folder/journal.sqlite")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith('Dry run of "deposits.csv"')
+    assert "Warning: this run is not in the history: not-a-folder/journal.sqlite: cannot " \
+        "open the run history" in result.stderr
