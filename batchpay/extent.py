@@ -60,11 +60,14 @@ class Extent:
     errors: dict[tuple[int, int], str] = field(default_factory=dict)  # (row, 0-based col)
 
 
-def check_sheet(path: Path, fmt: str, sheet: str) -> Extent:
-    """Refuse a sheet whose extent is absurd; return its extent and error cells."""
+def check_sheet(path: Path, sheet: str) -> Extent:
+    """Refuse a sheet of a zipped workbook (xlsx or ods, told by its members, as calamine
+    does) whose extent is absurd; return its extent and error cells."""
     try:
         with zipfile.ZipFile(path) as archive:
-            extent = _ods(archive, sheet) if fmt == "ods" else _xlsx(archive, sheet)
+            names = set(archive.namelist())
+            ods = "content.xml" in names and "xl/workbook.xml" not in names
+            extent = _ods(archive, sheet) if ods else _xlsx(archive, sheet)
     except (zipfile.BadZipFile, OSError, KeyError, RuntimeError, SyntaxError, ValueError):
         return Extent()  # calamine reports what is wrong with the file in its own words
     except InputError as exc:

@@ -442,10 +442,11 @@ def _sheet_records(path: Path, spec: InputSpec, fmt: str, *, keep_blank: bool = 
     workbook = _open_workbook(path)
     names = list(workbook.sheet_names)
     name = _sheet_name(path, spec.sheet, names)
-    errors = check_sheet(path, fmt, name).errors if fmt != "xls" else {}
+    zipped = _head(path, 4).startswith(_ZIP)  # by content: input.format may name another
+    errors = check_sheet(path, name).errors if zipped else {}
     try:
         sheet = workbook.get_sheet_by_name(name)
-        if fmt == "xls" and sheet.end is not None:  # the format caps it at 65,536 x 256
+        if not zipped and sheet.end is not None:  # xls: the format caps it at 65,536 x 256
             refuse_extent(path, name, sheet.end[0] + 1, sheet.end[1] + 1)
         rows = sheet.to_python(skip_empty_area=False)
     except InputError:

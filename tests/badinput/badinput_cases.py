@@ -280,6 +280,12 @@ CASES: list[Case] = [
     Case("xlsx-cell-at-XFD1048576", "deposits.xlsx", far_cell_xlsx(), 2,
          '{input}: sheet "Sheet1" spans 1,048,576 rows x 16,384 columns (to XFD1048576); '
          "batchpay reads at most 10,000,000 cells", tags=frozenset({"subprocess"})),
+    Case("xlsx-cell-at-XFD1048576-named-ods", "deposits.ods", far_cell_xlsx(), 2,
+         '{input}: sheet "Sheet1" spans 1,048,576 rows x 16,384 columns',
+         spec=setting("input.format", "ods")),
+    Case("xlsx-cell-at-XFD1048576-named-xls", "deposits.xls", far_cell_xlsx(), 2,
+         '{input}: sheet "Sheet1" spans 1,048,576 rows x 16,384 columns',
+         spec=setting("input.format", "xls")),
     # issue 13 item 3: a 1 KB ODS whose data row is repeated a million times.
     Case("ods-row-repeated-a-million-times", "deposits.ods",
          ods_bytes([HEADER, GOOD_ROW], repeat_last=1_000_000), 2,
