@@ -578,6 +578,33 @@ def test_a_sheet_named_like_the_fix_sheet_does_not_win_over_the_first(tmp_path: 
     assert rows(named) == [(2, ["17/01/2024", "99.00", "000999"])]
 
 
+def test_batchpay_s_own_fix_workbook_is_read_from_its_fix_sheet_and_says_so(
+    tmp_path: Path,
+) -> None:
+    # The marker (issue 14 item 4) makes the fix sheet the one read, named in the run notes.
+    from openpyxl.packaging.custom import StringProperty
+
+    from batchpay.fixsheet import MARKER
+
+    path = tmp_path / "report.xlsx"
+    book = openpyxl.Workbook()
+    summary = book.active
+    assert summary is not None
+    summary.title = "Summary"
+    summary.append(["rows read", 1])
+    fix = book.create_sheet(FIX_SHEET)
+    fix.append(["Date", "Amount", "batchpay: problem"])
+    fix.append(["15/01/2024", "12.50", "fixed"])
+    book.custom_doc_props.append(StringProperty(name=MARKER, value=FIX_SHEET))
+    book.save(path)
+    table = read_table(path, spec(skip_lines=3, sheet="Deposits"))
+    assert (table.sheet, rows(table)) == (FIX_SHEET, [(2, ["15/01/2024", "12.50", "fixed"])])
+    assert table.dropped_notes() == [
+        f'read sheet "{FIX_SHEET}" of batchpay\'s own report (batchpay-fix-sheet marker), header '
+        "on row 1; the job's input options for the original file do not apply"
+    ]
+
+
 def test_ods_reads_like_xlsx(tmp_path: Path) -> None:
     path = tmp_path / "sheet.ods"
     content = (
