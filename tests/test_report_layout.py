@@ -189,5 +189,12 @@ def test_a_long_reason_wraps_in_a_row_tall_enough(tmp_path: Path) -> None:
     assert width <= 60
     lines = ws.row_dimensions[reason.row].height / 15
     assert lines >= len(long) / width  # every line of the wrapped text shows
-    short = next(r["Reason"] for r in records(ws) if r["Row"].value == 6)
-    assert ws.row_dimensions[short.row].height is None  # one line: the default height
+    tall = [n for n, dims in ws.row_dimensions.items() if dims.height]
+    assert tall == [reason.row]  # the others, the widest included, keep the default height
+
+
+def test_text_as_wide_as_its_column_keeps_one_line(execute_book: tuple[Any, Path]) -> None:
+    """The widest sampled reason sized its column: no row is made taller for it."""
+    for title in ("Skipped", "Errors", "Posted"):
+        ws = execute_book[0][title]
+        assert [n for n, dims in ws.row_dimensions.items() if dims.height] == [], title

@@ -165,7 +165,7 @@ def _fill(
     out when they open the file)."""
     maker = CellMaker(ws)
     plan = [(index, getattr(maker, f"{c.kind}_parts"), c.get, c.fill, _base_style(c),
-             max(1, int(width) - 3) if c.wrap else 0)
+             max(1, int(width) - 2) if c.wrap else 0)  # as column_widths allows
             for index, (c, width) in enumerate(zip(columns, widths, strict=True), 1)]
     fills: dict[tuple[str | None, Style], Style] = {}
     slots: dict[tuple[int, int], tuple[Style, Any]] = {}  # (column, id(style)) -> style, cell
