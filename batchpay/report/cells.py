@@ -148,7 +148,11 @@ class CellMaker:
         return value, "s", style
 
     def ident_parts(self, value: str | None, style: Style = PLAIN) -> Parts | None:
-        return self.text_parts(value, self._derived(style, TEXT_FORMAT))
+        return self.text_parts(value, self.ident_style(style))
+
+    def ident_style(self, style: Style) -> Style:
+        """``style`` with the text number format: ``text_parts`` with it is ``ident_parts``."""
+        return self._derived(style, TEXT_FORMAT)
 
     def number_parts(self, value: int | None, style: Style = PLAIN) -> Parts | None:
         if value is None:

@@ -164,7 +164,7 @@ def _fill(
     A row whose wrapped text needs several lines gets its height (viewers do not work it
     out when they open the file)."""
     maker = CellMaker(ws)
-    plan = [(index, getattr(maker, f"{c.kind}_parts"), c.get, c.fill, _base_style(c),
+    plan = [(index, *_parts_and_style(maker, c), c.get, c.fill,
              max(1, int(width) - 2) if c.wrap else 0)  # as column_widths allows
             for index, (c, width) in enumerate(zip(columns, widths, strict=True), 1)]
     fills: dict[tuple[str | None, Style], Style] = {}
@@ -193,7 +193,7 @@ def _fill(
         for item in items:
             cells = []
             lines = 1
-            for index, parts, get, fill, base, per_line in plan:
+            for index, parts, base, get, fill, per_line in plan:
                 made = parts(get(item), fill_style(fill(item), base) if fill else base)
                 if made is None:
                     continue
@@ -213,6 +213,14 @@ def _fill(
     finally:
         del ws._values_to_row
     return count
+
+
+def _parts_and_style(maker: CellMaker, column: Column[Any]) -> tuple[Any, Style]:
+    """The column's ``*_parts`` method and base style; an id column's text format is worked
+    out here once rather than for every cell."""
+    if column.kind == "ident":
+        return maker.text_parts, maker.ident_style(_base_style(column))
+    return getattr(maker, f"{column.kind}_parts"), _base_style(column)
 
 
 def _base_style(column: Column[Any]) -> Style:
