@@ -45,6 +45,7 @@ CATEGORY_LABELS = {"posted": "would post", "skipped": "skipped", "failed": "woul
                    "invalid": "invalid", "needs_review": "needs review"}
 RESULT_LABELS = {**CATEGORY_LABELS, "posted": "posted", "failed": "failed"}
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+       "connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),

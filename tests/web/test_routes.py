@@ -85,6 +85,9 @@ def test_every_page_renders_for_an_admin(site: Site) -> None:
     for page in PAGES:
         response = client.get(page)
         assert response.status_code == 200, (page, response.text[:300])
+    for asset in ("/static/style.css", "/static/progress.js"):  # vendored: no CDN
+        assert client.get(asset).status_code == 200
+    assert client.get("/runs/1/progress").json()["state"] == "dry-run"
 
 
 # sign-in, session cookie, rate limit
