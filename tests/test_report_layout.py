@@ -12,9 +12,10 @@ from typing import Any
 
 import openpyxl
 import pytest
-from test_report import sample
+from test_report import raw, row, sample
 
 from batchpay.api import run_and_report
+from batchpay.records import Outcome
 from batchpay.report import write_report
 from batchpay.run import RunOptions
 from batchpay.sandbox import SandboxStore, load_seed_file
@@ -103,9 +104,9 @@ def test_summary_numbers_never_touch_the_text_beside_them(execute_book: tuple[An
 
 def test_group_table_headers_fit_their_columns(execute_book: tuple[Any, Path]) -> None:
     summary = execute_book[0]["Summary"]
-    for row in summary.iter_rows():
-        if row[0].value == "Currency" and row[1].value in ("Payment method", "Action"):
-            for cell in row:
+    for line in summary.iter_rows():
+        if line[0].value == "Currency" and line[1].value in ("Payment method", "Action"):
+            for cell in line:
                 if cell.value:
                     width = summary.column_dimensions[cell.column_letter].width
                     assert len(cell.value) * 1.1 <= width, (cell.value, width)
@@ -198,3 +199,27 @@ def test_text_as_wide_as_its_column_keeps_one_line(execute_book: tuple[Any, Path
     for title in ("Skipped", "Errors", "Posted"):
         ws = execute_book[0][title]
         assert [n for n, dims in ws.row_dimensions.items() if dims.height] == [], title
+
+
+def test_summary_keeps_money_out_apart_from_the_deposits(tmp_path: Path) -> None:
+    """GBP read was 1,955.92 = 2,000 + 1.12 - 45.20: the debit is now its own line."""
+    base = sample("dry-run")
+    rows = [
+        row(2, Outcome.WOULD_POST, raw("INV-1", "2,000.00", "GBP"), amount_minor=200000),
+        row(3, Outcome.SKIPPED, raw("", "-45.20", "GBP"), amount_minor=-4520,
+            reason="outgoing payment, not a deposit"),
+        row(4, Outcome.SKIPPED, raw("", "1.12", "GBP"), amount_minor=112,
+            reason="no invoice number in the description"),
+    ]
+    result = replace(base, outcomes=rows, info=replace(base.info, rows_read=3))
+    ws = openpyxl.load_workbook(write_report(result, tmp_path / "r.xlsx"))["Summary"]
+    table = {(r[0].value, r[1].value): [c.value for c in r[2:9]] for r in ws.iter_rows()
+             if r[0].value == "GBP"}
+    assert table.pop(("GBP", "bank_transfer"))[:4] == [2, 2001.12, 1, 2000]  # money in
+    assert table.pop(("GBP", "record_payment"))[:4] == [2, 2001.12, 1, 2000]
+    assert table == {
+        ("GBP", "rows"): [2, 1, 1, 0, 0, 0, "OK"],
+        ("GBP", "amount"): [2001.12, 2000, 1.12, 0, 0, 0, "OK"],
+        ("GBP", "money out: rows"): [1, 0, 1, 0, 0, 0, "OK"],
+        ("GBP", "money out: amount"): [-45.2, 0, -45.2, 0, 0, 0, "OK"],
+    }

@@ -26,7 +26,13 @@ from .cells import (
     Style,
 )
 from .sheets import HEADER_STYLE, Heading, landscape, page_heading
-from .totals import CurrencyTotals, GroupTotals, group_totals
+from .totals import (
+    CurrencyTotals,
+    GroupTotals,
+    control_totals,
+    group_totals,
+    is_outgoing_skip,
+)
 from .words import balance_equation, category_label, mode_banner, rows_check, story
 
 TITLE = "Summary"
@@ -35,6 +41,7 @@ WIDTHS = (24, 18, 15, 15, 15, 21, 21, 15, 15)  # F, G hold "Would post: amount" 
 STORY_WIDTH = 125  # characters per line of the story (the lines overflow into empty cells)
 BOLD = Style(bold=True)
 SECTION = Style(bold=True, size=12)
+MONEY_OUT = "money out"
 LEFT = Style(align="left")  # a value beside text must not run into it
 CENTER = Style(align="center")
 
@@ -146,10 +153,19 @@ def _control_table(
                       Style(bold=True, fill=OUTCOME_FILLS[name])) for name in CATEGORIES]
     header.append(c.text("Balance check", HEADER_STYLE))
     rows = [header]
-    for t in totals:
-        rows.append(_count_row(c, t))
-        if t.currency != UNKNOWN_CURRENCY:
-            rows.append(_amount_row(c, t))
+    incoming = {t.currency: t for t in control_totals(
+        [o for o in result.outcomes if not is_outgoing_skip(o)])}
+    outgoing = {t.currency: t for t in control_totals(
+        [o for o in result.outcomes if is_outgoing_skip(o)])}
+    for currency in (t.currency for t in totals):
+        for t, what in ((incoming.get(currency), ""), (outgoing.get(currency), MONEY_OUT)):
+            if t is not None:
+                rows.append(_count_row(c, t, what))
+                if t.currency != UNKNOWN_CURRENCY:
+                    rows.append(_amount_row(c, t, what))
+    if outgoing:
+        rows.append([c.text(f"{MONEY_OUT}: rows of money going out (debits) that were skipped, "
+                            "kept apart from the money coming in, never netted into it.")])
     if any(t.currency == UNKNOWN_CURRENCY for t in totals):
         rows.append([c.text("unknown: rows whose currency or amount could not be read "
                             "(usually invalid rows); they are counted, without an amount.")])
@@ -158,33 +174,39 @@ def _control_table(
     return rows
 
 
-def _count_row(c: CellMaker, t: CurrencyTotals) -> list[Any]:
+def _measure(what: str, unit: str) -> str:
+    return f"{what}: {unit}" if what else unit
+
+
+def _count_row(c: CellMaker, t: CurrencyTotals, what: str = "") -> list[Any]:
     currency = "unknown" if t.currency == UNKNOWN_CURRENCY else t.currency
     parts = [c.number(t.by_category[name].count) for name in CATEGORIES]
     ok = t.read.count == t.outcomes_total.count
-    return [c.text(currency, BOLD), c.text("rows"), c.number(t.read.count), *parts,
-            check_cell(c, ok)]
+    return [c.text(currency, BOLD), c.text(_measure(what, "rows")), c.number(t.read.count),
+            *parts, check_cell(c, ok)]
 
 
-def _amount_row(c: CellMaker, t: CurrencyTotals) -> list[Any]:
+def _amount_row(c: CellMaker, t: CurrencyTotals, what: str = "") -> list[Any]:
     def money(minor: int) -> Any:
         return c.money(Money(minor, t.currency))
 
     parts = [money(t.by_category[name].amount_minor) for name in CATEGORIES]
     ok = t.read.amount_minor == t.outcomes_total.amount_minor
-    return [c.text(t.currency, BOLD), c.text("amount"), money(t.read.amount_minor), *parts,
-            check_cell(c, ok)]
+    return [c.text(t.currency, BOLD), c.text(_measure(what, "amount")),
+            money(t.read.amount_minor), *parts, check_cell(c, ok)]
 
 
 def _group_table(c: CellMaker, result: RunResult, name: str, key: Any) -> list[list[Any]]:
     posted = category_label("posted", result.info).capitalize()
-    rows: list[list[Any]] = [
-        [c.text(f"Totals by {name}", SECTION)],
-        [c.text(h, HEADER_STYLE) for h in ("Currency", name.capitalize(), "Rows read",
-                                            "Amount read", f"{posted}: rows",
-                                            f"{posted}: amount")],
-    ]
-    groups: list[GroupTotals] = group_totals(result.outcomes, key)
+    incoming = [o for o in result.outcomes if not is_outgoing_skip(o)]
+    rows: list[list[Any]] = [[c.text(f"Totals by {name}", SECTION)]]
+    if len(incoming) < len(result.outcomes):
+        rows.append([c.text(f"Money coming in; the {MONEY_OUT} rows skipped are on the "
+                            "control totals above.")])
+    rows.append([c.text(h, HEADER_STYLE) for h in ("Currency", name.capitalize(), "Rows read",
+                                                   "Amount read", f"{posted}: rows",
+                                                   f"{posted}: amount")])
+    groups: list[GroupTotals] = group_totals(incoming, key)
     for g in groups:
         rows.append([
             c.text("unknown" if g.currency == UNKNOWN_CURRENCY else g.currency, BOLD),

@@ -12,7 +12,7 @@ from batchpay.fixsheet import FIX_SHEET
 from batchpay.records import CATEGORIES, RowOutcome, RunResult
 
 from .amounts import UNKNOWN_CURRENCY, format_minor
-from .totals import CurrencyTotals, Totals, control_totals
+from .totals import CurrencyTotals, Totals, control_totals, is_outgoing_skip
 from .words import balance_equation, category_label, rows_check
 
 WIDTH = 80
@@ -52,13 +52,6 @@ def terminal_summary(
         lines += _attention(result, color)
     lines.append(f"Report: {report_path}" if report_path else "Report: not written")
     return "\n".join(lines)
-
-
-def is_outgoing_skip(outcome: RowOutcome) -> bool:
-    """A row of money going out (a debit) that was skipped, e.g. filtered as not a deposit:
-    shown on its own line so that it is never netted against the money coming in."""
-    return (outcome.outcome.category == "skipped" and outcome.amount_minor is not None
-            and outcome.amount_minor < 0)
 
 
 def _n(count: int, noun: str) -> str:

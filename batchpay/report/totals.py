@@ -73,6 +73,13 @@ class _Sums(Generic[K]):
         return Totals(self.counts.get(key, 0), self.amounts.get(key, 0))
 
 
+def is_outgoing_skip(outcome: RowOutcome) -> bool:
+    """A row of money going out (a debit) that was skipped, e.g. filtered as not a deposit:
+    shown apart, so that it is never netted against the money coming in."""
+    return (outcome.outcome.category == "skipped" and outcome.amount_minor is not None
+            and outcome.amount_minor < 0)
+
+
 def bucket_of(outcome: RowOutcome) -> tuple[str, int]:
     """The currency bucket of a row and the amount it contributes to it."""
     currency = known_currency(outcome.currency)

@@ -19,7 +19,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "docs" / "img"
-SAMPLE = REPO / "samples" / "bank-deposits"
 RESOLUTION = 70  # dots per inch: a landscape page is about 820 x 580 pixels
 
 
@@ -29,11 +28,11 @@ def main() -> None:
             sys.exit(f"{tool} is not installed (apt-get install libreoffice-calc poppler-utils)")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
+        shutil.copytree(REPO / "samples", tmp / "samples")  # a fresh sandbox, as a user has
         subprocess.run(
-            [sys.executable, "-m", "batchpay.cli", "run", str(SAMPLE / "job.yaml"),
-             str(SAMPLE / "deposits.csv"), "--execute", "--yes", "--sandbox-state",
-             str(tmp / "sb.sqlite"), "--journal", str(tmp / "j.sqlite"), "--report",
-             str(tmp / "report.xlsx")], cwd=REPO, check=False, capture_output=True)
+            [sys.executable, "-m", "batchpay.cli", "run", "samples/bank-deposits/job.yaml",
+             "samples/bank-deposits/deposits.csv", "--execute", "--yes", "--report",
+             str(tmp / "report.xlsx")], cwd=tmp, check=False, capture_output=True)
         subprocess.run(["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(tmp),
                         str(tmp / "report.xlsx")], check=True, capture_output=True)
         pdf = tmp / "report.pdf"
