@@ -26,7 +26,8 @@ _FULL_LINE = 65
 _GVC = re.compile(r"^\d{3}\?")
 _SEPA_KEY = re.compile(r"(EREF\+|KREF\+|MREF\+|CRED\+|DEBT\+|SVWZ\+|ABWA\+|ABWE\+|MTLG:)")
 _SLASH_TAGS = ("EREF|ORDP|BENM|REMI|ISDT|ADDR|ACCW|NAME|ID|CSID|MARF|PREF|RTRN|BIC|IBAN|"
-               "CDTRREF|CDTRREFTP|CD|ISSR|ULTC|ULTD|PURP|SVCL|BUSP|TRCD|CNTP")  # fmt: skip
+               "CDTRREF|CDTRREFTP|CD|ISSR|ULTC|ULTD|PURP|SVCL|BUSP|TRCD|CNTP|TRTP|IREF|"
+               "EXCH|CHGS|OCMT|ULTB|ULTN")  # fmt: skip
 _SLASH_TAG = re.compile(rf"/({_SLASH_TAGS})/")
 _ACCOUNT = re.compile(r"^[A-Z0-9]{6,34}$")
 _NO_REFERENCE = {"", "NONREF", "NOTPROVIDED"}
@@ -250,8 +251,8 @@ def _slash_tags(entry: Entry, text: str) -> None:
     entry.end_to_end_id = "" if values.get("EREF", "") in _NO_REFERENCE else values["EREF"]
     entry.remittance_text = values.get("REMI", "")
     entry.creditor_reference = values.get("CDTRREF", "")
-    payer = names.get("ORDP", names.get("CNTP", ""))
-    payee = names.get("BENM", names.get("CNTP", ""))
+    payer = names.get("ORDP") or names.get("CNTP") or names.get("", "")  # ING: /NAME/ alone
+    payee = names.get("BENM") or names.get("CNTP") or names.get("", "")
     entry.counterparty_name = payer if entry.credit_debit == "CRDT" else payee
     if values.get("IBAN") and not entry.counterparty_account:
         entry.counterparty_account = values["IBAN"]

@@ -17,6 +17,7 @@ from batchpay.statements import Entry, decimal_text, decode_text
 _TOKEN = re.compile(r"<(/?)([A-Za-z0-9.]+)>([^<]*)")
 _CHARSET = re.compile(rb"CHARSET\s*:\s*([A-Za-z0-9-]+)|encoding=\"([A-Za-z0-9_-]+)\"")
 _STATEMENTS = {"STMTRS", "CCSTMTRS"}
+_AROUND_TRANSACTIONS = {"BANKTRANLIST", "STMTRS", "CCSTMTRS"}
 _AMOUNT = re.compile(r"^([+-]?)(\d+(?:[.,]\d*)?|[.,]\d+)$")
 
 
@@ -29,14 +30,15 @@ def read(path: str, data: bytes, encoding: str | None) -> tuple[list[Entry], lis
     number = 0
     for match in _TOKEN.finditer(text):
         closing, name, value = match[1] == "/", match[2].upper(), match[3].strip()
+        ends_transaction = name == "STMTTRN" or (closing and name in _AROUND_TRANSACTIONS)
+        if current is not None and ends_transaction:  # </STMTTRN> may be left out, too
+            entries.append(_entry(path, current, values, statement, number))
+            current = None
         if name in _STATEMENTS and not closing:
             statement, number = {"line": str(_line(text, match.start()))}, 0
         elif name == "STMTTRN" and not closing:
             number += 1
             current, values = Entry(line=_line(text, match.start())), {}
-        elif name == "STMTTRN" and closing and current is not None:
-            entries.append(_entry(path, current, values, statement, number))
-            current = None
         elif not closing and value:
             (values if current is not None else statement).setdefault(name, value)
     if not entries and "<OFX>" not in text.upper():

@@ -368,3 +368,28 @@ def test_camt_external_entities_are_never_read(tmp_path: Path) -> None:
         assert "TOPSECRET" not in str(exc)
     else:
         assert "TOPSECRET" not in " ".join(map(str, t.frame.to_numpy().ravel()))
+
+
+def test_ofx_transactions_left_unclosed(tmp_path: Path) -> None:
+    text = ("OFXHEADER:100\nDATA:OFXSGML\n\n<OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>USD\n"
+            "<BANKACCTFROM><ACCTID>9</BANKACCTFROM><BANKTRANLIST>\n"
+            "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20240105<TRNAMT>1.50<FITID>A\n"
+            "<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20240106<TRNAMT>2.50<FITID>B\n"
+            "</BANKTRANLIST><LEDGERBAL><BALAMT>4.00</LEDGERBAL></STMTRS></STMTTRNRS>"
+            "</BANKMSGSRSV1></OFX>\n")  # fmt: skip
+    got = rows(read(tmp_path, text, "x.ofx"))
+    assert [(r["amount"], r["bank_reference"], r["entry_number"]) for r in got] == [
+        ("1.50", "A", "1"), ("2.50", "B", "2"),
+    ]  # fmt: skip
+
+
+def test_mt940_ing_style_tags(tmp_path: Path) -> None:
+    text = MT940.replace(":86:/EREF/E2E-7/ORDP//NAME/Payer Ltd/REMI/INV-7",
+                         ":86:/TRTP/SEPA OVERBOEKING/IBAN/NL20INGB0001234567/BIC/INGBNL2A"
+                         "/NAME/Payer BV/REMI/INV-7/EREF/E2E-7")  # fmt: skip
+    got = rows(read(tmp_path, text, "x.sta"))[0]
+    assert (got["remittance_text"], got["end_to_end_id"]) == ("INV-7", "E2E-7")
+    assert (got["counterparty_name"], got["counterparty_account"]) == (
+        "Payer BV", "NL20INGB0001234567",
+    )  # fmt: skip
+    assert "/TRTP/SEPA OVERBOEKING" in got["additional_info"]
