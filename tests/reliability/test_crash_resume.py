@@ -9,6 +9,7 @@ Larger version: BATCHPAY_KILL_POINTS=200 pytest tests/reliability -m chaos
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -195,8 +196,15 @@ def test_two_executes_at_once_the_second_refuses(tmp_path: Path) -> None:
         while sum(journal_states(tmp_path / "journal.sqlite").values()) < 1:
             assert time.monotonic() < deadline and first.poll() is None
             time.sleep(0.01)
-        second = subprocess.run(args, capture_output=True, text=True, timeout=60,
-                                env=_env(), check=False, stdin=subprocess.DEVNULL)
+        # The server is paused while the second runs, so the first is still executing when the
+        # second asks for the lock, however slowly the second starts (no race with the clock).
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGSTOP)
+        try:
+            second = subprocess.run(args, capture_output=True, text=True, timeout=60,
+                                    env=_env(), check=False, stdin=subprocess.DEVNULL)
+        finally:
+            server.proc.send_signal(signal.SIGCONT)
         assert first.wait(60) == 0
         assert second.returncode == 2, second.stdout + second.stderr
         assert "another execute" in second.stderr
