@@ -288,6 +288,9 @@ def test_the_onboarding_guide_shows_the_real_preview(tmp_path: Path) -> None:
         assert line in guide, line
     spec = (tmp_path / "lloyds.yaml").read_text(encoding="utf-8")
     assert spec in guide
+    refused = CliRunner().invoke(main, ["init", str(file), "-o", str(tmp_path / "x.yaml"),
+                                        "--no-preset"])  # fmt: skip
+    assert refused.exit_code == 2 and refused.output.strip() in guide
 
 
 def test_a_sign_flag_column_and_a_total_footer(tmp_path: Path) -> None:
