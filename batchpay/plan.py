@@ -171,9 +171,9 @@ def _param_value(source: str | ConstParam, row: PreparedRow) -> object:
 def business_key(action: ActionSpec, row: PreparedRow, params: Mapping[str, object]) -> str:
     if action.business_key:
         parts = [(name, row.fields.get(name)) for name in action.business_key]
-    elif tuple(row.raw) == STATEMENT_COLUMNS and row.raw["bank_reference"]:
-        # A bank statement: the bank's own reference, so a payment reported in two files
-        # (a camt.054 notice, then the camt.053 statement) posts once.
+    elif all(name in row.raw for name in STATEMENT_COLUMNS) and row.raw["bank_reference"]:
+        # A bank statement (or batchpay's fix sheet of one): the bank's own reference, so a
+        # payment reported in two files (a camt.054 notice, then the camt.053) posts once.
         parts = [(name, row.raw[name]) for name in ("account", "bank_reference")]
     else:
         parts = [(name, params.get(name)) for name in sorted(action.params)

@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from openpyxl import load_workbook
 
 from batchpay.cli import main
 from batchpay.errors import InputError
+from batchpay.plan import plan
+from batchpay.prepare import prepare
 from batchpay.read import Table, detect_format, read_table
-from batchpay.spec import InputSpec
+from batchpay.spec import InputSpec, load_spec
 
 
 def read(tmp_path: Path, text: str | bytes, name: str = "statement", **spec: object) -> Table:
@@ -393,3 +396,28 @@ def test_mt940_ing_style_tags(tmp_path: Path) -> None:
         "Payer BV", "NL20INGB0001234567",
     )  # fmt: skip
     assert "/TRTP/SEPA OVERBOEKING" in got["additional_info"]
+
+
+def test_a_fixed_statement_row_keeps_the_banks_reference_as_its_key(tmp_path: Path) -> None:
+    """Batchpay's fix sheet of a statement run, re-uploaded, plans with the same default key
+    (account + bank_reference) as the statement itself, so nothing posts twice."""
+    (tmp_path / "job.yaml").write_text((JOB % "mt940").replace("  business_key: [reference]\n",
+                                                                "\n"))  # fmt: skip
+    (tmp_path / "x.sta").write_text(MT940)
+    report = tmp_path / "dry.xlsx"
+    args = ["run", str(tmp_path / "job.yaml"), str(tmp_path / "x.sta"), "--report", str(report),
+            "--sandbox-state", str(tmp_path / "sandbox.sqlite")]  # fmt: skip
+    CliRunner().invoke(main, args, catch_exceptions=False)
+    book = load_workbook(report)
+    sheet = book["Fix and re-upload"]
+    header = [c.value for c in sheet[1]]
+    refs = [row[header.index("bank_reference")].value for row in sheet.iter_rows(min_row=2)]
+    assert refs == ["B2"]  # INV-7 is not in the sandbox: it would fail
+    sheet.cell(2, header.index("customer_reference") + 1, "INV-8")  # the fix
+    book.save(report)
+    spec = load_spec(tmp_path / "job.yaml")
+    planned = plan(prepare(spec, report, tmp_path), "acme-test", "v2")
+    keys = {call.invoice_id: call.business_key for call in planned.calls}
+    assert keys["INV-8"] == "account=BE68539007547034|bank_reference=B2"
+    original = plan(prepare(spec, tmp_path / "x.sta", tmp_path), "acme-test", "v2")
+    assert {c.business_key for c in original.calls} == {keys["INV-8"]}
