@@ -105,10 +105,11 @@ def users() -> None:
 @click.argument("name")
 @click.option("--role", type=click.Choice(["preparer", "approver", "admin"]), required=True)
 @DATA_OPTION
-@click.password_option("--password", help="Prompted (twice) when not given; never logged.",
-                       prompt="Password")
-def add_user(name: str, role: str, data_dir: Path, password: str) -> None:
+def add_user(name: str, role: str, data_dir: Path) -> None:
     """Add NAME with ROLE, or reset their role and password.
+
+    The password is prompted twice (never an option: it would show in the process list and
+    the shell's history); without a terminal it is read from standard input.
 
     \b
     Example:
@@ -118,6 +119,7 @@ def add_user(name: str, role: str, data_dir: Path, password: str) -> None:
     from .security import hash_password
     from .store import Store
 
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     problem = user_problem(name, role, password)
     if problem:
         raise click.UsageError(problem)

@@ -37,7 +37,8 @@ SHOTS = ROOT / "docs" / "web"
 def chromium_binary() -> str | None:
     """The real Chromium binary of Debian's package (the ``chromium`` on PATH is a wrapper)."""
     if os.environ.get("CHROMIUM_PATH"):
-        return os.environ["CHROMIUM_PATH"]
+        given = os.environ["CHROMIUM_PATH"]
+        return given if Path(given).is_file() else None
     if shutil.which("dpkg") is None:
         return None
     listed = subprocess.run(["dpkg", "-L", "chromium"], capture_output=True, text=True)

@@ -41,7 +41,7 @@ def test_users_add_prompts_for_the_password_and_stores_only_an_argon2_hash(
 
 def test_users_add_refuses_a_short_password_in_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["users", "add", "bob", "--role", "preparer", "--data",
-                                       str(tmp_path), "--password", "short"])
+                                       str(tmp_path)], input="short\nshort\n")
     assert result.exit_code == 2
     assert "at least 12 characters" in result.output
     assert "Traceback" not in result.output
