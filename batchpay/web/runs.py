@@ -415,7 +415,9 @@ def _sniff(spec: JobSpec, filename: str, content: bytes) -> str:
     if kind == "xlsx" and filename.lower().endswith(".ods"):
         kind = "ods"
     if kind is None:
-        if b"\x00" in content[:65536]:
+        wide = (spec.input.encoding or "").lower().replace("-", "").startswith(("utf16", "utf32"))
+        wide = wide or content.startswith((b"\xff\xfe", b"\xfe\xff"))  # a UTF-16/32 BOM
+        if b"\x00" in content[:65536] and not wide:
             raise WebError(f"{filename}: not a text (CSV) file nor a spreadsheet this job reads")
         kind = "csv"
     expected = spec.input.format or kind

@@ -543,3 +543,14 @@ def test_a_run_above_a_threshold_still_needs_an_approver(site: Site) -> None:
     run_id = _pending_run(site)
     assert site.web.store.run(run_id)["state"] == "pending"
     assert site.web.store.approvals(run_id) == []
+
+
+def test_a_utf16_statement_is_text_not_a_binary_file(site: Site) -> None:
+    spec = site.settings.jobs_dir / "bank-deposits" / "job.yaml"
+    spec.write_text(spec.read_text().replace("encoding: utf-8", "encoding: utf-16"))
+    content = DEPOSITS.read_text(encoding="utf-8").encode("utf-16")
+    client = site.client("pat")
+    response = upload(client, content=content, name="deposits-utf16.csv")
+    assert response.status_code == 303, response.text[-500:]
+    run = site.web.store.run(run_id_of(response))
+    assert run["state"] == "dry-run" and run["dry_summary"]["rows_read"] == 14
