@@ -859,9 +859,11 @@ def test_ods_error_cells_and_repeats(tmp_path: Path) -> None:
 
 
 def assert_reads_quickly(path: Path, last_amount: str) -> None:
-    started = time.perf_counter()
+    # CPU time of this process, not wall-clock time: other processes on a busy machine do not
+    # slow it down, so the bound holds under load (the read is single-process)
+    started = time.process_time()
     table = read_table(path, spec())
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert len(table.frame) == 100_000
     assert table.frame.at[100_001, "Amount"] == last_amount
     assert elapsed < 5, f"{path.name}: {elapsed:.2f}s"

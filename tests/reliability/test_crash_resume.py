@@ -188,19 +188,20 @@ def test_two_executes_at_once_the_second_refuses(tmp_path: Path) -> None:
     rows = synthetic_rows(n, "TW-")
     job = write_job(tmp_path / "job.yaml", concurrency=2)
     data = write_csv(tmp_path / "d.csv", rows)
-    with sandbox_server(tmp_path, faults={"latency_ms": 100}) as server:
+    with sandbox_server(tmp_path) as server:
         server.seed_with(synthetic_seed(n, prefix="TW-"))
         args = batchpay_args(job, data, tmp_path, server, "--execute", "--yes")
-        first = start_batchpay(args, out=tmp_path / "first.log")
-        deadline = time.monotonic() + 30
-        while sum(journal_states(tmp_path / "journal.sqlite").values()) < 1:
-            assert time.monotonic() < deadline and first.poll() is None
-            time.sleep(0.01)
-        # The server is paused while the second runs, so the first is still executing when the
-        # second asks for the lock, however slowly the second starts (no race with the clock).
+        # The server is paused before the first run starts: the first takes the lock, opens its
+        # journal (only ever under the lock) and then waits on its first request, so it holds
+        # the lock for as long as the server is paused, however slowly either process runs.
         assert server.proc is not None
         server.proc.send_signal(signal.SIGSTOP)
         try:
+            first = start_batchpay(args, out=tmp_path / "first.log")
+            deadline = time.monotonic() + 120  # a hang guard, not a speed limit
+            while not (tmp_path / "journal.sqlite").exists():
+                assert time.monotonic() < deadline and first.poll() is None
+                time.sleep(0.01)
             second = subprocess.run(args, capture_output=True, text=True, timeout=60,
                                     env=_env(), check=False, stdin=subprocess.DEVNULL)
         finally:

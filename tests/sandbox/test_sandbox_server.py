@@ -45,7 +45,7 @@ def serving(app: Any, log_level: str = "critical") -> Iterator[str]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60  # a hang guard, not a speed limit (the machine may be busy)
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.01)
@@ -132,7 +132,8 @@ def _wait_up(base: str, started: float) -> None:
             httpx.get(f"{base}/_sandbox/faults", timeout=0.5)
             return
         except httpx.TransportError:
-            assert time.monotonic() - started < 2.0, "sandbox serve took more than 2 s"
+            # a hang guard, not a speed limit: a loaded machine can take seconds to start Python
+            assert time.monotonic() - started < 60, "sandbox serve did not start in 60 s"
             time.sleep(0.02)
 
 
