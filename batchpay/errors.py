@@ -5,6 +5,7 @@
     ├── InputError           an input file that cannot be read (names file and place)
     ├── PlanError            valid rows that cannot be turned into calls (e.g. v1 + apply_payments)
     ├── RunRefused           execute refused before any call: invalid rows, live site, no TTY, lock
+    ├── JournalError         a journal or batchpay's state folder that cannot be opened or written
     └── ChargebeeError       see batchpay.chargebee.errors (transport and API errors)
 
 Only the CLI turns these into ``Error: ...`` and exit codes; the library never exits.
@@ -31,3 +32,7 @@ class PlanError(BatchpayError):
 
 class RunRefused(BatchpayError):
     """Execute refused before any call was made."""
+
+
+class JournalError(BatchpayError):
+    """A journal (or batchpay's per-site state) that is damaged, not a journal, or unwritable."""

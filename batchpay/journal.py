@@ -5,21 +5,25 @@ committed before it goes out, then settled as ``posted``, ``failed`` or ``needs_
 re-run skips what is posted and never re-sends what needs review; an in-flight entry left by a
 crash is resolved by the run engine (re-send with the same key inside Chargebee's 30-minute
 window, else a server-state check). No secret is ever stored.
+
+A journal is a promise that what it lists was posted, so it is never taken as empty when it
+cannot be read: a file that is not a batchpay journal, a damaged one, or a disk that refuses a
+write ends the run with a :class:`~batchpay.errors.JournalError` naming the file and what to do.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchpay.errors import RunRefused
+from batchpay.errors import JournalError
+from batchpay.siteid import same_site
 
 IN_FLIGHT = "in_flight"
 POSTED = "posted"
@@ -48,7 +52,15 @@ CREATE TABLE IF NOT EXISTS calls (
     result_invoice_id TEXT,
     PRIMARY KEY (site, idempotency_key)
 );
+CREATE TABLE IF NOT EXISTS journal_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO journal_meta (name, value) VALUES ('journal_id', '{journal_id}');
 """
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_RESUME = (
+    "free the space (or fix the disk) and run the same command again: rows already posted are "
+    "skipped, and calls left unfinished are re-sent with the same idempotency key (within 30 "
+    "minutes) or checked on the site"
+)
 
 _ENTRY_COLUMNS = (
     "idempotency_key, state, attempts, first_sent_at, last_sent_at, settled_at, http_status,"
@@ -72,12 +84,38 @@ class Entry:
     result_invoice_id: str | None
 
 
-def _private_file(path: Path) -> None:
-    """Create ``path`` readable by its owner only (before SQLite opens it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+def _create_private(path: Path) -> None:
+    """Create ``path`` readable by its owner only (before SQLite opens it). An existing file
+    is left as it is: it may be someone else's, and it must not be re-permissioned."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise JournalError(f"cannot create the journal {path}: {exc.strerror}") from None
     os.close(fd)
-    os.chmod(path, 0o600)
+
+
+def check_journal_file(path: Path) -> None:
+    """Refuse, before opening it, a ``path`` that cannot be a batchpay journal."""
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise JournalError(f"the journal {path} is not a regular file; name a journal file")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise JournalError(f"cannot read the journal {path}: {exc.strerror}") from None
+    if head and head != _SQLITE_MAGIC:
+        raise JournalError(
+            f"{path} is not a batchpay journal (not an SQLite file; "
+            f"{'it is damaged or ' if path.suffix in ('.sqlite', '.db') else ''}"
+            "another file was named); it was not changed. Name another --journal (or "
+            "journal: in the job), or restore the journal from a backup: batchpay will not take "
+            "it as empty, since that could post every row again"
+        )
 
 
 class Journal:
@@ -88,11 +126,52 @@ class Journal:
         self.path = path
         self._clock = clock or time.time
         if path is not None:
-            _private_file(path)
-        self._db = sqlite3.connect(path or ":memory:", isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+            check_journal_file(path)
+            fresh = not path.exists() or path.stat().st_size == 0
+            _create_private(path)
+        try:
+            self._db = sqlite3.connect(path or ":memory:", isolation_level=None, timeout=30)
+            if path is not None and not fresh:
+                self._check_existing()
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA.format(journal_id=uuid.uuid4().hex))
+            self.journal_id = str(self._db.execute(
+                "SELECT value FROM journal_meta WHERE name = 'journal_id'").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise self._error("open", exc) from None
+
+    def _check_existing(self) -> None:
+        tables = {name for (name,) in self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "calls" not in tables:
+            raise JournalError(
+                f"{self.path} is an SQLite file but not a batchpay journal (it has no calls "
+                "table); it was not changed. Name another --journal (or journal: in the job)"
+            )
+        problems = [row[0] for row in self._db.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError(f"database disk image is malformed ({problems[0]})")
+
+    def _error(self, doing: str, exc: sqlite3.Error) -> JournalError:
+        where = self.path or "in memory"
+        text = str(exc)
+        if doing == "open" or "malformed" in text or "not a database" in text:
+            return JournalError(
+                f"the journal {where} is damaged ({text}); batchpay will not take it as empty, "
+                "since that could post every row again: restore it from a backup, or move it "
+                "away and check in Chargebee what it recorded before running again"
+            )
+        return JournalError(
+            f"cannot {doing} the journal {where} ({text}); the run stopped, and no call was "
+            f"sent without being journalled first. To resume, {_RESUME}"
+        )
+
+    def _run(self, doing: str, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise self._error(doing, exc) from None
 
     def close(self) -> None:
         self._db.close()
@@ -103,7 +182,8 @@ class Journal:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
+            rows = self._run(
+                "read",
                 f"SELECT {_ENTRY_COLUMNS} FROM calls"
                 f" WHERE site = ? AND idempotency_key IN ({marks})",
                 [site, *chunk],
@@ -113,12 +193,46 @@ class Journal:
         return found
 
     def by_business_key(self, site: str, action: str) -> list[tuple[str, Entry]]:
-        """(business key, entry) of every call of ``action`` on ``site``."""
-        rows = self._db.execute(
-            f"SELECT business_key, {_ENTRY_COLUMNS} FROM calls WHERE site = ? AND action = ?",
-            (site, action),
+        """(business key, entry) of every call of ``action`` on ``site`` (also as journals
+        written before the site identity rule spelled the site)."""
+        sites = self._spellings(site)
+        marks = ",".join("?" * len(sites))
+        rows = self._run(
+            "read",
+            f"SELECT business_key, {_ENTRY_COLUMNS} FROM calls"
+            f" WHERE site IN ({marks}) AND action = ?",
+            (*sites, action),
         )
         return [(row[0], Entry(*row[1:])) for row in rows]
+
+    def legacy_lookup(
+        self, site: str, wanted: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], Entry]:
+        """Entries written before the site identity and JSON business keys, by (action, old
+        business key): their idempotency keys differ from today's for the same payment."""
+        wanted = set(wanted)
+        older = [s for s in self._spellings(site) if s != site]
+        if not wanted or not older:
+            return {}
+        marks = ",".join("?" * len(older))
+        rows = self._run(
+            "read",
+            f"SELECT action, business_key, {_ENTRY_COLUMNS} FROM calls WHERE site IN ({marks})",
+            older,
+        )
+        return {(r[0], r[1]): Entry(*r[2:]) for r in rows if (r[0], r[1]) in wanted}
+
+    def _spellings(self, site: str) -> list[str]:
+        """Every site text recorded in this journal that names ``site``."""
+        recorded = [s for (s,) in self._run("read", "SELECT DISTINCT site FROM calls")]
+        return sorted({site, *(s for s in recorded if same_site(s, site))})
+
+    def has_calls(self, site: str) -> bool:
+        sites = self._spellings(site)
+        marks = ",".join("?" * len(sites))
+        return self._run(
+            "read", f"SELECT 1 FROM calls WHERE site IN ({marks}) LIMIT 1", sites
+        ).fetchone() is not None
 
     def begin(
         self,
@@ -133,7 +247,8 @@ class Journal:
     ) -> None:
         """Record an attempt as in flight; committed before the request leaves."""
         now = self._clock()
-        self._db.execute(
+        self._run(
+            "write to",
             "INSERT INTO calls (site, idempotency_key, job, action, invoice_id, business_key,"
             " request, state, attempts, first_sent_at, last_sent_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)"
@@ -159,7 +274,8 @@ class Journal:
         invoice_status: str | None = None,
         result_invoice_id: str | None = None,
     ) -> None:
-        self._db.execute(
+        self._run(
+            "write to",
             "UPDATE calls SET state = ?, settled_at = ?, http_status = ?, api_error_code = ?,"
             " message = ?, transaction_id = ?, invoice_status = ?, result_invoice_id = ?"
             " WHERE site = ? AND idempotency_key = ?",
@@ -169,45 +285,4 @@ class Journal:
 
     def entries(self) -> list[tuple[str, ...]]:
         """Every row, for inspection and tests."""
-        return list(self._db.execute("SELECT * FROM calls ORDER BY rowid"))
-
-
-@contextmanager
-def execute_lock(journal_path: Path, site: str) -> Iterator[None]:
-    """Only one execute per journal and site at a time; a second one is refused, not queued.
-    The lock file is removed on release (while still locked), so none is left behind."""
-    lock_path = journal_path.with_name(f"{journal_path.name}.{_safe(site)}.lock")
-    while True:
-        _private_file(lock_path)
-        with lock_path.open("r+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = handle.read().strip() or "another process"
-                raise RunRefused(
-                    f"another execute for site {site} is running ({holder}); "
-                    "wait for it to finish — running both could post twice"
-                ) from None
-            if not _still_at(handle.fileno(), lock_path):
-                continue  # its holder removed it as we opened it: lock the new file
-            handle.seek(0)
-            handle.truncate()
-            handle.write(f"pid {os.getpid()}")
-            handle.flush()
-            try:
-                yield
-            finally:
-                lock_path.unlink(missing_ok=True)
-                fcntl.flock(handle, fcntl.LOCK_UN)
-            return
-
-
-def _still_at(fd: int, path: Path) -> bool:
-    try:
-        return os.fstat(fd).st_ino == os.stat(path).st_ino
-    except FileNotFoundError:
-        return False
-
-
-def _safe(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
+        return list(self._run("read", "SELECT * FROM calls ORDER BY rowid"))

@@ -4,11 +4,20 @@ Each call gets a business key (what identifies the payment in the real world, de
 job or defaulting to every mapped parameter but free-text comments) and an idempotency key
 derived from site, action and business key only, never from the row's position or the attempt,
 so a re-run, an edited file or a crashed run always sends the same key for the same payment.
+
+A business key is a JSON object of its parts, ``{"reference":"NW-1"}`` (a grouped call's, a JSON
+list of its rows' keys), so no value can imitate a separator. Each part is normalised first:
+NFKC, zero-width and other invisible format characters (BOM, ZWSP, bidi marks) removed, white
+space trimmed and runs of it made one space; case is kept. A declared part that is empty after
+that is a text field makes the row invalid: an empty reference must not make two payments one
+(an empty amount or date is a value: "collect the full amount").
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +34,7 @@ from batchpay.statements import COLUMNS as STATEMENT_COLUMNS
 
 FREE_TEXT_PARAMS = frozenset({"comment", "invoice_note"})
 KEY_PREFIX = "bp1-"
-GROUP_SEPARATOR = "||"  # between the rows' business keys in a grouped call's business key
+LEGACY_GROUP_SEPARATOR = "||"  # grouped keys of journals written before the JSON keys
 
 
 @dataclass
@@ -36,6 +45,8 @@ class PlannedRow:
     currency: str | None
     amount: int | None
     business_key: str
+    legacy_key: str = ""  # the key journals written before the JSON keys have for this row
+    empty_part: str | None = None  # a declared business-key field that is empty
     date: datetime | None = None  # the row's date as shown in reports (see _shown_date)
     customer_id: str | None = None  # the invoice's customer, once the invoice has been read
 
@@ -59,6 +70,10 @@ class PlannedCall:
     @property
     def currency(self) -> str | None:
         return self.rows[0].currency
+
+    @property
+    def legacy_business_key(self) -> str:
+        return LEGACY_GROUP_SEPARATOR.join(sorted(r.legacy_key for r in self.rows))
 
     @property
     def amount(self) -> int | None:
@@ -85,6 +100,9 @@ def plan(prepared: PreparedInput, site: str, version: str) -> Plan:
     seen: dict[tuple[str, str], PlannedRow] = {}
     singles: list[PlannedRow] = []
     for planned in routed:
+        if planned.empty_part is not None:
+            result.outcomes[planned.row.position] = _empty_key_part(spec, planned)
+            continue
         identity = (planned.action.type, planned.business_key)
         if identity in seen:
             first = seen[identity]
@@ -134,13 +152,19 @@ def planned_row(spec: JobSpec, action: ActionSpec, row: PreparedRow) -> PlannedR
     elif isinstance(row.fields.get("currency"), str):
         currency = str(row.fields["currency"]).upper()
     amount = params.get("amount")
+    parts = _key_parts(action, row, params)
+    empty = [name for name, value in parts if value == "" and _identifies(spec, name)] \
+        if action.business_key else []
     return PlannedRow(
         row=row,
         action=action,
         params=params,
         currency=currency,
         amount=amount if isinstance(amount, int) else None,
-        business_key=business_key(action, row, params),
+        business_key=business_key(parts),
+        legacy_key="|".join(f"{name}={'' if value is None else value}"
+                            for name, value in _raw_key_parts(action, row, params)),
+        empty_part=empty[0] if empty else None,
         date=_shown_date(spec, action, params),
     )
 
@@ -168,17 +192,60 @@ def _param_value(source: str | ConstParam, row: PreparedRow) -> object:
     return row.fields.get(source)
 
 
-def business_key(action: ActionSpec, row: PreparedRow, params: Mapping[str, object]) -> str:
+def _raw_key_parts(
+    action: ActionSpec, row: PreparedRow, params: Mapping[str, object]
+) -> list[tuple[str, object]]:
     if action.business_key:
-        parts = [(name, row.fields.get(name)) for name in action.business_key]
-    elif all(name in row.raw for name in STATEMENT_COLUMNS) and row.raw["bank_reference"]:
+        return [(name, row.fields.get(name)) for name in action.business_key]
+    if all(name in row.raw for name in STATEMENT_COLUMNS) and row.raw["bank_reference"]:
         # A bank statement (or batchpay's fix sheet of one): the bank's own reference, so a
         # payment reported in two files (a camt.054 notice, then the camt.053) posts once.
-        parts = [(name, row.raw[name]) for name in ("account", "bank_reference")]
-    else:
-        parts = [(name, params.get(name)) for name in sorted(action.params)
-                 if name not in FREE_TEXT_PARAMS]
-    return "|".join(f"{name}={'' if value is None else value}" for name, value in parts)
+        return [(name, row.raw[name]) for name in ("account", "bank_reference")]
+    return [(name, params.get(name)) for name in sorted(action.params)
+            if name not in FREE_TEXT_PARAMS]
+
+
+def _key_parts(
+    action: ActionSpec, row: PreparedRow, params: Mapping[str, object]
+) -> list[tuple[str, str]]:
+    return [(name, normalise_key_part(value))
+            for name, value in _raw_key_parts(action, row, params)]
+
+
+def _identifies(spec: JobSpec, name: str) -> bool:
+    """A text field in a business key identifies the payment: empty, it cannot tell two apart.
+    An empty amount or date is a value (collect "the full amount", "today")."""
+    field_spec = spec.fields.get(name)
+    return field_spec is None or field_spec.type == "text"
+
+
+def normalise_key_part(value: object) -> str:
+    """A business-key part as compared: NFKC, no invisible format characters (BOM, zero-width
+    space/joiners, bidi marks, soft hyphen), trimmed, inner white space runs made one space."""
+    if value is None:
+        return ""
+    text = unicodedata.normalize("NFKC", str(value))
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return " ".join(text.split())
+
+
+def business_key(parts: list[tuple[str, str]]) -> str:
+    """The parts as one JSON object: unambiguous whatever the values hold."""
+    return json.dumps(dict(parts), ensure_ascii=False, separators=(",", ":"))
+
+
+def _empty_key_part(spec: JobSpec, planned: PlannedRow) -> RowOutcome:
+    name = planned.empty_part or ""
+    field_spec = spec.fields.get(name)
+    column = source_column(name, field_spec) if field_spec is not None else name
+    failure = CellFailure(
+        planned.row.origin, column, planned.row.raw.get(column, ""),
+        f"is empty, but it is part of the business key ({name})",
+        "a value that tells this payment apart, or a business_key without this field",
+    )
+    outcome = outcome_for(planned, Outcome.INVALID, str(failure))
+    outcome.failures = (failure,)
+    return outcome
 
 
 def _group(rows: list[PlannedRow]) -> list[list[PlannedRow]]:
@@ -205,7 +272,8 @@ def _call(
     params = dict(first.params) if len(rows) == 1 else _merged_params(rows)
     if action == "apply_payments":
         params = _apply_params(rows)
-    key_text = GROUP_SEPARATOR.join(sorted(r.business_key for r in rows))
+    keys = sorted(r.business_key for r in rows)
+    key_text = keys[0] if len(keys) == 1 else f"[{','.join(keys)}]"
     try:
         request = encode(action, version, params, spec.product_catalog)  # type: ignore[arg-type]
     except EncodeError as exc:
@@ -229,8 +297,17 @@ def regroup(rows: list[PlannedRow], site: str, version: str, spec: JobSpec) -> P
 
 
 def row_business_keys(call_business_key: str) -> list[str]:
-    """The business keys of the rows a call was made from (one, or a group's)."""
-    return call_business_key.split(GROUP_SEPARATOR)
+    """The business keys of the rows a call was made from (one, or a group's); also of keys
+    written before the JSON keys (``name=value|...`` joined by ``||``)."""
+    if not call_business_key.startswith(("{", "[")):
+        return call_business_key.split(LEGACY_GROUP_SEPARATOR)
+    try:
+        parsed = json.loads(call_business_key)
+    except ValueError:
+        return [call_business_key]
+    if isinstance(parsed, list):
+        return [json.dumps(part, ensure_ascii=False, separators=(",", ":")) for part in parsed]
+    return [call_business_key]
 
 
 def _merged_params(rows: list[PlannedRow]) -> dict[str, object]:

@@ -323,7 +323,17 @@ def render() -> str:
         "`business_key` defaults to every mapped parameter except free text "
         "(`comment`, `invoice_note`); the idempotency key is derived from the site, the action "
         "and the business key only, so a re-run, an edited file or a crashed run never posts a "
-        "payment twice.",
+        "payment twice. Each part of the key is compared normalised: Unicode NFKC (full-width "
+        "`ＮＷ－１` is `NW-1`), invisible format characters removed (BOM, zero-width space and "
+        "joiners, word joiner, bidi marks, soft hyphen), white space trimmed and inner runs made "
+        "one space; case is kept (`nw-1` and `NW-1` are two keys). The value sent to Chargebee "
+        "is not changed. A text field named in `business_key` that is empty on a row makes the "
+        "row invalid (the message names the column): an empty reference must never make two "
+        "payments one; make the field required, or leave it out of `business_key`. An empty "
+        "money or date field is a value (`[invoice_id, amount]` with no amount: collect the "
+        "full amount, once). The site is "
+        "one identity however it is spelled (`acme-test`, `ACME-Test`, "
+        "`https://acme-test.chargebee.com/api/v2/`), see docs/reliability.md.",
         "",
         *statement_section(),
     ]

@@ -44,7 +44,7 @@ from batchpay.journal import (
     POSTED,
     Entry,
     Journal,
-    execute_lock,
+    check_journal_file,
 )
 from batchpay.money import format_amount
 from batchpay.plan import (
@@ -61,8 +61,10 @@ from batchpay.prepare import PreparedInput, prepare
 from batchpay.progress import OnStep, announce
 from batchpay.ratelimit import SlidingWindowLimiter
 from batchpay.records import Outcome, RowOutcome, RunInfo, RunResult
+from batchpay.siteid import SANDBOX
+from batchpay.sitestate import default_state_dir, site_lock
 from batchpay.spec import JobSpec, load_spec
-from batchpay.target import DEFAULT_SANDBOX_STATE, Target, resolve_target
+from batchpay.target import DEFAULT_SANDBOX_STATE, Target, planned_site, resolve_target
 
 Mode = Literal["validate", "dry-run", "execute"]
 IDEMPOTENCY_WINDOW = 30 * 60.0  # Chargebee keeps idempotency keys this long
@@ -97,6 +99,7 @@ class RunOptions:
     sandbox_state: Path = DEFAULT_SANDBOX_STATE
     target: Target | None = None  # a ready target (e.g. a sandbox with faults); overrides site
     journal_path: Path | None = None
+    state_dir: Path = field(default_factory=default_state_dir)  # execute locks, journal register
     rate_per_minute: int | None = None
     concurrency: int | None = None
     policy: RetryPolicy = field(default_factory=RetryPolicy)
@@ -113,17 +116,20 @@ def run_job(spec_path: Path, input_path: Path, options: RunOptions) -> RunResult
     """Run ``spec_path`` on ``input_path`` as ``options.mode`` says; return every row's outcome."""
     started = datetime.now(UTC)
     spec = load_spec(spec_path)
+    check_journal_file(_journal_path(spec, options))
     prepared = prepare(spec, input_path, spec_dir=spec_path.parent, on_step=options.on_step)
-    if options.mode == "execute":
-        _refuse_invalid(prepared, options)
     local = options.mode == "validate" or options.offline
     target = None if local else options.target or resolve_target(
         spec, site=options.site, base_url=options.base_url,
         sandbox_state=options.sandbox_state, env=options.env,
     )
-    site = target.site if target else (options.site or spec.site.name or "sandbox")
+    site = target.site if target else planned_site(
+        spec, site=options.site, base_url=options.base_url, sandbox_state=options.sandbox_state,
+    )
     planned = plan(prepared, site, spec.api_version)
     outcomes: dict[int, RowOutcome] = {**prepared.outcomes, **planned.outcomes}
+    if options.mode == "execute":
+        _refuse_invalid(outcomes, options)
     notes: list[str] = prepared.table.dropped_notes()  # footer/marker rows: never silent
     if target is None:
         notes.append("no live checks: nothing was read from or sent to Chargebee")
@@ -144,8 +150,8 @@ def run_job(spec_path: Path, input_path: Path, options: RunOptions) -> RunResult
     return RunResult(info=info, outcomes=ordered)
 
 
-def _refuse_invalid(prepared: PreparedInput, options: RunOptions) -> None:
-    invalid = [o for o in prepared.outcomes.values() if o.outcome is Outcome.INVALID]
+def _refuse_invalid(outcomes: Mapping[int, RowOutcome], options: RunOptions) -> None:
+    invalid = [outcomes[p] for p in sorted(outcomes) if outcomes[p].outcome is Outcome.INVALID]
     if invalid and not options.skip_invalid:
         first = invalid[0].failures[0] if invalid[0].failures else invalid[0].reason
         raise RunRefused(
@@ -179,8 +185,8 @@ async def _live(
     )
     journal_path = _journal_path(spec, options)
     with ExitStack() as stack:
-        if options.mode == "execute":
-            stack.enter_context(execute_lock(journal_path, target.site))
+        if options.mode == "execute" and target.site != SANDBOX:  # SANDBOX: one in memory
+            stack.enter_context(site_lock(options.state_dir, target.site))
         dry = options.mode != "execute" and not journal_path.exists()
         journal = Journal(None if dry else journal_path, clock=options.clock)
         stack.callback(journal.close)
@@ -224,8 +230,10 @@ class _LiveRun:
                  lambda: _requests(self.client.calls_made))
         calls = self._without_earlier_rows(self.planned.calls)
         entries = self.journal.lookup(self.target.site, [c.key for c in calls])
+        legacy = self._legacy_entries([c for c in calls if c.key not in entries])
+        entries.update(legacy)
         calls = self._without_declined(calls, entries)
-        done, resend, check = self._sort_by_journal(calls, entries)
+        done, resend, check = self._sort_by_journal(calls, entries, set(legacy))
         for call, entry in done:
             self._record_posted(call, entry, None)
         predictions = await self._check_site(check, entries)
@@ -263,6 +271,15 @@ class _LiveRun:
                          api_error_code=entry.api_error_code)
         return kept
 
+    def _legacy_entries(self, calls: Sequence[PlannedCall]) -> dict[str, Entry]:
+        """Entries that journals written before the site identity rule and the JSON business
+        keys have for ``calls`` (by action and old business key), under today's keys. Their
+        calls cannot be re-sent with the old key: unfinished ones take the past-the-window
+        path (checked on the site, else needs review)."""
+        wanted = {(c.action, c.legacy_business_key): c.key for c in calls}
+        found = self.journal.legacy_lookup(self.target.site, wanted)
+        return {wanted[pair]: entry for pair, entry in found.items()}
+
     def _without_earlier_rows(self, calls: list[PlannedCall]) -> list[PlannedCall]:
         """A grouped apply_payments call is keyed by all its rows, so a row added to the file
         changes the key. Rows that an earlier call with another key applied (or left unfinished)
@@ -293,8 +310,8 @@ class _LiveRun:
         recorded here), rebuilt from the rest; None when no row is left to send."""
         keep = []
         for row in call.rows:
-            entry = next((e for e in earlier.get(row.business_key, [])
-                          if e.key != call.key and e.state in states), None)
+            candidates = [*earlier.get(row.business_key, []), *earlier.get(row.legacy_key, [])]
+            entry = next((e for e in candidates if e.key != call.key and e.state in states), None)
             if entry is None:
                 keep.append(row)
             else:
@@ -332,7 +349,7 @@ class _LiveRun:
                 row.invoice_id = entry.result_invoice_id
 
     def _sort_by_journal(
-        self, calls: Sequence[PlannedCall], entries: Mapping[str, Entry]
+        self, calls: Sequence[PlannedCall], entries: Mapping[str, Entry], legacy: set[str]
     ) -> tuple[list[tuple[PlannedCall, Entry]], list[PlannedCall], list[PlannedCall]]:
         now = self.options.clock()
         done, resend, check = [], [], []
@@ -340,7 +357,8 @@ class _LiveRun:
             entry = entries.get(call.key)
             if entry is not None and entry.state == POSTED:
                 done.append((call, entry))
-            elif entry is not None and entry.state == IN_FLIGHT and _inside_window(entry, now):
+            elif (entry is not None and entry.state == IN_FLIGHT and call.key not in legacy
+                  and _inside_window(entry, now)):
                 resend.append(call)
             else:
                 check.append(call)

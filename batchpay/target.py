@@ -19,6 +19,7 @@ import httpx
 
 from batchpay.chargebee.client import base_url_for, is_test_site
 from batchpay.chargebee.errors import ConfigError
+from batchpay.siteid import sandbox_identity, site_identity
 from batchpay.spec import JobSpec
 
 if TYPE_CHECKING:  # the sandbox is imported only when a run uses it
@@ -36,7 +37,7 @@ class Target:
     """A resolved destination. ``api_key`` is excluded from repr so it cannot reach a log."""
 
     label: str  # for people and reports: "built-in sandbox (.batchpay/sandbox.sqlite)"
-    site: str  # identity used in idempotency keys and the journal
+    site: str  # canonical identity (batchpay.siteid): idempotency keys, journal, execute lock
     base_url: str
     api_key: str = field(repr=False)
     transport: httpx.AsyncBaseTransport | None = field(default=None, repr=False)
@@ -62,11 +63,31 @@ def resolve_target(
     host = urlsplit(url).hostname or url
     return Target(
         label=host,
-        site=site or host,
+        site=site_identity(url),
         base_url=url,
         api_key=api_key_from(env),
         is_live=not is_test_site(url),
     )
+
+
+def planned_site(
+    spec: JobSpec,
+    *,
+    site: str | None = None,
+    base_url: str | None = None,
+    sandbox_state: Path = DEFAULT_SANDBOX_STATE,
+) -> str:
+    """The identity a run would target, without an API key (validate and offline dry runs)."""
+    site = site or spec.site.name
+    base_url = base_url or spec.site.base_url
+    if site is None and base_url is None:
+        return sandbox_identity(sandbox_state)
+    try:
+        url = base_url_for(site=None if base_url else site, base_url=base_url,
+                           version=spec.api_version)
+    except ConfigError:
+        return (base_url or site or "").lower()  # reported as an error when the site is used
+    return site_identity(url)
 
 
 def api_key_from(env: Mapping[str, str]) -> str:
@@ -111,7 +132,7 @@ def sandbox_target(
     app = create_app(store, faults=faults, clock=clock)
     return Target(
         label=label,
-        site="sandbox",
+        site=sandbox_identity(store.path),
         base_url=f"http://{SANDBOX_HOST}/api/{version}",
         api_key=DEFAULT_API_KEY,
         transport=sandbox_transport(app),

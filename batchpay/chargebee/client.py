@@ -12,7 +12,6 @@ any other gets ``/api/{version}`` appended. Plain ``http://`` only for loopback 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,6 +41,7 @@ from batchpay.chargebee.errors import (
     header,
     redact_text,
 )
+from batchpay.siteid import is_loopback as _is_loopback
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
@@ -79,16 +79,6 @@ _NEVER_SENT: tuple[type[Exception], ...] = (
     httpx.UnsupportedProtocol,
 )
 _RESERVED_HEADERS = frozenset({"authorization", "content-type", "content-length", "host"})
-
-
-def _is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_base_url(url: str) -> tuple[str, str]:

@@ -406,6 +406,18 @@ def sandbox_server(tmp: Path, **kw: Any) -> Iterator[SandboxServer]:
         server.stop()
 
 
+@contextmanager
+def paused(server: SandboxServer) -> Iterator[None]:
+    """The sandbox server stopped (SIGSTOP): a run talking to it waits where it is, however
+    slowly another process starts on a busy machine."""
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        server.proc.send_signal(signal.SIGCONT)
+
+
 def _child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEBEE_")}
     env["PYTHONUNBUFFERED"] = "1"

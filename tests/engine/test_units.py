@@ -18,7 +18,7 @@ from batchpay.chargebee.encode import encode
 from batchpay.chargebee.retry import RetryPolicy
 from batchpay.errors import RunRefused
 from batchpay.execute import CallResult, Executor
-from batchpay.journal import FAILED, IN_FLIGHT, POSTED, Journal, execute_lock
+from batchpay.journal import FAILED, IN_FLIGHT, POSTED, Journal
 from batchpay.plan import PlannedCall, idempotency_key
 from batchpay.ratelimit import SlidingWindowLimiter
 from batchpay.sandbox import (
@@ -29,6 +29,7 @@ from batchpay.sandbox import (
     sandbox_transport,
     synthetic_seed,
 )
+from batchpay.sitestate import site_lock
 
 # -- SlidingWindowLimiter -------------------------------------------------------------------
 
@@ -163,36 +164,38 @@ def test_journal_and_lock_files_are_owner_only(tmp_path: Path) -> None:
     try:
         journal = Journal(tmp_path / "sub" / "j.sqlite")
         _begin(journal)
-        with execute_lock(tmp_path / "sub" / "j.sqlite", "acme-test"):
+        with site_lock(tmp_path / "sub", "acme-test.chargebee.com"):
             pass
     finally:
         os.umask(old)
-    for path in (tmp_path / "sub").iterdir():
+    for path in (tmp_path / "sub").glob("*.sqlite*"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert stat.S_IMODE((tmp_path / "sub" / "locks").stat().st_mode) == 0o700
     journal.close()
 
 
 def test_execute_lock_refuses_a_second_holder(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    with execute_lock(path, "acme-test"):
-        with pytest.raises(RunRefused, match="another execute"), execute_lock(path, "acme-test"):
+    state = tmp_path / "state"
+    with site_lock(state, "acme-test.chargebee.com"):
+        with pytest.raises(RunRefused, match="another execute"), \
+                site_lock(state, "acme-test.chargebee.com"):
             pass
-        with execute_lock(path, "other-test"):  # another site: its own lock
+        with site_lock(state, "other-test.chargebee.com"):  # another site: its own lock
             pass
-    with execute_lock(path, "acme-test"):  # released on exit
+    with site_lock(state, "acme-test.chargebee.com"):  # released on exit
         pass
 
 
 def test_execute_lock_leaves_no_lock_file(tmp_path: Path) -> None:
-    """Issue 14: every execute left a ``*.lock`` beside the journal in reports/."""
-    path = tmp_path / "j.sqlite"
-    with execute_lock(path, "acme-test"):
-        (lock,) = tmp_path.glob("*.lock")
+    """Issue 14: every execute left a ``*.lock`` behind."""
+    locks = tmp_path / "locks"
+    with site_lock(tmp_path, "acme-test.chargebee.com"):
+        (lock,) = locks.glob("*.lock")
         assert stat.S_IMODE(lock.stat().st_mode) == 0o600
-    assert list(tmp_path.glob("*.lock")) == []
-    with pytest.raises(RuntimeError), execute_lock(path, "acme-test"):
+    assert list(locks.glob("*.lock")) == []
+    with pytest.raises(RuntimeError), site_lock(tmp_path, "acme-test.chargebee.com"):
         raise RuntimeError("the run failed")
-    assert list(tmp_path.glob("*.lock")) == []
+    assert list(locks.glob("*.lock")) == []
 
 
 # -- Executor retry paths ---------------------------------------------------------------------
