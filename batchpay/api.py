@@ -23,7 +23,6 @@ from batchpay.chargebee.client import base_url_for, is_test_site
 from batchpay.errors import BatchpayError, InputError, RunRefused
 from batchpay.history import record_run
 from batchpay.init import InitResult, init_job
-from batchpay.journal import execute_lock
 from batchpay.progress import announce
 from batchpay.records import Outcome, RunResult
 from batchpay.report import default_report_path, write_report, write_summary_json
@@ -31,7 +30,9 @@ from batchpay.report.cells import is_formula_like, safe_text
 from batchpay.report.jsonout import summary_dict, write_rescue_json
 from batchpay.report.totals import category_counts, control_totals
 from batchpay.run import DEFAULT_JOURNAL, RunOptions, run_job
+from batchpay.sitestate import default_state_dir, site_lock
 from batchpay.spec import JobSpec, load_spec
+from batchpay.target import planned_site
 
 __all__ = [
     "InitResult", "RunOptions", "RunReport", "SiteInfo", "category_counts",
@@ -251,12 +252,13 @@ class SiteInfo:
 def site_info(spec: JobSpec, sandbox_state: Path) -> SiteInfo:
     """The job's target as a run would resolve it (``resolve_target``), for pages and locks."""
     name, url = spec.site.name, spec.site.base_url
+    site = planned_site(spec, sandbox_state=sandbox_state)
     if name is None and url is None:
-        return SiteInfo(f"built-in sandbox ({sandbox_state})", "sandbox", False,
+        return SiteInfo(f"built-in sandbox ({sandbox_state})", site, False,
                         spec.site.allow_live)
     full = base_url_for(site=None if url else name, base_url=url, version=spec.api_version)
     host = urlsplit(full).hostname or full
-    return SiteInfo(host, name or host, not is_test_site(full), spec.site.allow_live)
+    return SiteInfo(host, site, not is_test_site(full), spec.site.allow_live)
 
 
 def journal_path(spec: JobSpec, journal: Path | None = None) -> Path:
@@ -266,13 +268,12 @@ def journal_path(spec: JobSpec, journal: Path | None = None) -> Path:
     return Path(spec.journal) if spec.journal else DEFAULT_JOURNAL
 
 
-def execute_busy(journal: Path, site: str) -> str | None:
-    """Why an execute for ``site`` cannot start now (one is running, from the CLI or the web),
-    else None. The run itself takes the same lock, so a race is still refused there."""
-    if not journal.parent.exists():
-        return None
+def execute_busy(site: str, state_dir: Path | None = None) -> str | None:
+    """Why an execute for ``site`` (its identity, e.g. from :func:`site_info`) cannot start now
+    (one is running, from the CLI or the web), else None. The run itself takes the same
+    per-site lock, so a race is still refused there."""
     try:
-        with execute_lock(journal, site):
+        with site_lock(state_dir or default_state_dir(), site):
             return None
     except BatchpayError as exc:
         return str(exc)

@@ -302,7 +302,7 @@ class Runs:
                    for e in self._executions.values()):
                 raise WebError(f"an execute for site {site} is running; wait for it to finish "
                                "— running both could post twice", 409)
-        busy = api.execute_busy(api.journal_path(spec, self.settings.journal), site)
+        busy = api.execute_busy(site)
         if busy:
             raise WebError(busy, 409)
 
