@@ -19,8 +19,9 @@ from webkit import (
 )
 
 from batchpay.api import RunOptions, run_and_report
-from batchpay.journal import execute_lock
 from batchpay.sandbox import DEFAULT_API_KEY, SandboxStore, synthetic_seed
+from batchpay.siteid import sandbox_identity
+from batchpay.sitestate import default_state_dir, site_lock
 from batchpay.web.security import SESSION_COOKIE
 
 PAGES = ["/", "/jobs", "/jobs/bank-deposits/job.yaml", "/runs/new", "/runs/1", "/history",
@@ -264,10 +265,11 @@ def test_rows_that_would_now_go_differently_void_the_approval_and_are_shown(site
 
 def test_a_second_execute_for_the_site_is_refused_while_one_runs(site: Site) -> None:
     run_id = _approved_run(site)
-    with execute_lock(site.settings.journal, "sandbox"):  # e.g. `batchpay run --execute`
+    identity = sandbox_identity(site.settings.sandbox_state)  # the site a run would lock
+    with site_lock(default_state_dir(), identity):  # e.g. `batchpay run --execute`
         response = _execute(site, run_id)
     assert response.status_code == 409
-    assert "another execute for site sandbox is running" in response.text
+    assert f"another execute for site {identity} is running" in response.text
     assert site.web.store.run(run_id)["state"] == "approved"
     assert _ledger(site) == []
 
