@@ -181,6 +181,9 @@ def validate(job: Path, file: Path, output: Path | None, journal: Path | None,
 @click.option("--base-url", help="Explicit API base URL (http only for loopback).")
 @click.option("--journal", type=click.Path(dir_okay=False, path_type=Path),
               help="Journal file (default: the job's, else reports/batchpay-journal.sqlite).")
+@click.option("--forget-missing-journals", is_flag=True,
+              help="With --execute: stop treating this site's missing journals as a reason for "
+                   "review (only after checking in Chargebee what they had posted).")
 @click.option("--sandbox-state", type=click.Path(dir_okay=False, path_type=Path),
               default=Path(".batchpay/sandbox.sqlite"), show_default=True,
               help="State file of the built-in sandbox.")
@@ -192,9 +195,9 @@ def validate(job: Path, file: Path, output: Path | None, journal: Path | None,
 @_output_options
 def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_invalid: bool,
         allow_live: bool, site: str | None, base_url: str | None, journal: Path | None,
-        sandbox_state: Path, rate_per_minute: int | None, concurrency: int | None,
-        retry_failed: bool, report_path: Path | None, reports_dir: Path, quiet: bool,
-        verbose: bool, as_json: bool) -> None:
+        forget_missing_journals: bool, sandbox_state: Path, rate_per_minute: int | None,
+        concurrency: int | None, retry_failed: bool, report_path: Path | None,
+        reports_dir: Path, quiet: bool, verbose: bool, as_json: bool) -> None:
     """Dry-run JOB on FILE (default), or post it with --execute.
 
     The API key is read from CHARGEBEE_API_KEY (or the file named by CHARGEBEE_API_KEY_FILE).
@@ -218,7 +221,8 @@ def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_inv
     options = RunOptions(
         mode="execute" if execute else "dry-run", offline=offline, skip_invalid=skip_invalid,
         allow_live=allow_live, site=site, base_url=base_url, sandbox_state=sandbox_state,
-        journal_path=journal, rate_per_minute=rate_per_minute, concurrency=concurrency,
+        journal_path=journal, forget_missing_journals=forget_missing_journals,
+        rate_per_minute=rate_per_minute, concurrency=concurrency,
         confirm=None if yes else partial(_confirm, printer), on_progress=printer.execute,
         on_step=printer,
         retry_failed=retry_failed,

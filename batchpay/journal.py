@@ -118,6 +118,24 @@ def check_journal_file(path: Path) -> None:
         )
 
 
+def journal_id_of(path: Path) -> str | None:
+    """The id a journal file was created with; None when there is none to read (no file, not
+    a journal, damaged, or written before journals had ids)."""
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return None
+    try:
+        row = db.execute("SELECT value FROM journal_meta WHERE name = 'journal_id'").fetchone()
+        return str(row[0]) if row else None
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+
+
 class Journal:
     """One SQLite file, shared by every job and site (rows are keyed by site and key)."""
 

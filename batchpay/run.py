@@ -45,6 +45,7 @@ from batchpay.journal import (
     Entry,
     Journal,
     check_journal_file,
+    journal_id_of,
 )
 from batchpay.money import format_amount
 from batchpay.plan import (
@@ -62,7 +63,7 @@ from batchpay.progress import OnStep, announce
 from batchpay.ratelimit import SlidingWindowLimiter
 from batchpay.records import Outcome, RowOutcome, RunInfo, RunResult
 from batchpay.siteid import SANDBOX
-from batchpay.sitestate import default_state_dir, site_lock
+from batchpay.sitestate import JournalRecord, SiteRegister, default_state_dir, site_lock
 from batchpay.spec import JobSpec, load_spec
 from batchpay.target import DEFAULT_SANDBOX_STATE, Target, planned_site, resolve_target
 
@@ -99,6 +100,7 @@ class RunOptions:
     sandbox_state: Path = DEFAULT_SANDBOX_STATE
     target: Target | None = None  # a ready target (e.g. a sandbox with faults); overrides site
     journal_path: Path | None = None
+    forget_missing_journals: bool = False  # after checking the site by hand (execute only)
     state_dir: Path = field(default_factory=default_state_dir)  # execute locks, journal register
     rate_per_minute: int | None = None
     concurrency: int | None = None
@@ -190,18 +192,43 @@ async def _live(
         dry = options.mode != "execute" and not journal_path.exists()
         journal = Journal(None if dry else journal_path, clock=options.clock)
         stack.callback(journal.close)
+        register = None if target.site == SANDBOX else SiteRegister(options.state_dir, target.site)
+        lost = _missing_journals(register, journal_path, options, notes)
         async with ChargebeeClient(
             target.base_url, target.api_key,
             transport=ReadRetryTransport(LimitedTransport(inner, limiter), options.policy, limiter),
             max_connections=concurrency,
         ) as client:
             run = _LiveRun(spec, planned, target, options, journal, client, limiter, outcomes,
-                           notes)
+                           notes, register, journal_path, lost)
             await run.go(concurrency)
 
 
 def _requests(n: int) -> str:
     return f"{n:,} request" + ("" if n == 1 else "s")
+
+
+def _missing_journals(
+    register: SiteRegister | None, journal_path: Path, options: RunOptions, notes: list[str]
+) -> list[JournalRecord]:
+    """The journals that posted to the site and are gone (deleted with reports/, replaced by
+    a new file): what they recorded is unknown to this run. Forgotten on request (execute)."""
+    if register is None:
+        return []
+    lost = [r for r in register.records() if journal_id_of(Path(r.path)) != r.journal_id]
+    if lost and options.forget_missing_journals and options.mode == "execute":
+        register.forget(lost)
+        notes.append(f"forgot {len(lost)} missing journal(s) of this site, as asked: "
+                     + ", ".join(r.path for r in lost))
+        return []
+    if lost:
+        notes.append(
+            f"journal(s) that recorded posts to this site are missing: "
+            f"{', '.join(r.path for r in lost)}; rows whose posting leaves no trace on the site "
+            "need review (restore the journal, or check in Chargebee and pass "
+            "--forget-missing-journals)"
+        )
+    return lost
 
 
 def _journal_path(spec: JobSpec, options: RunOptions) -> Path:
@@ -223,6 +250,10 @@ class _LiveRun:
     limiter: SlidingWindowLimiter
     outcomes: dict[int, RowOutcome]
     notes: list[str]
+    register: SiteRegister | None = None
+    journal_path: Path | None = None
+    lost: list[JournalRecord] = field(default_factory=list)  # journals of the site now missing
+    state: SiteState | None = None
 
     async def go(self, concurrency: int) -> None:
         announce(self.options.on_step, "check",
@@ -241,10 +272,13 @@ class _LiveRun:
             predictions[call.key] = Prediction(
                 Outcome.WOULD_POST, "unfinished in an earlier run; re-sent with the same key"
             )
+        self._guard_lost_journals(check, entries, predictions)
         to_send = self._apply_predictions(calls, predictions)
         if self.options.mode != "execute":
             return
         self._confirm(to_send, predictions)
+        if to_send and self.register is not None and self.journal_path is not None:
+            self.register.add(self.journal_path.resolve(), self.journal.journal_id)
         announce(self.options.on_step, "execute", f"Sending {len(to_send):,} calls")
         deadlines = {c.key: _resend_deadline(entries[c.key]) for c in resend}
         await self._execute(to_send, concurrency, predictions, deadlines)
@@ -270,6 +304,55 @@ class _LiveRun:
             self._record(call, outcome, reason, http_status=entry.http_status,
                          api_error_code=entry.api_error_code)
         return kept
+
+    def _guard_lost_journals(
+        self, calls: Sequence[PlannedCall], entries: Mapping[str, Entry],
+        predictions: dict[str, Prediction],
+    ) -> None:
+        """With a journal of the site missing, a call this journal does not know that would
+        post, of an action that leaves no trace the site can show, may have been posted by
+        the lost journal's run: needs review, never sent. Calls the site can show (a v2
+        payment by reference, an invoice's status, an application's linked payment) are
+        decided from the site."""
+        if not self.lost:
+            return
+        missing = self.lost[0]
+        for call in calls:
+            prediction = predictions.get(call.key)
+            if call.key in entries or prediction is None or (
+                prediction.outcome is not Outcome.WOULD_POST
+            ):
+                continue
+            if call.action == "apply_payments":
+                applied = self._already_applied(call)
+                if applied:
+                    predictions[call.key] = Prediction(Outcome.SKIPPED, applied)
+                continue
+            if self._site_shows(call):
+                continue
+            predictions[call.key] = Prediction(Outcome.NEEDS_REVIEW, (
+                f"the journal {missing.path}, which recorded posts to this site since "
+                f"{_when(missing.since)}, is missing; a {call.action} leaves no trace batchpay "
+                "can look up on the site, so this row may have been posted already: restore "
+                "that journal (or name it with --journal), or check in Chargebee and run again "
+                "with --forget-missing-journals"
+            ))
+
+    def _site_shows(self, call: PlannedCall) -> bool:
+        """Whether the live checks read this call's effect from the site (so they decided)."""
+        if call.action == "close_invoice":
+            return True
+        return (call.action == "record_payment" and self.spec.api_version == "v2"
+                and bool(call.params.get("reference_number")))
+
+    def _already_applied(self, call: PlannedCall) -> str | None:
+        invoice = (self.state.invoices if self.state else {}).get(call.invoice_id or "") or {}
+        linked = {p.get("txn_id") for p in invoice.get("linked_payments") or []}
+        wanted = [str(t) for t, _ in call.params.get("transactions") or []]  # type: ignore[attr-defined]
+        if wanted and all(t in linked for t in wanted):
+            return (f"already applied: invoice {call.invoice_id} shows transaction(s) "
+                    f"{', '.join(wanted)} (a journal of this site is missing)")
+        return None
 
     def _legacy_entries(self, calls: Sequence[PlannedCall]) -> dict[str, Entry]:
         """Entries that journals written before the site identity rule and the JSON business
@@ -333,6 +416,7 @@ class _LiveRun:
         here) and predict the others."""
         state = await read_state(self.client, calls, self.spec.api_version)
         note_customers(calls, state.invoices)
+        self.state = state
         recovered, reviewed = await self._recover(calls, entries, state)
         for call in calls:
             if call.key in recovered:
