@@ -245,12 +245,6 @@ class Journal:
         recorded = [s for (s,) in self._run("read", "SELECT DISTINCT site FROM calls")]
         return sorted({site, *(s for s in recorded if same_site(s, site))})
 
-    def has_calls(self, site: str) -> bool:
-        sites = self._spellings(site)
-        marks = ",".join("?" * len(sites))
-        return self._run(
-            "read", f"SELECT 1 FROM calls WHERE site IN ({marks}) LIMIT 1", sites
-        ).fetchone() is not None
 
     def begin(
         self,

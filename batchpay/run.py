@@ -123,7 +123,7 @@ def run_job(spec_path: Path, input_path: Path, options: RunOptions) -> RunResult
     local = options.mode == "validate" or options.offline
     target = None if local else options.target or resolve_target(
         spec, site=options.site, base_url=options.base_url,
-        sandbox_state=options.sandbox_state, env=options.env,
+        sandbox_state=options.sandbox_state, env=options.env, state_dir=options.state_dir,
     )
     site = target.site if target else planned_site(
         spec, site=options.site, base_url=options.base_url, sandbox_state=options.sandbox_state,

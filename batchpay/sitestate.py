@@ -129,6 +129,9 @@ class SiteRegister:
         gone = {(r.path, r.journal_id) for r in records}
         self._write([r for r in self.records() if (r.path, r.journal_id) not in gone])
 
+    def forget_all(self) -> None:
+        self._path.unlink(missing_ok=True)
+
     def _write(self, records: list[JournalRecord]) -> None:
         data = {"site": self.site, "journals": [r.__dict__ for r in records]}
         temporary = self._path.with_suffix(".tmp")

@@ -20,6 +20,7 @@ import httpx
 from batchpay.chargebee.client import base_url_for, is_test_site
 from batchpay.chargebee.errors import ConfigError
 from batchpay.siteid import sandbox_identity, site_identity
+from batchpay.sitestate import SiteRegister
 from batchpay.spec import JobSpec
 
 if TYPE_CHECKING:  # the sandbox is imported only when a run uses it
@@ -52,13 +53,14 @@ def resolve_target(
     base_url: str | None = None,
     sandbox_state: Path = DEFAULT_SANDBOX_STATE,
     env: Mapping[str, str] = os.environ,
+    state_dir: Path | None = None,
 ) -> Target:
     """Pick the target: command-line site/URL, else the job's, else the built-in sandbox."""
     version = spec.api_version
     site = site or spec.site.name
     base_url = base_url or spec.site.base_url
     if site is None and base_url is None:
-        return embedded_sandbox(sandbox_state, version)
+        return embedded_sandbox(sandbox_state, version, state_dir)
     url = base_url_for(site=None if base_url else site, base_url=base_url, version=version)
     host = urlsplit(url).hostname or url
     return Target(
@@ -106,13 +108,16 @@ def api_key_from(env: Mapping[str, str]) -> str:
     return key
 
 
-def embedded_sandbox(state: Path, version: str) -> Target:
-    """The built-in sandbox, in-process, its state persisted in ``state``."""
+def embedded_sandbox(state: Path, version: str, state_dir: Path | None = None) -> Target:
+    """The built-in sandbox, in-process, its state persisted in ``state``. A state created
+    afresh is a new site: no journal has posted to it (``state_dir``'s register is cleared)."""
     from batchpay.sandbox import SandboxStore, load_seed_file
 
     fresh = not state.exists()
     state.parent.mkdir(parents=True, exist_ok=True)
     store = SandboxStore(state)
+    if fresh and state_dir is not None:
+        SiteRegister(state_dir, sandbox_identity(state)).forget_all()
     if fresh and DEFAULT_SANDBOX_SEED.exists():
         store.load_seed(load_seed_file(DEFAULT_SANDBOX_SEED))
     return sandbox_target(store, version=version, label=f"built-in sandbox ({state})")

@@ -144,3 +144,36 @@ def test_an_application_shown_on_the_invoice_is_not_applied_again(tmp_path: Path
     assert again.outcome is Outcome.SKIPPED
     assert "already applied: invoice A shows transaction(s) t1" in again.reason
     assert store.ledger() == ledger
+
+
+def test_starting_the_sandbox_over_is_a_new_site_not_a_lost_journal(tmp_path: Path) -> None:
+    """The quickstart's "start over: delete .batchpay/ and reports/": a sandbox state created
+    afresh has had no journal post to it, so nothing is held for review."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from batchpay.cli import main
+
+    job, data, _, _, _ = CASES["charge"]
+    args = [
+        "run", str(job), str(data), "--execute", "--yes",
+        "--sandbox-state", str(tmp_path / ".batchpay" / "sandbox.sqlite"),
+        "--journal", str(tmp_path / "reports" / "journal.sqlite"),
+        "--reports-dir", str(tmp_path / "reports"),
+    ]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 1, first.output  # two rows of the list fail on the site
+    store = SandboxStore(tmp_path / ".batchpay" / "sandbox.sqlite")
+    assert len(store.ledger()) == 4
+    store.close()
+    shutil.rmtree(tmp_path / "reports")
+    held = CliRunner().invoke(main, args)  # the journal alone is gone: held for review
+    assert "are missing" in held.output and "needs review" in held.output, held.output
+    shutil.rmtree(tmp_path / "reports")
+    shutil.rmtree(tmp_path / ".batchpay")
+    again = CliRunner().invoke(main, args)
+    assert "are missing" not in again.output, again.output
+    store = SandboxStore(tmp_path / ".batchpay" / "sandbox.sqlite")
+    assert len(store.ledger()) == 4  # the fresh sandbox's own charges, once
+    store.close()
