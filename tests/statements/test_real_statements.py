@@ -209,9 +209,10 @@ def test_camt054_then_camt053_plans_each_payment_once_by_default() -> None:
     statement = plan(prepare(spec, real(POSTFINANCE)), "acme-test", "v2")
     notice_keys = {call.key for call in notice.calls}
     statement_keys = {call.key for call in statement.calls}
-    account = "account=CH0309000000250090342|bank_reference="
+    account = '{"account":"CH0309000000250090342","bank_reference":"'
     assert sorted(call.business_key for call in notice.calls) == [
-        f"{account}TST_201-13113-5", f"{account}TST_201-2091644-8", f"{account}TST_201-2091644-9",
+        f'{account}TST_201-13113-5"}}', f'{account}TST_201-2091644-8"}}',
+        f'{account}TST_201-2091644-9"}}',
     ]  # 15.00 + 9.00 (one batched entry) and 56.56
     assert notice_keys <= statement_keys
     assert len(statement_keys) == len(statement.calls)
