@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS calls (
 CREATE TABLE IF NOT EXISTS journal_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO journal_meta (name, value) VALUES ('journal_id', '{journal_id}');
 """
+_OWN_TABLES = frozenset({"calls", "journal_meta", "runs"})  # runs: batchpay.history
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _RESUME = (
     "free the space (or fix the disk) and run the same command again: rows already posted are "
@@ -162,10 +163,11 @@ class Journal:
     def _check_existing(self) -> None:
         tables = {name for (name,) in self._db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "calls" not in tables:
+        if tables and not tables & _OWN_TABLES:  # the run history alone (runs) is batchpay's
             raise JournalError(
-                f"{self.path} is an SQLite file but not a batchpay journal (it has no calls "
-                "table); it was not changed. Name another --journal (or journal: in the job)"
+                f"{self.path} is an SQLite file but not a batchpay journal (it has none of the "
+                "tables calls, runs); it was not changed. Name another --journal (or journal: "
+                "in the job)"
             )
         problems = [row[0] for row in self._db.execute("PRAGMA quick_check")]
         if problems != ["ok"]:
