@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,10 +52,8 @@ CREATE TABLE IF NOT EXISTS calls (
     result_invoice_id TEXT,
     PRIMARY KEY (site, idempotency_key)
 );
-CREATE TABLE IF NOT EXISTS journal_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO journal_meta (name, value) VALUES ('journal_id', '{journal_id}');
 """
-_OWN_TABLES = frozenset({"calls", "journal_meta", "runs"})  # runs: batchpay.history
+_OWN_TABLES = frozenset({"calls", "runs"})  # runs: batchpay.history
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _RESUME = (
     "free the space (or fix the disk) and run the same command again: rows already posted are "
@@ -129,8 +127,8 @@ def journal_id_of(path: Path) -> str | None:
     except sqlite3.Error:
         return None
     try:
-        row = db.execute("SELECT value FROM journal_meta WHERE name = 'journal_id'").fetchone()
-        return str(row[0]) if row else None
+        (number,) = db.execute("PRAGMA user_version").fetchone()
+        return f"{number:08x}" if number else None
     except sqlite3.Error:
         return None
     finally:
@@ -154,11 +152,22 @@ class Journal:
                 self._check_existing()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA.format(journal_id=uuid.uuid4().hex))
-            self.journal_id = str(self._db.execute(
-                "SELECT value FROM journal_meta WHERE name = 'journal_id'").fetchone()[0])
+            self.journal_id = self._create()
         except sqlite3.Error as exc:
             raise self._error("open", exc) from None
+
+    def _create(self) -> str:
+        """The tables, and the journal's id: a random number in the file's header
+        (``user_version``), so a file replaced at the same path is told from the one that was
+        there (see batchpay.sitestate). One transaction: a small first write."""
+        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute(_SCHEMA)
+        (number,) = self._db.execute("PRAGMA user_version").fetchone()
+        if not number:
+            number = secrets.randbelow(2**31 - 1) + 1
+            self._db.execute(f"PRAGMA user_version = {number}")
+        self._db.execute("COMMIT")
+        return f"{number:08x}"
 
     def _check_existing(self) -> None:
         tables = {name for (name,) in self._db.execute(
