@@ -418,6 +418,6 @@ def test_a_fixed_statement_row_keeps_the_banks_reference_as_its_key(tmp_path: Pa
     spec = load_spec(tmp_path / "job.yaml")
     planned = plan(prepare(spec, report, tmp_path), "acme-test", "v2")
     keys = {call.invoice_id: call.business_key for call in planned.calls}
-    assert keys["INV-8"] == "account=BE68539007547034|bank_reference=B2"
+    assert keys["INV-8"] == '{"account":"BE68539007547034","bank_reference":"B2"}'
     original = plan(prepare(spec, tmp_path / "x.sta", tmp_path), "acme-test", "v2")
     assert {c.business_key for c in original.calls} == {keys["INV-8"]}
