@@ -224,8 +224,11 @@ class Runs:
         limits = spec.approval.thresholds_minor() if spec is not None else None
         if limits is None:
             return ""
-        totals = {c: int(v) for c, v in run["dry_summary"]["to_post"]["totals"].items()}
+        to_post = run["dry_summary"]["to_post"]
+        totals = {c: int(v) for c, v in to_post["totals"].items()}
         if any(c not in limits or v > limits[c] for c, v in totals.items()):
+            return ""
+        if to_post.get("unpriced", 0):  # rows whose amount the dry run cannot know
             return ""
         shown = ", ".join(f"{format_amount(v, c)} {c}" for c, v in sorted(totals.items()))
         return (f"would post {shown or 'nothing'}: within the job's approval.required_above, "
@@ -460,16 +463,19 @@ def summary(result: RunResult) -> dict[str, Any]:
                            for name, v in t.by_category.items()},
         })
     to_post: dict[str, int] = {}
-    rows = 0
+    rows = unpriced = 0
     for o in result.outcomes:
         if o.outcome.category == "posted" and o.outcome.value == "would post":
             rows += 1
             if o.currency and o.amount_minor is not None:
                 to_post[o.currency] = to_post.get(o.currency, 0) + o.amount_minor
+            else:  # e.g. a grouped apply_payments row that applies what is unused
+                unpriced += 1
     return {
         "totals": totals, "counts": api.category_counts(result.outcomes),
         "notes": list(result.info.notes), "target": result.info.target,
-        "rows_read": result.info.rows_read, "to_post": {"rows": rows, "totals": to_post},
+        "rows_read": result.info.rows_read,
+        "to_post": {"rows": rows, "totals": to_post, "unpriced": unpriced},
         "interrupted": result.info.interrupted,
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from webkit import (
     DEPOSITS,
     PASSWORD,
+    SAMPLES,
     Site,
     csrf_of,
     make_site,
@@ -556,3 +558,22 @@ def test_a_utf16_statement_is_text_not_a_binary_file(site: Site) -> None:
     assert response.status_code == 303, response.text[-500:]
     run = site.web.store.run(run_id_of(response))
     assert run["state"] == "dry-run" and run["dry_summary"]["rows_read"] == 14
+
+
+def test_a_run_that_would_post_an_unknown_amount_is_not_within_any_threshold(
+    site: Site,
+) -> None:
+    # Two allocation rows for one invoice become one apply_payments call that applies whatever
+    # the two payments have unused: the dry run cannot price each row, so its would-post total
+    # proves nothing about the threshold and a second person must approve.
+    shutil.copytree(SAMPLES / "allocation", site.settings.jobs_dir / "allocation")
+    spec = site.settings.jobs_dir / "allocation" / "job.yaml"
+    spec.write_text(spec.read_text() + "\napproval: {required_above: {USD: '1.00'}}\n")
+    rows = (b"Invoice,Payment Txn,Apply Amount,Note\n"
+            b"INV-1014,txn_hooli_1,,a\nINV-1014,txn_hooli_2,,b\n")
+    client = site.client("pat")
+    run_id = run_id_of(upload(client, job="allocation/job.yaml", content=rows, name="a.csv"))
+    assert site.web.store.run(run_id)["dry_summary"]["counts"]["posted"] == 2
+    assert post(client, f"/runs/{run_id}/request-approval").status_code == 303
+    assert site.web.store.run(run_id)["state"] == "pending"
+    assert site.web.store.approvals(run_id) == []
