@@ -358,7 +358,7 @@ def test_date_formats_in_order_and_time_zone() -> None:
 def test_date_not_a_date() -> None:
     field = {"column": "A", "type": "date", "formats": ["%d/%m/%Y"]}
     assert failures(field, "31/02/2024") == [
-        'line 2, column "A": "31/02/2024" is not a date in format DD/MM/YYYY '
+        'line 2, column "A": "31/02/2024" is not a date: February 2024 has no day 31 '
         "(expected DD/MM/YYYY)"
     ]
 
