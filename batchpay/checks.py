@@ -43,6 +43,8 @@ class Prediction:
     # what the call would move, from the invoice, in the invoice's currency.
     amount: int | None = None
     currency: str | None = None
+    # For a grouped apply_payments call: what each of its rows would apply, in row order
+    row_amounts: tuple[int, ...] = ()
 
 
 @dataclass
@@ -231,9 +233,37 @@ def _with_implied_amount(
     it would move, so control totals count it where it belongs (issue 12 item 8)."""
     currency = invoice.get("currency_code")
     amount = None
+    rows: tuple[int, ...] = ()
     if prediction.outcome is Outcome.WOULD_POST and call.amount is None:
         amount = implied_amount(call, invoice, state)
-    return replace(prediction, amount=amount, currency=str(currency) if currency else None)
+    if prediction.outcome is Outcome.WOULD_POST and len(call.rows) > 1:
+        rows = group_amounts(call, invoice, state)
+    return replace(prediction, amount=amount, currency=str(currency) if currency else None,
+                   row_amounts=rows)
+
+
+def group_amounts(call: PlannedCall, invoice: dict[str, Any], state: SiteState) -> tuple[int, ...]:
+    """What each row of a grouped apply_payments call applies, as Chargebee applies the
+    payments the call names, in order: the row's amount, else its payment's unused amount, each
+    at most what is still due. A row naming no payment applies nothing, unless no row names one:
+    then the call applies the customer's excess, counted on its first row. Empty when a named
+    payment was not read (Chargebee will refuse the call)."""
+    if not any(row.params.get("transaction_id") for row in call.rows):
+        return (implied_amount(call, invoice, state),) + (0,) * (len(call.rows) - 1)
+    left = int(invoice.get("amount_due") or 0)
+    applied = []
+    for row in call.rows:
+        if not row.params.get("transaction_id"):
+            applied.append(0)
+            continue
+        txn = state.transactions.get(str(row.params["transaction_id"]))
+        if txn is None:
+            return ()
+        unused = int(txn.get("amount_unused") or 0)
+        amount = min(unused if row.amount is None else row.amount, unused, left)
+        applied.append(amount)
+        left -= amount
+    return tuple(applied)
 
 
 def implied_amount(call: PlannedCall, invoice: dict[str, Any], state: SiteState) -> int:

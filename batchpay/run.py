@@ -509,7 +509,8 @@ class _LiveRun:
                 if self.options.mode == "execute":
                     outcome = Outcome.FAILED  # checked before sending; nothing was sent
             rows = self._record(call, outcome, reason, transaction_id=prediction.transaction_id)
-            _fill_amount(rows, prediction.amount, prediction.currency, "(from the invoice)")
+            _fill_amount(rows, prediction.amount, prediction.currency, "(from the invoice)",
+                         prediction.row_amounts)
         return to_send
 
     def _confirm(
@@ -521,6 +522,9 @@ class _LiveRun:
             # a call without an amount moves what its invoice says (collect or record in full)
             currency = call.currency or predicted.currency
             amount = call.amount if call.amount is not None else predicted.amount
+            if predicted.row_amounts:  # a group: each row's own amount, or what it applies
+                amount = sum(row.amount if row.amount is not None else applied
+                             for row, applied in zip(call.rows, predicted.row_amounts, strict=True))
             if currency and amount is not None:
                 totals[currency] = totals.get(currency, 0) + amount
         categories = [o.outcome.category for o in self.outcomes.values()]
@@ -610,7 +614,8 @@ class _LiveRun:
         if outcome is Outcome.POSTED and result.amount is not None:
             _fill_amount(rows, result.amount, result.currency, "(Chargebee's answer)")
         elif outcome is Outcome.POSTED:
-            _fill_amount(rows, prediction.amount, prediction.currency, "(from the invoice)")
+            _fill_amount(rows, prediction.amount, prediction.currency, "(from the invoice)",
+                         prediction.row_amounts)
         else:
             _fill_amount(rows, None, prediction.currency, "")
 
@@ -658,14 +663,21 @@ def _entries_by_row(calls: Sequence[tuple[str, Entry]]) -> dict[str, list[Entry]
 
 
 def _fill_amount(
-    rows: Sequence[RowOutcome], amount: int | None, currency: str | None, source: str
+    rows: Sequence[RowOutcome], amount: int | None, currency: str | None, source: str,
+    row_amounts: Sequence[int] = (),
 ) -> None:
     """A row that names no amount (collect or record in full, close, apply all) is counted
     with what its call moved, or would move, in that currency, and says where the amount came
-    from; a row that names no currency takes the invoice's (issue 12 item 8)."""
+    from; a row that names no currency takes the invoice's (issue 12 item 8). The rows of a
+    grouped apply_payments call each take what they apply (``row_amounts``)."""
     if len(rows) != 1:
-        return  # a grouped apply_payments call: its rows carry their own amounts
-    row = rows[0]
+        for row, applied in zip(rows, row_amounts, strict=False):
+            _fill_row(row, applied, currency, source)
+        return
+    _fill_row(rows[0], amount, currency, source)
+
+
+def _fill_row(row: RowOutcome, amount: int | None, currency: str | None, source: str) -> None:
     if row.currency is None and currency:
         row.currency = currency
     if row.amount_minor is None and amount is not None and currency and row.currency == currency:

@@ -563,17 +563,35 @@ def test_a_utf16_statement_is_text_not_a_binary_file(site: Site) -> None:
 def test_a_run_that_would_post_an_unknown_amount_is_not_within_any_threshold(
     site: Site,
 ) -> None:
-    # Two allocation rows for one invoice become one apply_payments call that applies whatever
-    # the two payments have unused: the dry run cannot price each row, so its would-post total
-    # proves nothing about the threshold and a second person must approve.
+    # Two allocation rows for one invoice are one apply_payments call applying what the
+    # payments they name have unused; one payment is not on the site, so the dry run cannot
+    # price the rows: its would-post total (none) proves nothing about the threshold, and a
+    # second person must approve (it was approved as "would post nothing").
     shutil.copytree(SAMPLES / "allocation", site.settings.jobs_dir / "allocation")
     spec = site.settings.jobs_dir / "allocation" / "job.yaml"
-    spec.write_text(spec.read_text() + "\napproval: {required_above: {USD: '1.00'}}\n")
+    spec.write_text(spec.read_text() + "\napproval: {required_above: {USD: '100000.00'}}\n")
     rows = (b"Invoice,Payment Txn,Apply Amount,Note\n"
-            b"INV-1014,txn_hooli_1,,a\nINV-1014,txn_hooli_2,,b\n")
+            b"INV-1014,txn_hooli_1,,a\nINV-1014,txn_not_on_the_site,,b\n")
     client = site.client("pat")
     run_id = run_id_of(upload(client, job="allocation/job.yaml", content=rows, name="a.csv"))
     assert site.web.store.run(run_id)["dry_summary"]["counts"]["posted"] == 2
     assert post(client, f"/runs/{run_id}/request-approval").status_code == 303
     assert site.web.store.run(run_id)["state"] == "pending"
     assert site.web.store.approvals(run_id) == []
+
+
+def test_an_approved_run_of_grouped_rows_without_amounts_executes(site: Site) -> None:
+    # The execute re-checks that what it is about to post is what the dry run showed: the
+    # rows of a grouped apply_payments call must be priced the same way in both.
+    shutil.copytree(SAMPLES / "allocation", site.settings.jobs_dir / "allocation")
+    rows = (b"Invoice,Payment Txn,Apply Amount,Note\n"
+            b"INV-1014,txn_hooli_1,,a\nINV-1014,txn_hooli_2,,b\n")
+    client = site.client("pat")
+    run_id = run_id_of(upload(client, job="allocation/job.yaml", content=rows, name="a.csv"))
+    assert post(client, f"/runs/{run_id}/request-approval").status_code == 303
+    assert post(site.client("ann"), f"/runs/{run_id}/decide",
+                {"decision": "approve", "comment": "fine"}).status_code == 303
+    assert _execute(site, run_id).status_code == 303
+    run = site.web.store.run(run_id)
+    assert run["state"] == "executed", run["message"]
+    assert run["exec_summary"]["counts"]["posted"] == 2

@@ -249,3 +249,33 @@ def test_the_confirmation_counts_rows_without_an_amount(tmp_path: Path) -> None:
         run_job(COLLECT, wf.data, options)
     assert seen[0].totals == {"USD": 20000, "EUR": 7500}
     assert wf.ledger() == []
+
+
+def test_grouped_apply_payments_rows_without_an_amount_are_totalled(tmp_path: Path) -> None:
+    """Item 8, grouped rows: two allocation rows for INV-1014 (due 400.00) name a payment each
+    and no amount; they are one call applying 300.00 of txn_hooli_1 and 100.00 of txn_hooli_2
+    (what is still due). Their totals were 0.00, and a priced row beside an unpriced one made
+    the confirmation show only the priced row's amount."""
+    allocation = SAMPLES / "allocation" / "job.yaml"
+    header = "Invoice,Payment Txn,Apply Amount,Note\n"
+    wf = _workflow(tmp_path, allocation, header + "INV-1014,txn_hooli_1,,a\n"
+                   "INV-1014,txn_hooli_2,,b\n")
+    dry = wf.run("dry-run").result
+    assert _totals(dry.outcomes) == {"USD": (2, 40000)}
+    assert [by_row(dry)[n].amount_minor for n in (2, 3)] == [30000, 10000]
+    executed = wf.run("execute").result
+    assert _totals(executed.outcomes) == {"USD": (2, 40000)}
+    assert wf.store.invoice("INV-1014")["amount_due"] == 0  # type: ignore[index]
+
+    (tmp_path / "mixed").mkdir()
+    mixed = _workflow(tmp_path / "mixed", allocation, header + "INV-1015,txn_hooli_1,50.00,a\n"
+                      "INV-1015,txn_hooli_2,,b\n")
+    seen: list[PlanSummary] = []
+    options = RunOptions(mode="execute", target=sandbox_target(mixed.store),
+                         journal_path=tmp_path / "mixed" / "journal.sqlite",
+                         confirm=lambda summary: seen.append(summary) or False,
+                         env={"BATCHPAY_OPERATOR": "tests"})
+    with pytest.raises(RunRefused):
+        run_job(allocation, mixed.data, options)
+    assert seen[0].totals == {"USD": 5000 + 20000}
+    assert _totals(mixed.run("dry-run").result.outcomes) == {"USD": (2, 25000)}
