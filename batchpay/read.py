@@ -191,7 +191,8 @@ def _csv_records(path: Path, spec: InputSpec, notes: list[str]) -> list[Record]:
     data = _read_bytes(path)
     _refuse_non_text(path, data, spec.encoding)
     _refuse_long_lines(path, data)
-    lines = _Lines(_decode(path, data, spec.encoding), spec.skip_lines, spec.comment_prefix)
+    lines = _Lines(_decode(path, data, spec.encoding), spec.skip_lines, spec.comment_prefix,
+                   spec.skip_blank_rows)  # fmt: skip
     if spec.quoting == "lenient":
         return _lenient_records(path, spec, lines, notes) or _nothing(path, spec, data)
     try:
@@ -209,11 +210,13 @@ def _csv_records(path: Path, spec: InputSpec, notes: list[str]) -> list[Record]:
                     blank += 1  # passed over as it goes by: 20 MB of blank lines hold nothing
                     continue
                 cells_read += len(cells)
-                _refuse_too_many(path, lines.record_start, len(cells), len(records), cells_read)
+                if len(cells) > MAX_COLUMNS or len(records) > MAX_ROWS or cells_read > MAX_CELLS:
+                    _refuse_too_many(path, lines.record_start, len(cells), len(records),
+                                     cells_read)  # fmt: skip
                 records.append((lines.record_start, cells))
         except csv.Error as exc:
             raise InputError(f"{path}: line {lines.record_start}: {_csv_problem(exc)}") from None
-    if not records and not blank:
+    if not records and not blank and not lines.blank:
         raise InputError(_nothing_left(path, spec.skip_lines, "lines", data))
     return records
 
@@ -253,12 +256,18 @@ def _refuse_too_many(path: Path, line: int, fields: int, rows: int, cells: int) 
                          "most that many: split the file")  # fmt: skip
 
 
+_LINE_BREAKS = frozenset({"\n", "\r\n", "\r"})
+
+
 class _Lines:
     """Physical lines for csv.reader, counting them and hiding the preamble and comments."""
 
-    def __init__(self, text: str, skip: int, comment_prefix: str | None) -> None:
+    def __init__(self, text: str, skip: int, comment_prefix: str | None,
+                 skip_blank: bool = False) -> None:  # fmt: skip
         self._lines = iter(io.StringIO(text, newline=""))
         self._comment = comment_prefix or None
+        self._skip_blank = skip_blank
+        self.blank = 0  # empty lines passed over between records (skip_blank)
         self.number = 0  # physical lines consumed so far
         self.record_start = 1
         self.at_record_start = True
@@ -277,6 +286,9 @@ class _Lines:
             if not self.at_record_start:
                 return line  # a quoted field's continuation, never a comment
             if self._comment and line.startswith(self._comment):
+                continue
+            if self._skip_blank and line in _LINE_BREAKS:  # never reaches the csv module
+                self.blank += 1
                 continue
             self.record_start = self.number
             self.at_record_start = False

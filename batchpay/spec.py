@@ -104,9 +104,13 @@ class InputSpec(_Model):
     )
     sheet: str | int | None = Field(
         None,
-        description="Sheet name or 0-based index for spreadsheets; the first sheet if unset. "
-        "Hidden rows and columns (and rows an AutoFilter hides) are read like visible ones: "
-        "delete them from the file, or skip them with a filter.",
+        description="Sheet name or 0-based index for spreadsheets; the first sheet if unset "
+        "(batchpay's own report, sent back, is read from its 'Fix and re-upload' sheet, and the "
+        "run notes say so; a sheet of that name in any other workbook is not read unless "
+        "named here). Hidden rows and columns (and rows an AutoFilter hides) are read like "
+        "visible ones: delete them from the file, or skip them with a filter. A cell the job "
+        "reads that holds a spreadsheet error (#N/A, #REF!...) or a number of more than 15 "
+        "significant digits is invalid, never read as empty or rounded.",
     )
     comment_prefix: str | None = Field(
         None, description="Lines starting with this text are ignored (CSV)."
