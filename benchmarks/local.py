@@ -36,7 +36,8 @@ def pipeline_once(fmt: str, data: Path, out: Path) -> tuple[float, int, int]:
     from batchpay.run import RunOptions
 
     start = time.perf_counter()
-    report = run_and_report(JOBS[fmt], data, RunOptions(mode="dry-run", offline=True),
+    report = run_and_report(JOBS[fmt], data, RunOptions(mode="dry-run", offline=True,
+                                                        journal_path=out.with_suffix(".sqlite")),
                             report_path=out)
     seconds = time.perf_counter() - start
     posted = sum(1 for o in report.result.outcomes if o.outcome.category == "posted")

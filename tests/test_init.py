@@ -28,7 +28,8 @@ def init(tmp_path: Path, file: Path, *options: str, output: str = "job.yaml") ->
 
 
 def validate(tmp_path: Path, file: Path, job: str = "job.yaml") -> Result:
-    args = ["validate", str(tmp_path / job), str(file), "--reports-dir", str(tmp_path / "r")]
+    args = ["validate", str(tmp_path / job), str(file), "--reports-dir", str(tmp_path / "r"),
+            "--journal", str(tmp_path / "journal.sqlite")]
     return CliRunner().invoke(main, args, catch_exceptions=False)
 
 

@@ -175,7 +175,7 @@ def test_a_skipped_row_shows_what_it_was_read_as_in_the_workbook(tmp_path: Path)
     )
     report = tmp_path / "report.xlsx"
     args = ["validate", str(tmp_path / "job.yaml"), str(tmp_path / "in.csv"),
-            "--report", str(report)]  # fmt: skip
+            "--report", str(report), "--journal", str(tmp_path / "j.sqlite")]  # fmt: skip
     assert CliRunner().invoke(main, args, catch_exceptions=False).exit_code == 0
     sheet = load_workbook(report)["Skipped"]
     header, row = list(sheet.iter_rows(values_only=True))

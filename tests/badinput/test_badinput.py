@@ -96,7 +96,8 @@ def test_validate(case: Case, tmp_path: Path) -> None:
     job, path = case.build(tmp_path / "in")
     reports = tmp_path / "reports"
     started = time.process_time()  # CPU time (in-process CliRunner): a busy machine cannot fail it
-    result = invoke(["validate", job, path, "--reports-dir", reports])
+    result = invoke(["validate", job, path, "--reports-dir", reports,
+                     "--journal", tmp_path / "journal.sqlite"])
     elapsed = time.process_time() - started
     check_output(result, case.validate, case.expected(job, path), reports)
     if case.text_cells:
