@@ -4,7 +4,11 @@ nothing with --quiet; the execute rate counts from after the confirmation prompt
 from __future__ import annotations
 
 import io
+import os
+import pty
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +144,40 @@ def test_a_step_ended_before_the_prompt_is_reported_done_once() -> None:
                                                (3599, "59m 59s"), (8040, "2h 14m")])
 def test_eta_reads_as_minutes_and_hours(seconds: float, text: str) -> None:
     assert duration(seconds) == text
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_on_a_terminal_each_step_is_one_line_redrawn_in_place(tmp_path: Path) -> None:
+    """The real CLI with stderr on a pseudo-terminal: steps and the execute bar are redrawn
+    with a carriage return and an erase to the end of the line, then finished with a newline."""
+    leader, follower = pty.openpty()
+    command = [sys.executable, "-c", "from batchpay.cli import main; main()", "run", str(JOB),
+               str(DATA), "--execute", "--yes", "--sandbox-state", str(tmp_path / "sb.sqlite"),
+               "--reports-dir", str(tmp_path / "reports"), "--journal", str(tmp_path / "j.sqlite")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower,
+                               stdin=subprocess.DEVNULL, cwd=tmp_path)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    stdout = process.communicate(timeout=120)[0].decode()
+    assert process.returncode == 1  # the two rows that cannot be posted
+    shown = b"".join(chunks).decode().replace("\r\n", "\n")
+    assert stdout.startswith('Execute of "deposits.csv"')  # the summary stays on stdout
+    redraws = [part for part in shown.split("\r") if part]
+    assert all(part.rstrip("\n").endswith("\x1b[K") for part in redraws), redraws
+    finished = [part.removesuffix("\x1b[K\n") for part in redraws if part.endswith("\n")]
+    assert [line.split(":")[0] for line in finished if "done in" in line] == [
+        "Reading deposits.csv", "Validating 14 rows",
+        "Checking 11 calls against built-in sandbox (sb.sqlite)".replace(
+            "sb.sqlite", str(tmp_path / "sb.sqlite")),
+        next(line.split(":")[0] for line in finished if line.startswith("Writing "))]
+    bar = next(line for line in finished if "8/8 done" in line)
+    assert bar.startswith("[################] 8/8 done, ") and ", ETA 0s, 8 posted" in bar
