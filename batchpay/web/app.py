@@ -41,6 +41,7 @@ from .store import ROLES, Store, User
 
 HERE = Path(__file__).parent
 PAGE_SIZE = 50
+MAX_ID = 2**53  # ids and page numbers from URLs (offsets stay inside SQLite's 64 bits)
 CATEGORY_LABELS = {"posted": "would post", "skipped": "skipped", "failed": "would fail",
                    "invalid": "invalid", "needs_review": "needs review"}
 RESULT_LABELS = {**CATEGORY_LABELS, "posted": "posted", "failed": "failed"}
@@ -165,9 +166,11 @@ def _text(form: FormData | None, name: str) -> str:
 
 
 def _int(value: str | int | None, default: int = 0) -> int:
-    if isinstance(value, int):
-        return value
-    return int(value) if value and value.isdigit() else default
+    """A number from a URL; ``default`` when it is none, or too big for a database id (SQLite
+    integers are 64-bit: a bigger one would be an internal error, not a page)."""
+    if isinstance(value, str):
+        value = int(value) if value.isascii() and value.isdigit() else None
+    return value if value is not None and 0 <= value <= MAX_ID else default
 
 
 # sign in / out

@@ -595,3 +595,17 @@ def test_an_approved_run_of_grouped_rows_without_amounts_executes(site: Site) ->
     run = site.web.store.run(run_id)
     assert run["state"] == "executed", run["message"]
     assert run["exec_summary"]["counts"]["posted"] == 2
+
+
+def test_numbers_too_big_for_the_database_are_not_found_not_an_internal_error(
+    site: Site,
+) -> None:
+    client = site.client("ann")
+    run_id = run_id_of(upload(site.client("pat")))
+    huge = "9" * 25
+    assert client.get(f"/runs/{run_id}?page={huge}&same_as={huge}").status_code == 200
+    assert client.get(f"/runs/{run_id}?page=\u00b2").status_code == 200  # a digit int() refuses
+    assert client.get(f"/runs/{huge}").status_code == 404
+    assert client.get(f"/runs/{huge}/progress").status_code == 404
+    assert client.get(f"/audit?run={huge}").status_code == 200
+    assert post(client, f"/runs/{huge}/decide", {"decision": "approve"}).status_code == 404
