@@ -14,7 +14,7 @@ from batchpay.sandbox.seed import SeedError
 from batchpay.sandbox.server import DEFAULT_STATE, build_app, load_fault_file, run
 
 
-@click.group(name="sandbox")
+@click.group(name="sandbox", context_settings={"help_option_names": ["-h", "--help"]})
 def sandbox_cli() -> None:
     """A local fake of Chargebee's invoice API (v1 and v2), for trying batchpay with no account.
 
