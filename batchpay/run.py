@@ -193,7 +193,7 @@ async def _live(
         journal = Journal(None if dry else journal_path, clock=options.clock)
         stack.callback(journal.close)
         register = None if target.site == SANDBOX else SiteRegister(options.state_dir, target.site)
-        lost = _missing_journals(register, journal_path, options, notes)
+        lost = _missing_journals(register, journal, options, notes)
         async with ChargebeeClient(
             target.base_url, target.api_key,
             transport=ReadRetryTransport(LimitedTransport(inner, limiter), options.policy, limiter),
@@ -209,13 +209,17 @@ def _requests(n: int) -> str:
 
 
 def _missing_journals(
-    register: SiteRegister | None, journal_path: Path, options: RunOptions, notes: list[str]
+    register: SiteRegister | None, journal: Journal, options: RunOptions, notes: list[str]
 ) -> list[JournalRecord]:
     """The journals that posted to the site and are gone (deleted with reports/, replaced by
-    a new file): what they recorded is unknown to this run. Forgotten on request (execute)."""
+    a new file): what they recorded is unknown to this run. A journal moved elsewhere and
+    named with --journal (or still at another recorded path) is not missing. Forgotten on
+    request (execute)."""
     if register is None:
         return []
-    lost = [r for r in register.records() if journal_id_of(Path(r.path)) != r.journal_id]
+    records = register.records()
+    present = {journal.journal_id, *(journal_id_of(Path(r.path)) for r in records)}
+    lost = [r for r in records if r.journal_id not in present]
     if lost and options.forget_missing_journals and options.mode == "execute":
         register.forget(lost)
         notes.append(f"forgot {len(lost)} missing journal(s) of this site, as asked: "

@@ -57,11 +57,11 @@ class Site:
         self.store.load_seed(load_seed_file(SAMPLES / "sandbox-seed.yaml"))
 
     def run(self, mode: str, job: Path, data: Path, **kw: object) -> RunResult:
+        kw.setdefault("journal_path", self.tmp / "reports" / "journal.sqlite")
         options = RunOptions(
             mode=mode,  # type: ignore[arg-type]
             target=sandbox_target(self.store, version=self.version, clock=self.clock),
-            journal_path=self.tmp / "reports" / "journal.sqlite", clock=self.clock,
-            env={"BATCHPAY_OPERATOR": "tests"}, **kw,  # type: ignore[arg-type]
+            clock=self.clock, env={"BATCHPAY_OPERATOR": "tests"}, **kw,  # type: ignore[arg-type]
         )
         return run_job(job, data, options)
 
@@ -177,3 +177,21 @@ def test_starting_the_sandbox_over_is_a_new_site_not_a_lost_journal(tmp_path: Pa
     store = SandboxStore(tmp_path / ".batchpay" / "sandbox.sqlite")
     assert len(store.ledger()) == 4  # the fresh sandbox's own charges, once
     store.close()
+
+
+def test_a_journal_moved_and_named_with_journal_is_not_missing(tmp_path: Path) -> None:
+    """Archiving reports/ somewhere else and naming the journal there keeps every promise: the
+    posted charges are skipped from it, and nothing is held for review."""
+    job, data, version, _, _ = CASES["charge"]
+    site = Site(tmp_path, version)
+    first = site.run("execute", job, data)
+    posted = _lines(first, Outcome.POSTED)
+    ledger = site.store.ledger()
+    (tmp_path / "reports").rename(tmp_path / "archive")
+    site.clock.now += IDEMPOTENCY_WINDOW + 60
+    again = site.run("execute", job, data,
+                     journal_path=tmp_path / "archive" / "journal.sqlite")
+    assert _lines(again, Outcome.SKIPPED) >= posted
+    assert not _lines(again, Outcome.NEEDS_REVIEW)
+    assert not any("are missing" in note for note in again.info.notes)
+    assert site.store.ledger() == ledger
