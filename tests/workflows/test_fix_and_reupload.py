@@ -3,6 +3,8 @@ workbook, recognised by the marker the report carries, never by a sheet's name a
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import openpyxl
@@ -89,3 +91,20 @@ def test_a_bank_workbook_with_a_sheet_of_that_name_is_read_as_the_job_says(
     result = Workflow(tmp_path, XLSX_JOB, bank).run("dry-run").result
     assert {o.origin.sheet for o in result.outcomes} == {"Statement"}
     assert len(result.outcomes) == len(sheet_rows(bank, "Statement")) - 1  # after the title
+
+
+def test_the_marker_survives_a_save_in_libreoffice(tmp_path: Path) -> None:
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    report = Workflow(tmp_path, JOB, CSV).run("execute").path
+    assert report is not None
+    saved = tmp_path / "saved"
+    subprocess.run([soffice, "--headless", f"-env:UserInstallation=file://{tmp_path}/lo",
+                    "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", str(saved),
+                    str(report)], check=True, capture_output=True, timeout=180)
+    resaved = saved / report.name
+    assert is_fix_workbook(resaved)
+    again = Workflow(tmp_path / "again", JOB, resaved).run("dry-run").result
+    assert [(o.origin.sheet, o.invoice_id) for o in again.outcomes] == [
+        (FIX_SHEET, "INV-1006"), (FIX_SHEET, "INV-9999")]
