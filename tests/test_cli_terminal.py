@@ -42,6 +42,7 @@ def test_dry_run_summary_fits_80_columns_and_says_why(
     assert "  line 12: no invoice number in the description" in lines
     assert "To look at (all on the workbook's Errors and Fix and re-upload sheets):" in lines
     assert "(API v2)" not in result.output and "OK  " not in result.output
+    assert "  would fail: line 14: invoice INV-9999 not found" in lines  # "would" says predicted
     assert ESC not in result.output
 
 

@@ -22,6 +22,7 @@ SHEETS = {"failed": "Errors", "invalid": "Invalid rows", "needs_review": "Needs 
 MAX_REASONS, MAX_REASON_CHARS = 5, 300
 MAX_NOTES = 8
 READ_IN, OUTGOING = "read (money in)", "money out, skipped"
+PREDICTED = "predicted by batchpay, not sent: "  # batchpay.run.PREDICTED, in the reason
 # C0/C1 controls (ESC starts escape sequences, BEL rings), bidi overrides and isolates (U+202E
 # shows text reversed), line and paragraph separators
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
@@ -162,15 +163,18 @@ def _painted(lines: list[str], colour: str, on: bool) -> list[str]:
 
 
 def _grouped(
-    outcomes: Iterable[RowOutcome], categories: Sequence[str]
+    outcomes: Iterable[RowOutcome], categories: Sequence[str], dry: bool = False
 ) -> list[tuple[tuple[str, str], list[RowOutcome]]]:
     """Rows of ``categories`` grouped by identical reason, most frequent first (ties: in
-    file order)."""
+    file order). In a dry run "would fail" already says the failure is predicted."""
     groups: dict[tuple[str, str], list[RowOutcome]] = {}
     for outcome in outcomes:
         category = outcome.outcome.category
         if category in categories:
-            groups.setdefault((category, _reason(outcome)), []).append(outcome)
+            reason = _reason(outcome)
+            if dry:
+                reason = reason.removeprefix(PREDICTED)
+            groups.setdefault((category, reason), []).append(outcome)
     return sorted(groups.items(), key=lambda item: -len(item[1]))
 
 
@@ -208,7 +212,7 @@ def _skipped(result: RunResult, color: bool) -> list[str]:
 def _attention(result: RunResult, color: bool) -> list[str]:
     """The rows to look at, grouped by identical reason, most frequent first (at most
     ``MAX_REASONS`` groups): enough to act on without opening the workbook."""
-    ordered = _grouped(result.outcomes, ATTENTION)
+    ordered = _grouped(result.outcomes, ATTENTION, dry=result.info.mode != "execute")
     if not ordered:
         return []
     present = [c for c in ATTENTION if any(category == c for (category, _), _ in ordered)]
