@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -36,6 +37,7 @@ _SNIFF = {
     "xls": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",),
 }
 _SUFFIXES = {"csv": ".csv", "xlsx": ".xlsx", "xls": ".xls", "ods": ".ods"}
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*:/*)[^\s/?#@'\"{}\[\],]*@")
 
 
 class WebError(Exception):
@@ -120,10 +122,11 @@ class Runs:
         path = self._job_path(name)
         try:
             text = path.read_text(encoding="utf-8")
-            return Job(name, api.load_spec(path), text=text)
+            return Job(name, api.load_spec(path), text=_without_userinfo(text))
         except BatchpayError as exc:
+            text = path.read_text(encoding="utf-8", errors="replace")
             return Job(name, None, error=str(exc).replace(str(self.settings.jobs_dir) + "/", ""),
-                       text=path.read_text(encoding="utf-8", errors="replace"))
+                       text=_without_userinfo(text))
 
     def _job_path(self, name: str) -> Path:
         root = self.settings.jobs_dir.resolve()
@@ -404,6 +407,12 @@ class Runs:
         return api.RunOptions(mode=mode,  # type: ignore[arg-type]
                               sandbox_state=self.settings.sandbox_state,
                               journal_path=self.settings.journal, env=self.settings.env)
+
+
+def _without_userinfo(text: str) -> str:
+    """The spec's text as shown on a page: a URL's user info (``https://user:password@``, which
+    batchpay refuses in a spec) masked, so a secret written there never reaches a page."""
+    return _USERINFO.sub(r"\1***@", text)
 
 
 def _looks_like_a_job(text: str) -> bool:

@@ -609,3 +609,20 @@ def test_numbers_too_big_for_the_database_are_not_found_not_an_internal_error(
     assert client.get(f"/runs/{huge}/progress").status_code == 404
     assert client.get(f"/audit?run={huge}").status_code == 200
     assert post(client, f"/runs/{huge}/decide", {"decision": "approve"}).status_code == 404
+
+
+def test_a_job_spec_with_credentials_in_its_url_never_shows_them(site: Site) -> None:
+    # batchpay refuses such a spec, and the page says so; its YAML is shown beside the error,
+    # with the URL's user info masked (a secret never reaches a page)
+    job = site.settings.jobs_dir / "bank-deposits" / "job.yaml"
+    leaky = site.settings.jobs_dir / "leaky.yaml"
+    leaky.write_text(job.read_text().replace(
+        "api_version: v2", 'api_version: v2\nsite: {base_url: "https://bob:hunter2secret@'
+        'acme-test.chargebee.com/api/v2"}'))
+    client = site.client("pat")
+    for page in ("/jobs", "/jobs/leaky.yaml"):
+        response = client.get(page)
+        assert response.status_code == 200
+        assert "must not carry credentials" in response.text
+        assert "hunter2secret" not in response.text and "bob:" not in response.text
+    assert "https://***@acme-test.chargebee.com/api/v2" in client.get("/jobs/leaky.yaml").text
