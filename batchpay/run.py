@@ -72,6 +72,7 @@ IDEMPOTENCY_WINDOW = 30 * 60.0  # Chargebee keeps idempotency keys this long
 RESEND_MARGIN = 2 * 60.0  # re-send an unfinished call only while well inside the window
 DEFAULT_JOURNAL = Path("reports") / "batchpay-journal.sqlite"
 PREDICTED = "predicted by batchpay, not sent"
+GROUP_SOURCE = "(its payment's unused amount, at most what the invoice has left due)"
 # A card the gateway refused: re-sending the same collection would charge at it again.
 DECLINES = frozenset({"payment_processing_failed", "payment_method_verification_failed"})
 
@@ -676,7 +677,7 @@ def _fill_amount(
     grouped apply_payments call each take what they apply (``row_amounts``)."""
     if len(rows) != 1:
         for row, applied in zip(rows, row_amounts, strict=False):
-            _fill_row(row, applied, currency, source)
+            _fill_row(row, applied, currency, GROUP_SOURCE)
         return
     _fill_row(rows[0], amount, currency, source)
 

@@ -263,6 +263,8 @@ def test_grouped_apply_payments_rows_without_an_amount_are_totalled(tmp_path: Pa
     dry = wf.run("dry-run").result
     assert _totals(dry.outcomes) == {"USD": (2, 40000)}
     assert [by_row(dry)[n].amount_minor for n in (2, 3)] == [30000, 10000]
+    assert by_row(dry)[3].reason.endswith("no amount in the row: 100.00 USD (its payment's "
+                                          "unused amount, at most what the invoice has left due)")
     executed = wf.run("execute").result
     assert _totals(executed.outcomes) == {"USD": (2, 40000)}
     assert wf.store.invoice("INV-1014")["amount_due"] == 0  # type: ignore[index]
