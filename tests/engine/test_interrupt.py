@@ -29,7 +29,9 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_finishes(tmp_path: Path) -> None:
     rows = synthetic_rows(ROWS, "INT-")
     data = write_csv(tmp_path / "deposits.csv", rows)
     journal = tmp_path / "journal.sqlite"
-    with sandbox_server(tmp_path, faults={"latency_ms": 80}) as server:
+    # Each call takes a second, so the first run is still far from done (26 rows: 13 s at two
+    # calls at a time) when the test, however slowly it is scheduled, presses Ctrl-C.
+    with sandbox_server(tmp_path, faults={"latency_ms": 1000}) as server:
         server.seed_with(synthetic_seed(ROWS, prefix="INT-"))
         args = batchpay_args(job, data, tmp_path, server, "--execute", "--yes")
         out = tmp_path / "first.txt"
@@ -47,6 +49,7 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_finishes(tmp_path: Path) -> None:
         assert len(server.ledger()) == first["posted"]
         assert "Traceback" not in out.read_text()
 
+        server.set_faults({"latency_ms": 0})
         rerun = run_batchpay(args)
         assert rerun.returncode == 0, rerun.stdout + rerun.stderr
         assert_exactly_once(server.ledger(), [r.reference for r in rows], prefix="INT-")
