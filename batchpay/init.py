@@ -332,15 +332,16 @@ def _layout(fmt: str, sheet: str | None, encoding: str | None, delimiter: str | 
     while footer < len(body) and _TOTAL.match(_first_filled(body[len(body) - 1 - footer])):
         footer += 1
     if footer:
-        comments.append(f"# skip_footer: {footer} (the last {_rows(footer)} "
+        comments.append(f"# skip_footer: {footer} (the last {_rows(footer, sheet)} "
                         f"{_first_filled(body[-footer])[:40]!r}...: totals, not payments)")
         body = body[:-footer]
     markers = sorted({_first_filled(r) for r in body if _filled(r) == 1 and mode >= 3})
     rows = [r for r in body if _filled(r) >= 2 or (_filled(r) == 1 and mode < 3)]
     if skip:
-        comments.append(f"# skip_lines: {skip} (the {_rows(skip)} before the header: "
+        comments.append(f"# skip_lines: {skip} (the {_rows(skip, sheet)} before the header: "
                         f"{_first_filled(records[0])[:50]!r}...)" if has_header else
-                        f"# skip_lines: {skip} (the {_rows(skip)} before the first data row)")
+                        f"# skip_lines: {skip} (the {_rows(skip, sheet)} before the first "
+                        "data row)")  # fmt: skip
     comments.append(f"# header: {'yes' if has_header else 'none: the first row holds data'}"
                     f"; {len(rows)} data rows, most {mode} fields wide")  # fmt: skip
     if markers:
@@ -353,8 +354,9 @@ def _layout(fmt: str, sheet: str | None, encoding: str | None, delimiter: str | 
                     first if has_header else None, footer)  # fmt: skip
 
 
-def _rows(n: int) -> str:
-    return "line" if n == 1 else f"{n} lines"
+def _rows(n: int, sheet: str | None = None) -> str:
+    unit = "row" if sheet is not None else "line"
+    return unit if n == 1 else f"{n} {unit}s"
 
 
 def _header(cells: list[str], width: int) -> list[str]:

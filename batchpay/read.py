@@ -968,5 +968,12 @@ def _nothing_left(path: Path, skip: int, unit: str, data: bytes) -> str:
 
 def sheet_records(path: Path, fmt: str) -> tuple[list[list[str]], str]:
     """The first sheet of a workbook as rows of text, from row 1 (for batchpay init)."""
-    sheet = _sheet_records(path, InputSpec(format=fmt), fmt, keep_blank=True)  # type: ignore[call-arg,arg-type]
-    return [cells for _, cells in sheet.records], sheet.name
+    _check_workbook(path, fmt)
+    workbook = _open_workbook(path)
+    name = _sheet_name(path, None, list(workbook.sheet_names))
+    try:
+        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except BaseException as exc:
+        _reraise_unless_calamine(exc)
+        raise InputError(f'{path}: sheet "{name}" cannot be read: {_one_line(exc)}') from None
+    return [[cell if type(cell) is str else _cell_text(cell) for cell in row] for row in rows], name
