@@ -205,6 +205,12 @@ async def _live(
             await run.go(concurrency)
 
 
+def _short_label(target: Target) -> str:
+    """The target as a progress line names it: the sandbox's state path would push the line
+    past 80 columns, and the run's notes and report name it anyway."""
+    return "the built-in sandbox" if target.embedded else target.label
+
+
 def _requests(n: int) -> str:
     return f"{n:,} request" + ("" if n == 1 else "s")
 
@@ -262,7 +268,7 @@ class _LiveRun:
 
     async def go(self, concurrency: int) -> None:
         announce(self.options.on_step, "check",
-                 f"Checking {len(self.planned.calls):,} calls against {self.target.label}",
+                 f"Checking {len(self.planned.calls):,} calls against {_short_label(self.target)}",
                  lambda: _requests(self.client.calls_made))
         calls = self._without_earlier_rows(self.planned.calls)
         entries = self.journal.lookup(self.target.site, [c.key for c in calls])
