@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ from batchpay.sandbox.app import DEFAULT_API_KEY
 from batchpay.sandbox.faults import FaultConfig, FaultConfigError
 from batchpay.sandbox.seed import SeedError
 from batchpay.sandbox.server import DEFAULT_STATE, build_app, load_fault_file, run
+from batchpay.siteid import is_loopback
 
 
 @click.group(name="sandbox", context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,7 +98,7 @@ def serve(
         if seed_value is not None:
             settings["seed"] = seed_value
         faults = FaultConfig.from_dict(settings)
-        control = allow_remote_control or _loopback(host)
+        control = allow_remote_control or is_loopback(host)
         app = build_app(state, seed, faults, set(api_keys) or {DEFAULT_API_KEY}, control)
     except (FaultConfigError, SeedError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
@@ -114,14 +114,3 @@ def serve(
         click.echo(f"{host} is not a loopback address: /_sandbox/* is off (needs no key); "
                    "--allow-remote-control turns it on. Ctrl-C to stop")
     run(app, host, port)
-
-
-def _loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 and localhost; 0.0.0.0 and :: (every interface) are not."""
-    host = host.strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

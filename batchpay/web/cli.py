@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from pathlib import Path
 
 import click
 
+from batchpay.siteid import is_loopback
 from batchpay.target import DEFAULT_SANDBOX_STATE, REPO_ROOT
 
 DEFAULT_DATA = Path(".batchpay") / "web"
@@ -55,7 +55,7 @@ def web(host: str, port: int, data_dir: Path, jobs_dir: Path | None, sandbox_sta
     jobs_dir = jobs_dir or (REPO_ROOT / "samples" if demo else Path("jobs"))
     if not jobs_dir.is_dir():
         raise click.UsageError(f"no job specs folder {jobs_dir} (pass --jobs DIR)")
-    if not _loopback(host) and cert is None:
+    if not is_loopback(host) and cert is None:
         click.echo(f"Warning: serving plain HTTP on {host}: passwords and payment data cross the "
                    "network unencrypted. Use --cert/--key or a TLS proxy.", err=True)
     settings = Settings(data_dir=data_dir, jobs_dir=jobs_dir, sandbox_state=sandbox_state)
@@ -68,15 +68,6 @@ def web(host: str, port: int, data_dir: Path, jobs_dir: Path | None, sandbox_sta
     uvicorn.run(app, host=host, port=port, log_level="warning",
                 ssl_certfile=str(cert) if cert else None,
                 ssl_keyfile=str(key_file) if key_file else None)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _demo_users(store: object) -> None:
