@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pty_output import read_until_closed
 
 from batchpay.cli import main
 
@@ -55,18 +56,9 @@ def run_on_a_terminal(tmp_path: Path, env: dict[str, str]) -> str:
     process = subprocess.Popen(command, cwd=REPO, stdout=follower, stderr=subprocess.DEVNULL,
                                stdin=subprocess.DEVNULL, env={**clean, **env})
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
+    shown = read_until_closed(leader)
     assert process.wait(timeout=120) == 0  # a dry run
-    return b"".join(chunks).decode()
+    return shown.decode()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pty_output import read_until_closed
 
 from batchpay.cli import main
 from batchpay.execute import Progress
@@ -157,19 +158,10 @@ def test_on_a_terminal_each_step_is_one_line_redrawn_in_place(tmp_path: Path) ->
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower,
                                stdin=subprocess.DEVNULL, cwd=tmp_path)
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
+    terminal = read_until_closed(leader)
     stdout = process.communicate(timeout=120)[0].decode()
     assert process.returncode == 1  # the two rows that cannot be posted
-    shown = b"".join(chunks).decode().replace("\r\n", "\n")
+    shown = terminal.decode().replace("\r\n", "\n")
     assert stdout.startswith('Execute of "deposits.csv"')  # the summary stays on stdout
     redraws = [part for part in shown.split("\r") if part]
     assert all(part.rstrip("\n").endswith("\x1b[K") for part in redraws), redraws
