@@ -15,6 +15,7 @@ import shutil
 import sys
 import textwrap
 from collections.abc import Callable
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -250,8 +251,8 @@ def runs(ctx: click.Context, journal: Path | None, job_path: Path | None, limit:
          as_json: bool) -> None:
     """Past runs from the journal, newest first.
 
-    Each run: when, job, file and its SHA-256, mode, counts and totals per currency, and the
-    report.
+    Each run: when, job, file and its SHA-256, mode, counts and totals per currency (money in
+    and money out apart, as the run's summary gives them), and the report.
 
     \b
     Examples:
@@ -472,20 +473,49 @@ def _run_json(record: RunRecord) -> dict[str, Any]:
             "input_path": record.input_path, "exit_code": record.exit_code}
 
 
+# The run's own summary's words (batchpay.report.terminal): money going out that was skipped
+# is kept apart from the money coming in, never netted into "read".
+READ_IN, OUTGOING = "read (money in)", "money out, skipped"
+NO_BREAK = "\xa0"  # textwrap breaks at ASCII spaces only
+
+
+def _amount(total: dict[str, Any], currency: str) -> str:
+    """An exact amount with thousands separators, as the run's summary prints it."""
+    return f"{Decimal(total['amount']):,} {currency}"
+
+
+def _money_out(record: RunRecord) -> list[tuple[str, dict[str, Any]]]:
+    """(currency, totals) of the skipped debits; none in a run recorded before they were
+    kept apart."""
+    return [(t["currency"], t["money_out"]) for t in record.summary.get("control_totals", [])
+            if t.get("money_out", {}).get("count")]
+
+
+def _read_label(record: RunRecord) -> str:
+    return READ_IN if _money_out(record) else "read"
+
+
 def _totals(record: RunRecord) -> str:
-    parts = []
-    for t in record.summary.get("control_totals", []):
-        amount = t["read"]["amount"]
-        if amount is not None:
-            parts.append(f"{amount} {t['currency']}")
+    parts = [_amount(t["read"], t["currency"]) for t in record.summary.get("control_totals", [])
+             if t["read"]["amount"] is not None and t["read"]["count"]]
     return ", ".join(parts) or "no amounts"
 
 
 def _counts(record: RunRecord) -> str:
-    counts = record.summary.get("counts", {})
+    return "; ".join(", ".join(group) for group in _count_groups(record) if group)
+
+
+def _count_groups(record: RunRecord) -> list[list[str]]:
+    """Rows per category of the money coming in, then the rows of money out (skipped)."""
+    counts = dict(record.summary.get("counts", {}))
+    out = sum(total["count"] for _, total in _money_out(record))
+    counts["skipped"] = counts.get("skipped", 0) - out
     words = _DRY_RUN_WORDS if record.mode == "dry-run" else {}
-    return ", ".join(f"{n:,} {words.get(name, name.replace('_', ' '))}"
-                     for name, n in counts.items() if n) or "no rows"
+    groups = [[f"{n:,} {words.get(name, name.replace('_', ' '))}"
+               for name, n in counts.items() if n]]
+    if out:
+        groups.append([f"{out:,} {OUTGOING}"])
+    return groups if any(groups) else [["no rows"]]
 
 
 _DRY_RUN_WORDS = {"posted": "would post", "failed": "would fail"}
@@ -494,12 +524,24 @@ _DRY_RUN_WORDS = {"posted": "would post", "failed": "would fail"}
 def _run_line(record: RunRecord) -> str:
     width = min(shutil.get_terminal_size((100, 20)).columns, 120)
     head = (f"#{record.id}  {record.started_at[:19].replace('T', ' ')}  {record.mode}  "
-            f"{record.job}  {Path(record.input_path).name}  sha256 {record.input_sha256[:12]}")
+            f"{record.job}  {Path(record.input_path).name}  "
+            f"{_unbroken('sha256 ' + record.input_sha256[:12])}")
     lines = textwrap.wrap(head, width, subsequent_indent="    ")
-    for text in (_counts(record), f"read {_totals(record)}", f"report: {record.report_path}"):
+    texts = [_counts(record), f"{_read_label(record)}: {_unbroken(_totals(record))}"]
+    out = [_amount(total, currency) if total["amount"] is not None else f"{total['count']:,} rows"
+           for currency, total in _money_out(record)]
+    if out:
+        texts.append(f"{OUTGOING}: {_unbroken(', '.join(out))}")
+    texts.append(f"report: {record.report_path}")
+    for text in texts:
         lines += textwrap.wrap(text, width, initial_indent="    ", subsequent_indent="      ",
                                break_on_hyphens=False)
-    return "\n".join(lines)
+    return "\n".join(line.replace(NO_BREAK, " ") for line in lines)
+
+
+def _unbroken(text: str) -> str:
+    """``text`` wrapped only after its commas: never between an amount and its currency."""
+    return text.replace(" ", NO_BREAK).replace(f",{NO_BREAK}", ", ")
 
 
 def _run_details(record: RunRecord) -> list[str]:
@@ -511,19 +553,36 @@ def _run_details(record: RunRecord) -> list[str]:
              f"  sha256    {record.input_sha256}",
              f"  target    {info['target']} (API {info['api_version']})",
              f"  operator  {info['operator']}",
-             f"  rows      {_counts(record)}",
+             *_wrap_detail("  rows      ", _count_groups(record)),
              f"  exit code {record.exit_code}"]
+    read_label = _read_label(record)
+    words = _DRY_RUN_WORDS if record.mode == "dry-run" else {}
     for t in s.get("control_totals", []):
-        words = _DRY_RUN_WORDS if record.mode == "dry-run" else {}
-        cats = ", ".join(f"{words.get(name, name.replace('_', ' '))} {v['count']:,}"
-                         + (f" = {v['amount']}" if v["amount"] is not None else "")
-                         for name, v in t["by_category"].items() if v["count"])
-        read = t["read"]
-        amount = f" = {read['amount']}" if read["amount"] is not None else ""
-        lines.append(f"  {t['currency']:<9} read {read['count']:,}{amount}; {cats}")
+        groups = [[f"{read_label} {_count_amount(t['read'])}"],
+                  [f"{words.get(name, name.replace('_', ' '))} {_count_amount(v)}"
+                   for name, v in t["by_category"].items() if v["count"]]]
+        if t.get("money_out", {}).get("count"):
+            groups.append([f"{OUTGOING} {_count_amount(t['money_out'])}"])
+        currency = "unknown" if t["currency"] == "?" else t["currency"]
+        lines += _wrap_detail(f"  {currency:<9} ", groups)
     lines.append(f"  balanced  {'yes' if s.get('balanced') else 'NO'}")
     lines.append(f"Report: {record.report_path}")
     return lines
+
+
+def _count_amount(total: dict[str, Any]) -> str:
+    amount = f" = {Decimal(total['amount']):,}" if total["amount"] is not None else ""
+    return f"{total['count']:,}{amount}"
+
+
+def _wrap_detail(head: str, groups: list[list[str]]) -> list[str]:
+    """A line of ``runs show``: groups apart by ``;``, their parts by ``,``; cut at 80 columns
+    between parts (never inside a count and its amount), continued under its value."""
+    text = head + "; ".join(", ".join(part.replace(" ", NO_BREAK) for part in group)
+                            for group in groups if group)
+    lines = textwrap.wrap(text, 80, subsequent_indent=" " * len(head), break_on_hyphens=False,
+                          break_long_words=False)
+    return [line.replace(NO_BREAK, " ") for line in lines]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -60,8 +61,10 @@ def test_runs_lists_what_ran_newest_first(work: Path) -> None:
     assert [h.split()[0] for h in heads] == ["#2", "#1"]
     assert "dry-run" in heads[0] and "validate" in heads[1]
     assert all("bank-deposits" in h and "deposits.csv" in h and sha[:12] in h for h in heads)
-    assert "8 would post, 4 skipped, 2 would fail" in result.stdout
-    assert "read 1399.99 EUR, 1955.92 GBP, 150000 JPY, 12.345 KWD, 3025.00 USD" in result.stdout
+    assert "8 would post, 3 skipped, 2 would fail; 1 money out, skipped" in result.stdout
+    assert ("read (money in): 1,399.99 EUR, 2,001.12 GBP, 150,000 JPY, 12.345 KWD, "
+            "3,025.00 USD") in " ".join(result.stdout.split())
+    assert "money out, skipped: -45.20 GBP" in result.stdout
     assert result.stdout.count("report: ") == 2
 
     listed = json.loads(invoke("runs", "--json").stdout)
@@ -77,7 +80,8 @@ def test_runs_show_gives_the_summary_and_report_again(work: Path) -> None:
     shown = invoke("runs", "show", "1")
     assert shown.exit_code == 0, shown.output
     assert shown.stdout.startswith("Run #1: dry-run of deposits.csv (job bank-deposits)")
-    assert "USD       read 6 = 3025.00; would post 3 = 1475.00" in shown.stdout
+    assert "USD       read (money in) 6 = 3,025.00; would post 3 = 1,475.00," in shown.stdout
+    assert all(len(line) <= 80 for line in shown.stdout.splitlines()[:-1])  # all but the path
     report = shown.stdout.splitlines()[-1].removeprefix("Report: ")
     assert Path(report).is_file() and report.endswith("-dry-run.xlsx")
     as_json = json.loads(invoke("runs", "show", "1", "--json").stdout)
@@ -110,3 +114,51 @@ def test_a_history_that_cannot_be_written_is_a_warning_not_a_failed_run(work: Pa
     assert result.stdout.startswith('Dry run of "deposits.csv"')
     assert "Warning: this run is not in the history: not-a-folder/journal.sqlite: cannot " \
         "open the run history" in result.stderr
+
+
+def _table(summary: str) -> dict[str, dict[str, tuple[str, str]]]:
+    """The run summary's control-total table: {label: {currency: (rows, amount)}}."""
+    table: dict[str, dict[str, tuple[str, str]]] = {}
+    currencies: list[str] = []
+    for line in summary.splitlines():
+        if re.fullmatch(r"\s+([A-Z]{3}|unknown)(\s+([A-Z]{3}|unknown))*", line):
+            currencies = line.split()
+            continue
+        row = re.fullmatch(r"([a-z][a-z (),]*?)\s{2,}([-\d,. ]+)", line)
+        if currencies and row:
+            cells = row[2].split()
+            table.setdefault(row[1], {}).update(
+                {c: (cells[2 * i], cells[2 * i + 1]) for i, c in enumerate(currencies)})
+    return table
+
+
+def test_runs_keep_money_out_apart_as_the_run_summary_does(work: Path) -> None:
+    """The sample has credits and a debit (line 11, GBP 45.20 paid out, skipped): the history
+    says what the run's own summary said, the debit never netted into the money read in."""
+    run = dry_run()
+    assert run.exit_code == 0, run.output
+    table = _table(run.stdout)
+    read_in, money_out = table["read (money in)"], table["money out, skipped"]
+    assert read_in["GBP"] == ("2", "2,001.12") and money_out["GBP"] == ("1", "-45.20")
+
+    listing = " ".join(invoke("runs").stdout.split())
+    in_words = ", ".join(f"{amount} {c}" for c, (rows, amount) in read_in.items() if rows != "0")
+    assert f"read (money in): {in_words}" in listing
+    assert "money out, skipped: -45.20 GBP" in listing
+    assert "8 would post, 3 skipped, 2 would fail; 1 money out, skipped" in listing
+
+    shown = " ".join(invoke("runs", "show", "1").stdout.split())
+    for currency, (rows, amount) in read_in.items():
+        assert f"{currency} read (money in) {rows} = {amount};" in shown
+    assert "money out, skipped 1 = -45.20" in shown
+
+    as_json = json.loads(invoke("runs", "show", "1", "--json").stdout)
+    assert as_json["control_totals"] == json.loads(invoke("runs", "--json").stdout)["runs"][0][
+        "control_totals"]
+    for t in as_json["control_totals"]:
+        rows, amount = read_in[t["currency"]]
+        assert (t["read"]["count"], t["read"]["amount"]) == (int(rows), amount.replace(",", ""))
+        out_rows, out_amount = money_out[t["currency"]]
+        assert t["money_out"]["count"] == int(out_rows)
+        assert t["money_out"]["amount"] == out_amount.replace(",", "")
+        assert t["by_category"]["skipped"]["count"] == int(table["skipped"][t["currency"]][0])

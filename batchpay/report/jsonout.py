@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from batchpay.records import RowOutcome, RunInfo, RunResult
+from batchpay.records import CATEGORIES, RowOutcome, RunInfo, RunResult
 
 from .amounts import UNKNOWN_CURRENCY, to_decimal
-from .totals import CurrencyTotals, Totals, category_counts, control_totals
+from .totals import CurrencyTotals, Totals, category_counts, control_totals, is_outgoing_skip
 
 FORMAT = "batchpay-report-summary/1"
 
@@ -60,7 +61,7 @@ def _row(o: RowOutcome) -> dict[str, Any]:
 
 
 def summary_dict(result: RunResult) -> dict[str, Any]:
-    totals = control_totals(result.outcomes)
+    totals = _money_in_and_out(result.outcomes)
     rows_ok = result.info.rows_read == len(result.outcomes)
     return {
         "format": FORMAT,
@@ -69,9 +70,25 @@ def summary_dict(result: RunResult) -> dict[str, Any]:
                        "rows_reported": len(result.outcomes)},
         "counts": category_counts(result.outcomes),
         "outcomes": dict(sorted(Counter(o.outcome.value for o in result.outcomes).items())),
-        "control_totals": [_currency(t) for t in totals],
-        "balanced": rows_ok and all(t.balanced for t in totals),
+        "control_totals": totals,
+        "balanced": rows_ok and all(t["balanced"] for t in totals),
     }
+
+
+def _money_in_and_out(outcomes: Sequence[RowOutcome]) -> list[dict[str, Any]]:
+    """Per currency, as the terminal summary and the Summary sheet give them: ``read`` and
+    ``by_category`` count the money coming in; ``money_out`` the rows of money going out
+    (debits) that were skipped, never netted into it."""
+    incoming: list[RowOutcome] = []
+    outgoing: list[RowOutcome] = []
+    for outcome in outcomes:
+        (outgoing if is_outgoing_skip(outcome) else incoming).append(outcome)
+    money_in = {t.currency: t for t in control_totals(incoming)}
+    money_out = {t.currency: t for t in control_totals(outgoing)}
+    currencies = sorted(money_in.keys() | money_out.keys(),
+                        key=lambda c: (c == UNKNOWN_CURRENCY, c))
+    return [_currency(money_in.get(c) or CurrencyTotals(c, Totals(), {}), money_out.get(c))
+            for c in currencies]
 
 
 def _info(info: RunInfo) -> dict[str, Any]:
@@ -91,12 +108,14 @@ def _info(info: RunInfo) -> dict[str, Any]:
     }
 
 
-def _currency(t: CurrencyTotals) -> dict[str, Any]:
+def _currency(t: CurrencyTotals, out: CurrencyTotals | None) -> dict[str, Any]:
     return {
         "currency": t.currency,
-        "balanced": t.balanced,
+        "balanced": t.balanced and (out is None or out.balanced),
         "read": _totals(t.read, t.currency),
-        "by_category": {name: _totals(v, t.currency) for name, v in t.by_category.items()},
+        "by_category": {name: _totals(t.by_category.get(name, Totals()), t.currency)
+                        for name in CATEGORIES},
+        "money_out": _totals(out.read if out else Totals(), t.currency),
     }
 
 
