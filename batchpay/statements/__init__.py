@@ -34,8 +34,10 @@ FIELD_DOCS: dict[str, str] = {
     "amount": "signed decimal text, '.' as decimal point: positive = money in, negative = out",
     "currency": "ISO 4217 code of the amount",
     "credit_debit": "CRDT (money in) or DBIT (money out)",
-    "bank_reference": "the bank's own unique reference for the payment (CAMT AcctSvcrRef, "
-    "MT940 reference after //, BAI2 bank reference, OFX FITID); the default business key",
+    "bank_reference": "the bank's own reference for the payment (CAMT AcctSvcrRef, MT940 "
+    "reference after //, BAI2 bank reference, OFX FITID); the default business key. A "
+    "reference that repeats on the account in the file is kept by its first payment; each "
+    "later, different payment gets '/2', '/3'... so that each has a key of its own",
     "customer_reference": "the account owner's reference (MT940 before //, BAI2 customer "
     "reference, OFX CHECKNUM)",
     "end_to_end_id": "the payer's end-to-end id (CAMT EndToEndId, SEPA EREF+, /EREF/, EREF:)",
@@ -106,7 +108,7 @@ def read_statement(path: str, data: bytes, fmt: str, encoding: str | None) -> St
     reversals = [e for e in entries if e.reversal]
     notes += [_reversal_note(e) for e in reversals]
     notes += [_pending_note(e) for e in entries if e.pending and not e.reversal]
-    notes += _repeated_references(payments)
+    notes += _tell_apart(payments)
     return Statement(payments, reversals, notes)
 
 
@@ -125,17 +127,61 @@ def _pending_note(entry: Entry) -> str:
     )
 
 
-def _repeated_references(entries: Iterable[Entry]) -> list[str]:
-    lines: dict[tuple[str, str], list[int]] = {}
+def _tell_apart(entries: Iterable[Entry]) -> list[str]:
+    """Payments sharing a ``bank_reference`` on one account (an MT940 reference per batch, a
+    BAI2 one per lockbox, an OFX FITID made of date and amount): the first keeps it, each
+    later, different payment gets ``/2``, ``/3``... in file order, so every payment has a key
+    of its own and a re-run or the same payment in another file keeps it. An exact copy of an
+    earlier entry (same statement, entry number and every field) is that booking read twice
+    and keeps the reference of the one it copies: the plan skips it as a duplicate."""
+    groups: dict[tuple[str, str], list[Entry]] = {}
     for entry in entries:
         if entry.bank_reference:
-            lines.setdefault((entry.account, entry.bank_reference), []).append(entry.line)
+            groups.setdefault((entry.account, entry.bank_reference), []).append(entry)
+    taken = set(groups)
+    notes: list[str] = []
+    for (account, reference), group in groups.items():
+        if len(group) > 1:
+            notes += _renumber(account, reference, group, taken)
+    return notes
+
+
+def _renumber(
+    account: str, reference: str, group: list[Entry], taken: set[tuple[str, str]]
+) -> list[str]:
+    given: dict[tuple[str, ...], Entry] = {}
+    copies: list[str] = []
+    number = 1
+    for entry in group:
+        cells = tuple(entry.cells())
+        if cells in given:
+            entry.bank_reference = given[cells].bank_reference
+            copies.append(_copy_note(entry, given[cells]))
+            continue
+        if given:
+            number += 1
+            while (account, f"{reference}/{number}") in taken:
+                number += 1
+            entry.bank_reference = f"{reference}/{number}"
+            taken.add((account, entry.bank_reference))
+        given[cells] = entry
+    if len(given) == 1:
+        return copies
+    lines = ", ".join(str(e.line) for e in given.values())
+    references = ", ".join(e.bank_reference for e in given.values())
     return [
-        f"bank_reference {ref} repeats on account {account}, lines {', '.join(map(str, at))}: "
-        "it cannot be the business key on its own"
-        for (account, ref), at in lines.items()
-        if len(at) > 1
+        f"bank_reference {reference} repeats on account {account}, lines {lines}: different "
+        f"payments, read as {references} so that each posts",
+        *copies,
     ]
+
+
+def _copy_note(entry: Entry, original: Entry) -> str:
+    return (
+        f"{entry.describe()} repeats line {original.line} exactly (same statement, entry, "
+        f"amount and reference {original.bank_reference}): the same booking read twice, not "
+        "a second payment; skipped as its duplicate"
+    )
 
 
 # ----------------------------------------------------------------------------------- detection

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from openpyxl import load_workbook
 
 from batchpay.cli import main
 from batchpay.plan import plan
@@ -181,3 +183,149 @@ def test_keys_of_statements_with_unique_references_are_unchanged(tmp_path: Path)
         ('{"account":"BE68539007547034","bank_reference":"T3"}',
          "bp1-caa6779ea7a1a1625653603be001bd8865f2e0d3"),
     ]
+
+
+# ------------------------------------------------------------- repeated references: all post
+
+REPEATS = {
+    "mt940": ("x.sta", mt940(("10,", "INV-1", "B1", "first"), ("20,", "INV-2", "B1", "second"),
+                             ("30,", "INV-3", "B1", "third"))),
+    "bai2": ("x.bai", bai2(("1000", "LB7", "INV-6"), ("2050", "LB7", "INV-7"))),
+    "ofx": ("x.ofx", ofx(("10.00", "20240105-10", "INV-6"), ("10.00", "20240105-10", "INV-7"))),
+    "camt, two entries": ("x.xml", camt(ntry("10.00", "X1", tx("10.00", "INV-1", "E1"))
+                                       + ntry("20.00", "X1", tx("20.00", "INV-2", "E2")))),
+    "camt, a batch whose TxDtls repeat the entry's reference": (
+        "x.xml", camt(ntry("30.00", "X1", tx("10.00", "INV-1", "E1", ref="X1")
+                           + tx("20.00", "INV-2", "E2", ref="X1")))),
+}  # fmt: skip
+POSTED = {
+    "mt940": [("INV-1", 1000), ("INV-2", 2000), ("INV-3", 3000)],
+    "bai2": [("INV-6", 1000), ("INV-7", 2050)],
+    "ofx": [("INV-6", 1000), ("INV-7", 1000)],
+    "camt, two entries": [("INV-1", 1000), ("INV-2", 2000)],
+    "camt, a batch whose TxDtls repeat the entry's reference": [("INV-1", 1000), ("INV-2", 2000)],
+}
+
+
+@pytest.mark.parametrize("case", list(REPEATS))
+def test_payments_sharing_a_bank_reference_all_post_once(tmp_path: Path, case: str) -> None:
+    """Before: the second payment was "duplicate of line 5 in this file" and never posted."""
+    name, text = REPEATS[case]
+    site = Site(tmp_path)
+    count = len(POSTED[case])
+    assert outcomes(site.run(name, text)) == {"would post": count}
+    assert outcomes(site.run(name, text, "--execute")) == {"posted": count}
+    assert site.ledger() == POSTED[case]
+    assert outcomes(site.run(name, text, "--execute")) == {"skipped": count}
+    assert site.ledger() == POSTED[case]
+
+
+def test_the_run_notes_name_the_lines_and_the_references_given(tmp_path: Path) -> None:
+    summary = Site(tmp_path).run(*REPEATS["mt940"])
+    notes = summary["info"]["notes"]  # type: ignore[index]
+    assert (f"bank_reference B1 repeats on account {ACCOUNT}, lines 5, 7, 9: different "
+            "payments, read as B1, B1/2, B1/3") in notes[0]
+
+
+def skipped_reasons(report: Path) -> dict[int, str]:
+    sheet = load_workbook(report)["Skipped"]
+    return {int(row[0]): str(row[8]) for row in sheet.iter_rows(min_row=2, values_only=True)
+            if row[0] is not None}  # fmt: skip
+
+
+# -------------------------------------------------------- identical entries, repeated statements
+
+
+def test_two_identical_bookings_in_one_statement_both_post(tmp_path: Path) -> None:
+    """Same reference, account, date, amount, invoice and remittance, but two entries of the
+    statement: the bank booked money twice (the customer paid twice), so the books must show
+    two payments. Both post; the run notes name both lines."""
+    text = mt940(("10,", "INV-1", "B1", "INV-1 March"), ("10,", "INV-1", "B1", "INV-1 March"))
+    site = Site(tmp_path)
+    summary = site.run("x.sta", text, "--execute")
+    assert outcomes(summary) == {"posted": 2}
+    assert site.ledger() == [("INV-1", 1000), ("INV-1", 1000)]
+    assert (f"bank_reference B1 repeats on account {ACCOUNT}, lines 5, 7: different payments, "
+            "read as B1, B1/2 so that each posts") in summary["info"]["notes"]  # type: ignore[index]
+    assert outcomes(site.run("x.sta", text, "--execute")) == {"skipped": 2}
+    assert site.ledger() == [("INV-1", 1000), ("INV-1", 1000)]
+
+
+def test_a_statement_repeated_in_the_file_is_skipped_as_a_duplicate_and_said_so(
+    tmp_path: Path,
+) -> None:
+    """The same statement twice in one file (same :20:, :28C: and entries): every entry of the
+    copy is the same booking read twice. It posts once, and the report says why the copy was
+    skipped (the reason names the line it repeats)."""
+    once = mt940(("10,", "INV-1", "B1", "first"), ("20,", "INV-2", "B1", "second"))
+    site = Site(tmp_path)
+    summary = site.run("x.sta", once + once, "--execute")
+    assert outcomes(summary) == {"posted": 2, "skipped": 2}
+    assert site.ledger() == [("INV-1", 1000), ("INV-2", 2000)]
+    assert skipped_reasons(tmp_path / "run1.xlsx") == {
+        14: "duplicate of line 5 in this file (same business key)",
+        16: "duplicate of line 7 in this file (same business key)",
+    }
+    notes = summary["info"]["notes"]  # type: ignore[index]
+    assert ("line 14 (statement STMT1 1/1, entry 1) repeats line 5 exactly (same statement, "
+            "entry, amount and reference B1): the same booking read twice, not a second payment;"
+            " skipped as its duplicate") in notes
+    assert any("line 16 (statement STMT1 1/1, entry 2) repeats line 7 exactly" in n and
+               "reference B1/2" in n for n in notes)  # fmt: skip
+
+
+# ------------------------------------------------------------ the same payment in two files
+
+
+def test_a_batched_payment_in_a_camt054_then_the_camt053_posts_once(tmp_path: Path) -> None:
+    """The notice during the day, the statement at night, one batched entry whose TxDtls all
+    carry the entry's AcctSvcrRef: each payment of the batch posts once, the statement's other
+    entry posts, and nothing posts twice."""
+    batch = ntry("30.00", "X1", tx("10.00", "INV-1", "E1", ref="X1")
+                 + tx("20.00", "INV-2", "E2", ref="X1"))  # fmt: skip
+    other = ntry("5.00", "X2", tx("5.00", "INV-3", "E3"))
+    site = Site(tmp_path)
+    assert outcomes(site.run("notice.xml", camt(batch, notice=True), "--execute")) == {
+        "posted": 2
+    }
+    assert outcomes(site.run("statement.xml", camt(batch + other), "--execute")) == {
+        "posted": 1, "skipped": 2,
+    }  # fmt: skip
+    assert site.ledger() == [("INV-1", 1000), ("INV-2", 2000), ("INV-3", 500)]
+
+
+# ------------------------------------------------------------------- fix and re-upload sheet
+
+
+def test_a_fixed_row_of_a_repeated_reference_keeps_its_key_on_re_upload(tmp_path: Path) -> None:
+    """The second payment under B1 names an unknown invoice. Its row in the Fix-and-re-upload
+    sheet carries the bank_reference it was read as (B1/2), so the fixed row plans with the
+    original row's key: it posts once, and neither the statement nor the fixed sheet run
+    again posts anything more."""
+    text = mt940(("10,", "INV-1", "B1", "first"), ("20,", "INV-99", "B1", "second"))
+    site = Site(tmp_path)
+    assert outcomes(site.run("x.sta", text)) == {"would post": 1, "would fail": 1}
+    book = load_workbook(tmp_path / "run1.xlsx")
+    sheet = book["Fix and re-upload"]
+    header = [cell.value for cell in sheet[1]]
+    fixed = [row for row in sheet.iter_rows(min_row=2) if row[0].value is not None]
+    assert [row[header.index("bank_reference")].value for row in fixed] == ["B1/2"]
+    fixed[0][header.index("customer_reference")].value = "INV-2"
+    book.save(tmp_path / "fixed.xlsx")
+
+    spec = load_spec(site.job)
+    original = plan(prepare(spec, tmp_path / "x.sta", tmp_path), "acme-test", "v2")
+    again = plan(prepare(spec, tmp_path / "fixed.xlsx", tmp_path), "acme-test", "v2")
+    assert [call.business_key for call in again.calls] == [
+        f'{{"account":"{ACCOUNT}","bank_reference":"B1/2"}}'
+    ]
+    assert again.calls[0].key == original.calls[1].key
+
+    assert outcomes(site.run_file(tmp_path / "x.sta", "--execute")) == {
+        "posted": 1, "failed": 1,
+    }  # fmt: skip
+    assert outcomes(site.run_file(tmp_path / "fixed.xlsx", "--execute")) == {"posted": 1}
+    assert site.ledger() == [("INV-1", 1000), ("INV-2", 2000)]
+    assert outcomes(site.run_file(tmp_path / "fixed.xlsx", "--execute")) == {"skipped": 1}
+    assert outcomes(site.run_file(tmp_path / "x.sta", "--execute")) == {"skipped": 2}
+    assert site.ledger() == [("INV-1", 1000), ("INV-2", 2000)]
