@@ -167,8 +167,9 @@ def _control_table(
         rows.append([c.text(f"{MONEY_OUT}: rows of money going out (debits) that were skipped, "
                             "kept apart from the money coming in, never netted into it.")])
     if any(t.currency == UNKNOWN_CURRENCY for t in totals):
-        rows.append([c.text("unknown: rows whose currency or amount could not be read "
-                            "(usually invalid rows); they are counted, without an amount.")])
+        rows.append([c.text("unknown: rows of no known currency, counted without an amount: "
+                            "invalid rows, or rows naming no currency whose invoice was not found "
+                            "or not read.")])
     if not totals:
         rows.append([c.text("No rows were read.")])
     return rows
