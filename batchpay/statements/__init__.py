@@ -131,9 +131,9 @@ def _tell_apart(entries: Iterable[Entry]) -> list[str]:
     """Payments sharing a ``bank_reference`` on one account (an MT940 reference per batch, a
     BAI2 one per lockbox, an OFX FITID made of date and amount): the first keeps it, each
     later, different payment gets ``/2``, ``/3``... in file order, so every payment has a key
-    of its own and a re-run or the same payment in another file keeps it. An exact copy of an
-    earlier entry (same statement, entry number and every field) is that booking read twice
-    and keeps the reference of the one it copies: the plan skips it as a duplicate."""
+    of its own and a re-run or the same payment in another file keeps it. A booking that two
+    statements of the file report (overlapping periods, or one statement twice) keeps the
+    reference of the first report: the plan skips it as a duplicate."""
     groups: dict[tuple[str, str], list[Entry]] = {}
     for entry in entries:
         if entry.bank_reference:
@@ -149,26 +149,28 @@ def _tell_apart(entries: Iterable[Entry]) -> list[str]:
 def _renumber(
     account: str, reference: str, group: list[Entry], taken: set[tuple[str, str]]
 ) -> list[str]:
-    given: dict[tuple[str, ...], Entry] = {}
+    alike: dict[tuple[str, ...], list[Entry]] = {}  # payments kept, by what they hold
+    kept: list[Entry] = []
     copies: list[str] = []
-    number = 1
     for entry in group:
-        cells = tuple(entry.cells())
-        if cells in given:
-            entry.bank_reference = given[cells].bank_reference
-            copies.append(_copy_note(entry, given[cells]))
+        content = _content(entry)
+        original = next((e for e in alike.get(content, []) if _same_booking(entry, e)), None)
+        if original is not None:
+            entry.bank_reference = original.bank_reference
+            copies.append(_copy_note(entry, original))
             continue
-        if given:
-            number += 1
+        if kept:
+            number = len(kept) + 1
             while (account, f"{reference}/{number}") in taken:
                 number += 1
             entry.bank_reference = f"{reference}/{number}"
             taken.add((account, entry.bank_reference))
-        given[cells] = entry
-    if len(given) == 1:
+        alike.setdefault(content, []).append(entry)
+        kept.append(entry)
+    if len(kept) == 1:
         return copies
-    lines = ", ".join(str(e.line) for e in given.values())
-    references = ", ".join(e.bank_reference for e in given.values())
+    lines = ", ".join(str(e.line) for e in kept)
+    references = ", ".join(e.bank_reference for e in kept)
     return [
         f"bank_reference {reference} repeats on account {account}, lines {lines}: different "
         f"payments, read as {references} so that each posts",
@@ -176,11 +178,27 @@ def _renumber(
     ]
 
 
+_WHERE = {"statement_id", "entry_number", "bank_reference"}
+
+
+def _content(entry: Entry) -> tuple[str, ...]:
+    """What an entry says about the payment, not where the file puts it."""
+    return tuple(v for name, v in zip(COLUMNS, entry.cells(), strict=True) if name not in _WHERE)
+
+
+def _same_booking(entry: Entry, earlier: Entry) -> bool:
+    """Two alike entries of one statement are two bookings (a customer who paid twice); alike
+    entries of two statements (periods that overlap), or at one place of a statement given
+    twice, are one booking reported twice."""
+    return entry.statement_id != earlier.statement_id or (
+        entry.entry_number == earlier.entry_number
+    )
+
+
 def _copy_note(entry: Entry, original: Entry) -> str:
     return (
-        f"{entry.describe()} repeats line {original.line} exactly (same statement, entry, "
-        f"amount and reference {original.bank_reference}): the same booking read twice, not "
-        "a second payment; skipped as its duplicate"
+        f"{entry.describe()} repeats {original.describe()}: the same booking reported twice "
+        "in the file, not a second payment; skipped as its duplicate"
     )
 
 

@@ -267,11 +267,36 @@ def test_a_statement_repeated_in_the_file_is_skipped_as_a_duplicate_and_said_so(
         16: "duplicate of line 7 in this file (same business key)",
     }
     notes = summary["info"]["notes"]  # type: ignore[index]
-    assert ("line 14 (statement STMT1 1/1, entry 1) repeats line 5 exactly (same statement, "
-            "entry, amount and reference B1): the same booking read twice, not a second payment;"
-            " skipped as its duplicate") in notes
-    assert any("line 16 (statement STMT1 1/1, entry 2) repeats line 7 exactly" in n and
-               "reference B1/2" in n for n in notes)  # fmt: skip
+    assert ("line 14 (statement STMT1 1/1, entry 1) repeats line 5 (statement STMT1 1/1, "
+            "entry 1): the same booking reported twice in the file, not a second payment; "
+            "skipped as its duplicate") in notes
+    assert any(n.startswith("line 16 (statement STMT1 1/1, entry 2) repeats line 7 ")
+               for n in notes)  # fmt: skip
+
+
+def test_a_booking_in_two_overlapping_statements_of_one_file_posts_once(tmp_path: Path) -> None:
+    """An OFX download with two statements of one account whose periods overlap: the booking
+    both report (same FITID, date, amount, memo) is one payment, skipped as a duplicate with the
+    reason in the report; within one statement, alike entries stay two bookings."""
+    def statement(end: str, *transactions: tuple[str, str, str]) -> str:
+        body = ofx(*transactions)
+        return body[body.index("<STMTRS>"): body.index("</STMTRS>") + 9].replace(
+            "<BANKTRANLIST>", f"<BANKTRANLIST><DTSTART>20240101<DTEND>{end}"
+        )  # fmt: skip
+
+    one = statement("20240105", ("10.00", "F1", "INV-6"), ("20.00", "F2", "INV-7"))
+    two = statement("20240106", ("20.00", "F2", "INV-7"), ("5.00", "F3", "INV-8"))
+    text = ofx().replace(ofx()[ofx().index("<STMTRS>"): ofx().index("</STMTRS>") + 9], one + two)
+    site = Site(tmp_path)
+    summary = site.run("x.ofx", text, "--execute")
+    assert outcomes(summary) == {"posted": 3, "skipped": 1}
+    assert site.ledger() == [("INV-6", 1000), ("INV-7", 2000), ("INV-8", 500)]
+    assert skipped_reasons(tmp_path / "run1.xlsx") == {
+        10: "duplicate of line 7 in this file (same business key)"
+    }
+    assert ("line 10 (statement A-9 20240106, entry 1) repeats line 7 (statement A-9 20240105, "
+            "entry 2): the same booking reported twice in the file, not a second payment; "
+            "skipped as its duplicate") in summary["info"]["notes"]  # type: ignore[index]
 
 
 # ------------------------------------------------------------ the same payment in two files
