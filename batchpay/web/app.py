@@ -300,6 +300,7 @@ async def run_page(web: Web, request: Request, user: User, form: FormData | None
     rows, matching = web.store.page_rows(run["id"], phase, category=category, search=search,
                                          offset=(page_no - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     execution = web.runs.execution(run["id"])
+    dry_running = web.runs.dry_running(run["id"])
     return web.page(
         request, "run.html", run=run, phase=phase, category=category, search=search,
         page_no=page_no, pages=max(math.ceil(matching / PAGE_SIZE), 1), rows=rows,
@@ -307,6 +308,7 @@ async def run_page(web: Web, request: Request, user: User, form: FormData | None
         approvals=web.store.approvals(run["id"]),
         summary=run["exec_summary"] if phase == "exec" else run["dry_summary"],
         progress=execution.view() if execution and run["state"] == "executing" else None,
+        checking=dry_running.view() if dry_running and run["state"] == "dry-running" else None,
         same_as=_int(query.get("same_as")), changes=[],
         approval=web.runs.valid_approval(run), audit=web.store.audit_log(run_id=run["id"]),
     )
@@ -327,6 +329,14 @@ async def decide(web: Web, request: Request, user: User, form: FormData | None) 
     if decision is None:
         raise WebError("choose approve or reject")
     web.runs.decide(run_id, user.name, decision, _text(form, "comment"))
+    return RedirectResponse(f"/runs/{run_id}", 303)
+
+
+@guarded("preparer", post=True)
+async def dry_run_again(web: Web, request: Request, user: User,
+                        form: FormData | None) -> Response:
+    run_id = _int(request.path_params["id"])
+    web.runs.dry_run_again(run_id, user.name)
     return RedirectResponse(f"/runs/{run_id}", 303)
 
 
@@ -359,8 +369,11 @@ async def progress(web: Web, request: Request, user: User, form: FormData | None
     run = web.store.run(_int(request.path_params["id"]))
     if run is None:
         raise WebError("no such run", 404)
-    execution = web.runs.execution(run["id"])
-    view = execution.view() if execution else {}
+    execution, dry_running = web.runs.execution(run["id"]), web.runs.dry_running(run["id"])
+    if run["state"] == "dry-running" and dry_running is not None:
+        view = dry_running.view()
+    else:
+        view = execution.view() if execution else {}
     return JSONResponse({"state": run["state"], **view})
 
 
@@ -452,6 +465,7 @@ def create_app(settings: Settings, *, secure_cookies: bool = False,
         Route("/runs", create_run(web), methods=["POST"]),
         Route("/runs/{id:int}", run_page(web)),
         Route("/runs/{id:int}/request-approval", request_approval(web), methods=["POST"]),
+        Route("/runs/{id:int}/dry-run", dry_run_again(web), methods=["POST"]),
         Route("/runs/{id:int}/decide", decide(web), methods=["POST"]),
         Route("/runs/{id:int}/execute", execute(web), methods=["POST"]),
         Route("/runs/{id:int}/stop", stop(web), methods=["POST"]),

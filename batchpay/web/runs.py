@@ -1,9 +1,12 @@
 """What the web pages do with runs, on top of ``batchpay.api``: store an upload, dry-run it,
 bind approvals to what was approved, re-check before execute, execute in a background thread.
 
-States: ``dry-run`` (reviewed by the preparer) -> ``pending`` (approval requested) ->
+States: ``dry-running`` (the upload's dry run, in a background thread) -> ``dry-run`` (reviewed
+by the preparer) -> ``pending`` (approval requested) ->
 ``approved`` | ``rejected`` -> ``executing`` -> ``executed`` | ``stopped`` | ``error``.
 A void approval (file, job spec or predicted outcomes changed) sends a run back to ``pending``.
+A dry run that fails (or that a server restart cut short) leaves the run in ``error`` with the
+reason; such a run can be dry-run again.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from batchpay import api
 from batchpay.errors import BatchpayError
 from batchpay.execute import Progress
 from batchpay.money import format_amount
+from batchpay.progress import OnStep, Step
 from batchpay.records import RowOutcome, RunResult
 from batchpay.run import PlanSummary
 from batchpay.spec import JobSpec
@@ -98,15 +102,51 @@ class Execution:
         }
 
 
+@dataclass
+class DryRunning:
+    """A background dry run: the engine's step it is in (read, validate, check, write), the
+    steps it finished, its thread."""
+
+    run_id: int
+    started: float
+    step: Step | None = None
+    step_started: float = 0.0
+    finished: tuple[tuple[str, float, str], ...] = ()  # (label, seconds, last detail)
+    thread: threading.Thread | None = None
+    shown: Callable[[str], str] = str  # the stored file's name in a text -> the uploaded one
+
+    def on_step(self, step: Step) -> None:
+        now = time.monotonic()
+        step = Step(step.name, self.shown(step.label), step.detail)
+        if self.step is not None:
+            detail = self.step.detail() if self.step.detail else ""
+            self.finished = (*self.finished, (self.step.label, now - self.step_started, detail))
+        self.step, self.step_started = step, now
+
+    def view(self) -> dict[str, Any]:
+        step, now = self.step, time.monotonic()
+        return {
+            "step": step.label if step else "Starting",
+            "detail": step.detail() if step and step.detail else "",
+            "seconds": round(now - self.started),
+            "steps": [{"label": label, "seconds": round(seconds, 1), "detail": detail}
+                      for label, seconds, detail in self.finished],
+        }
+
+
 class Runs:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
         self._executions: dict[int, Execution] = {}
+        self._dry_runs: dict[int, DryRunning] = {}
         self._lock = threading.Lock()
         for run_id in store.runs_in_state("executing"):  # the server stopped mid-execute
             store.update_run(run_id, state="stopped", message="the server stopped during the "
                              "execute; the journal knows what was sent: execute again to finish")
+        for run_id in store.runs_in_state("dry-running"):  # the server stopped mid-dry-run
+            store.update_run(run_id, state="error", message="the server stopped during the dry "
+                             "run, before it finished: dry-run it again")
 
     # jobs
     def jobs(self) -> list[Job]:
@@ -160,7 +200,8 @@ class Runs:
     # upload and dry run
     def upload(self, job_name: str, filename: str, content: bytes,
                user: str) -> tuple[int, list[int]]:
-        """Store the file and dry-run it; returns the run and earlier runs of the same file."""
+        """Store the file and start its dry run in the background; returns the run and earlier
+        runs of the same file."""
         job = self.job(job_name)
         if job.spec is None:
             raise WebError(f"job {job_name} is not valid: {job.error}")
@@ -181,23 +222,65 @@ class Runs:
         run_id = self.store.add_run(
             job=job_name, spec_sha256=_sha_file(spec_path), file_name=Path(filename).name[:200],
             file_sha256=sha, stored_path=str(stored), size=len(content), uploaded_by=user,
-            uploaded_at=time.time(), state="dry-run", target=info.label, live=int(info.is_live),
+            uploaded_at=time.time(), state="dry-running", target=info.label,
+            live=int(info.is_live),
         )
         self.store.audit(user, "upload", run_id, f"{Path(filename).name} sha256 {sha}")
-        self.dry_run(run_id, user)
+        self._start_dry_run(run_id, user)
         return run_id, self.store.earlier_runs_of_file(sha, run_id)
 
-    def dry_run(self, run_id: int, user: str) -> RunResult:
+    def dry_run_again(self, run_id: int, user: str) -> None:
+        """A run whose dry run failed or was cut short (a server restart): run it again, e.g.
+        after the job spec was fixed."""
+        run = self._run(run_id)
+        if run["dry_report"] or not self.store.claim_run(run_id, ("error",), "dry-running"):
+            raise WebError(f"run {run_id} is {run['state']}; only a run whose dry run did not "
+                           "finish is dry-run again", 409)
+        self.store.update_run(run_id, message="")
+        self.store.audit(user, "dry run again", run_id)
+        self._start_dry_run(run_id, user)
+
+    def _start_dry_run(self, run_id: int, user: str) -> None:
+        run = self._run(run_id)
+        task = DryRunning(run_id, time.monotonic(), shown=lambda text: _as_uploaded(run, text))
+        task.thread = threading.Thread(target=self._dry_run_in_background,
+                                       args=(run_id, user, task), daemon=True,
+                                       name=f"batchpay-dry-run-{run_id}")
+        with self._lock:
+            self._dry_runs[run_id] = task
+        task.thread.start()
+
+    def _dry_run_in_background(self, run_id: int, user: str, task: DryRunning) -> None:
+        try:
+            self.dry_run(run_id, user, on_step=task.on_step)
+        except WebError as exc:  # e.g. the job spec was removed meanwhile
+            self.store.update_run(run_id, state="error", message=str(exc))
+            return
+        except Exception as exc:  # the thread must record why it ended, whatever happened
+            self.store.update_run(run_id, state="error", message=f"internal error: {exc!r}")
+            self.store.audit(user, "dry run", run_id, "internal error")
+            raise
+        self.store.update_run(run_id, state="dry-run", message="")
+
+    def dry_running(self, run_id: int) -> DryRunning | None:
+        with self._lock:
+            return self._dry_runs.get(run_id)
+
+    def dry_run(self, run_id: int, user: str, on_step: OnStep | None = None) -> RunResult:
         run = self._run(run_id)
         spec_path = self._job_path(run["job"])
         options = self._options("dry-run")
+        options.on_step = on_step
         path = self.settings.reports / f"run-{run_id}-dry-run.xlsx"
         try:
             report = api.run_and_report(spec_path, Path(run["stored_path"]), options, path)
         except BatchpayError as exc:
-            self.store.update_run(run_id, state="error", message=str(exc))
-            self.store.audit(user, "dry run", run_id, f"refused: {exc}")
-            raise WebError(str(exc)) from None
+            message = _as_uploaded(run, str(exc))
+            self.store.update_run(run_id, state="error", message=message)
+            self.store.audit(user, "dry run", run_id, f"refused: {message}")
+            raise WebError(message) from None
+        if on_step is not None:
+            on_step(Step("save", f"Saving {len(report.result.outcomes):,} rows for review"))
         self.store.put_rows(run_id, "dry", _rows(report.result))
         self.store.update_run(run_id, dry_hash=outcomes_hash(report.result),
                               dry_report=str(report.path), dry_summary=json.dumps(
@@ -385,10 +468,10 @@ class Runs:
             return self._executions.get(run_id)
 
     def wait(self, run_id: int, timeout: float = 60.0) -> None:
-        """For tests and shutdown: wait for a background execute to end."""
-        execution = self.execution(run_id)
-        if execution is not None and execution.thread is not None:
-            execution.thread.join(timeout)
+        """For tests and shutdown: wait for a background dry run, then execute, to end."""
+        for task in (self.dry_running(run_id), self.execution(run_id)):
+            if task is not None and task.thread is not None:
+                task.thread.join(timeout)
 
     def report_path(self, run: dict[str, Any], phase: str, kind: str) -> Path:
         workbook = run["dry_report"] if phase == "dry" else run["exec_report"]
@@ -407,6 +490,12 @@ class Runs:
         return api.RunOptions(mode=mode,  # type: ignore[arg-type]
                               sandbox_state=self.settings.sandbox_state,
                               journal_path=self.settings.journal, env=self.settings.env)
+
+
+def _as_uploaded(run: dict[str, Any], text: str) -> str:
+    """A text naming the stored upload (``uploads/<sha256>.csv``) as the user knows it."""
+    stored = Path(run["stored_path"])
+    return text.replace(str(stored), run["file_name"]).replace(stored.name, run["file_name"])
 
 
 def _without_userinfo(text: str) -> str:

@@ -24,10 +24,12 @@ from pathlib import Path
 import openpyxl
 import pytest
 import uvicorn
-from webkit import DEPOSITS, PASSWORD, ROOT, SAMPLES
+from webkit import DEPOSITS, PASSWORD, ROOT, SAMPLES, Gate, make_site, serving
 
 from batchpay.money import currency_exponent
-from batchpay.sandbox import SandboxStore
+from batchpay.sandbox import DEFAULT_API_KEY, SandboxStore, load_seed_file
+from batchpay.sandbox import create_app as create_sandbox_app
+from batchpay.target import DEFAULT_SANDBOX_SEED
 from batchpay.web import Settings, create_app
 from batchpay.web.security import hash_password
 
@@ -118,12 +120,13 @@ def test_preparer_uploads_approver_approves_executes_and_rerun_posts_nothing(
             pat.get_by_role("button", name="Sign in").click()
             expect(pat.get_by_role("heading", name="New run")).to_be_visible()
 
-            # Uploads the month's statement: validated and dry-run at once.
+            # Uploads the month's statement: the upload answers at once with the run's page,
+            # which follows the dry run in the background and shows its results when it ends.
             pat.select_option("select[name=job]", "bank-deposits/job.yaml")
             pat.set_input_files("input[name=file]", str(DEPOSITS))
             shot(pat, "02-upload")
             pat.get_by_role("button", name="Upload and dry-run").click()
-            expect(pat.locator(".runhead h1")).to_contain_text("dry-run")
+            expect(pat.locator(".runhead .state")).to_have_text("dry-run", timeout=60_000)
             totals = pat.locator("table.totals")
             for currency in ("USD", "EUR", "GBP"):
                 expect(totals).to_contain_text(currency)
@@ -171,6 +174,7 @@ def test_preparer_uploads_approver_approves_executes_and_rerun_posts_nothing(
             pat.select_option("select[name=job]", "bank-deposits/job.yaml")
             pat.set_input_files("input[name=file]", str(DEPOSITS))
             pat.get_by_role("button", name="Upload and dry-run").click()
+            expect(pat.locator(".runhead .state")).to_have_text("dry-run", timeout=60_000)
             expect(pat.locator(".alert.warn")).to_contain_text("was uploaded before")
             expect(pat.locator("table.totals")).not_to_contain_text("does not balance")
             shot(pat, "07-same-file-again")
@@ -194,6 +198,54 @@ def test_preparer_uploads_approver_approves_executes_and_rerun_posts_nothing(
             shot(pat, "10-job")
         finally:
             browser.close()
+
+
+def test_the_run_page_follows_the_dry_run_in_the_background(tmp_path: Path) -> None:
+    """The job's site is a real sandbox on a loopback port behind a gate holding its API
+    requests: the run page shows the dry run in progress (its step updated by the page's
+    polling), then reloads itself with the results once the gate opens."""
+    binary = _browser_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = SHOTS if os.environ.get("BATCHPAY_SCREENSHOTS") == "1" else tmp_path / "shots"
+    shots.mkdir(parents=True, exist_ok=True)
+    store = SandboxStore(tmp_path / "remote-sandbox.sqlite")
+    store.load_seed(load_seed_file(DEFAULT_SANDBOX_SEED))
+    gate = Gate(create_sandbox_app(store))
+    with serving(gate) as sandbox_port, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=binary, headless=True,
+                                    args=["--disable-gpu"])
+        try:
+            site = make_site(tmp_path, env={"CHARGEBEE_API_KEY": DEFAULT_API_KEY})
+            spec = site.settings.jobs_dir / "bank-deposits" / "job.yaml"
+            spec.write_text(spec.read_text() + "\nsite: {base_url: "
+                            f"'http://127.0.0.1:{sandbox_port}/api/v2'}}\n")
+            with serving(site.app) as web_port:
+                pat = browser.new_page(viewport={"width": 1200, "height": 800})
+                pat.set_default_timeout(30_000)
+                pat.goto(f"http://127.0.0.1:{web_port}/runs/new")
+                pat.fill("input[name=name]", "pat")
+                pat.fill("input[name=password]", PASSWORD)
+                pat.get_by_role("button", name="Sign in").click()
+                pat.select_option("select[name=job]", "bank-deposits/job.yaml")
+                pat.set_input_files("input[name=file]", str(DEPOSITS))
+                pat.get_by_role("button", name="Upload and dry-run").click()
+                expect(pat.locator(".runhead .state")).to_have_text("dry-running")
+                expect(pat.locator("#progress h2")).to_have_text("Dry run in progress")
+                expect(pat.locator("#d-step")).to_contain_text("Checking")
+                expect(pat.locator("#d-steps li")).to_have_count(2)
+                expect(pat.get_by_role("button", name="Request approval")).to_have_count(0)
+                pat.screenshot(path=str(shots / "02b-dry-run-in-progress.png"))
+                gate.open.set()
+                expect(pat.locator(".runhead .state")).to_have_text("dry-run")
+                expect(pat.locator("#progress")).to_have_count(0)
+                expect(pat.locator("table.totals")).to_contain_text("USD")
+                expect(pat.get_by_role("button", name="Request approval")).to_be_visible()
+                pat.screenshot(path=str(shots / "02c-dry-run-finished.png"))
+        finally:
+            gate.open.set()
+            browser.close()
+    store.close()
 
 
 def _ledger(settings: Settings) -> list[dict[str, object]]:

@@ -5,9 +5,17 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import anyio.to_thread
+import uvicorn
 from argon2 import PasswordHasher
 from starlette.testclient import TestClient
 
@@ -75,9 +83,13 @@ def post(client: TestClient, url: str, data: dict[str, str] | None = None,
 
 
 def upload(client: TestClient, path: Path = DEPOSITS, job: str = "bank-deposits/job.yaml",
-           content: bytes | None = None, name: str | None = None) -> object:
+           content: bytes | None = None, name: str | None = None, wait: bool = True) -> object:
+    """Upload a file for a new run; ``wait``: until its dry run (in the background) has ended."""
     body = path.read_bytes() if content is None else content
-    return post(client, "/runs", {"job": job}, files={"file": (name or path.name, body)})
+    response = post(client, "/runs", {"job": job}, files={"file": (name or path.name, body)})
+    if wait and response.status_code == 303:  # type: ignore[attr-defined]
+        client.app.state.web.runs.wait(run_id_of(response))  # type: ignore[attr-defined]
+    return response
 
 
 def run_id_of(response: object) -> int:
@@ -85,3 +97,38 @@ def run_id_of(response: object) -> int:
     found = re.match(r"/runs/(\d+)", location)
     assert found, location
     return int(found.group(1))
+
+
+GATE_LIMIT = 30.0  # a gate opens by itself after this, so a failing test cannot hang
+
+
+class Gate:
+    """ASGI middleware: every HTTP request waits until ``open`` is set (or the limit passes),
+    so a test sees a run provably in progress without sleeping."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.open = threading.Event()
+        self.deadline = time.monotonic() + GATE_LIMIT
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await anyio.to_thread.run_sync(
+                self.open.wait, max(self.deadline - time.monotonic(), 0))
+        await self.app(scope, receive, send)
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[int]:
+    """Serve ``app`` with uvicorn on a free loopback port (bound first: no race); yields it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()

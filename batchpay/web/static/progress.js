@@ -1,5 +1,6 @@
-// Live progress of an execute without reloading the page (the page refreshes itself without
-// JavaScript). Polls the run's progress every second; reloads once the execute has ended.
+// Live progress of a dry run or an execute without reloading the page (the page refreshes
+// itself without JavaScript). Polls the run's progress every second; reloads once the run has
+// left the state the page was drawn in (the dry run or the execute has ended).
 (function () {
   "use strict";
   var box = document.getElementById("progress");
@@ -12,7 +13,19 @@
     fetch(box.dataset.url, {credentials: "same-origin", cache: "no-store"})
       .then(function (response) { return response.json(); })
       .then(function (p) {
-        if (p.state !== "executing") { window.location.reload(); return; }
+        if (p.state !== box.dataset.state) { window.location.reload(); return; }
+        if (p.state === "dry-running") {
+          put("d-step", p.step); put("d-detail", p.detail); put("d-seconds", p.seconds);
+          var steps = document.getElementById("d-steps");
+          steps.replaceChildren.apply(steps, (p.steps || []).map(function (s) {
+            var item = document.createElement("li");
+            item.textContent = s.label + ": done in " + s.seconds + " s" +
+              (s.detail ? ", " + s.detail : "");
+            return item;
+          }));
+          window.setTimeout(poll, 1000);
+          return;
+        }
         var bar = document.getElementById("p-bar");
         bar.max = p.total || 1;
         bar.value = p.done || 0;
