@@ -388,6 +388,25 @@ class SandboxServer:
     def seed_with(self, seed: Mapping[str, Any]) -> None:
         httpx.post(f"{self.url}/_sandbox/seed", json=dict(seed), timeout=10.0).raise_for_status()
 
+    def wait_until_idle(self, timeout: float = 60.0) -> None:
+        """Return once the server handles no API request: every request a killed client left
+        behind is applied (or refused). Observed, not guessed: with ``max_concurrent`` 1 for a
+        moment, a probe is let in (not 429) only when no other request is in progress."""
+        faults = httpx.get(f"{self.url}/_sandbox/faults", timeout=10.0).json()
+        self.set_faults({**faults, "max_concurrent": 1})
+        try:
+            deadline = time.monotonic() + timeout  # a hang guard, not a speed limit
+            while (status := self._probe()) == 429:
+                assert time.monotonic() < deadline, "the server never became idle"
+                time.sleep(0.01)
+            assert status == 200, f"the idle probe got HTTP {status}"
+        finally:
+            self.set_faults(faults)
+
+    def _probe(self) -> int:
+        return httpx.get(f"{self.api}/invoices", params={"limit": 1}, auth=(self.api_key, ""),
+                         timeout=30.0).status_code
+
     def advance_clock(self, seconds: float) -> None:
         response = httpx.post(f"{self.url}/_sandbox/clock", json={"advance_seconds": seconds},
                               timeout=10.0)

@@ -162,18 +162,22 @@ def test_idempotency_window_expired_between_crash_and_resume(
 
 
 def test_window_expired_after_sigkill_over_loopback(tmp_path: Path) -> None:
-    """The same with a real SIGKILL and the server's clock advanced via POST /_sandbox/clock."""
+    """The same with a real SIGKILL and the server's clock advanced via POST /_sandbox/clock.
+
+    Each request takes the server a second, so the kill leaves some half-done there; the clock
+    moves once the server says it handles none any more (not after a guessed pause)."""
     n = 40
     rows = synthetic_rows(n, "WK-")
     job = write_job(tmp_path / "job.yaml", concurrency=4)
     data = write_csv(tmp_path / "d.csv", rows)
     clock = Clock()
-    with sandbox_server(tmp_path, faults={"latency_ms": 150}) as server:
+    with sandbox_server(tmp_path, faults={"latency_ms": 1000}) as server:
         server.seed_with(synthetic_seed(n, prefix="WK-"))
         proc = start_batchpay(batchpay_args(job, data, tmp_path, server, "--execute", "--yes"))
         kill_when(proc, tmp_path / "journal.sqlite", 10, 0.05)
         in_flight = journal_states(tmp_path / "journal.sqlite")["in_flight"]
-        time.sleep(0.3)  # let the server finish what it was applying
+        server.wait_until_idle()  # what the server was applying is applied before the clock moves
+        server.set_faults({})  # the resumed run at full speed
         server.advance_clock(IDEMPOTENCY_WINDOW + 60)
         clock.offset += IDEMPOTENCY_WINDOW + 60
         resumed = run_job(job, data, run_options("execute", tmp_path, base_url=server.api,
