@@ -9,22 +9,29 @@ files are not run, so the editable batchpay of the test environment cannot shado
 from __future__ import annotations
 
 import os
+import re
+import socket
 import subprocess
 import sys
 import sysconfig
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "bank-deposits"
 
 
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items()
+            if k not in ("PYTHONPATH", "VIRTUAL_ENV") and not k.startswith("CHARGEBEE_")}
+
+
 def _run(args: list[str | Path], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "VIRTUAL_ENV") and not k.startswith("CHARGEBEE_")}
     return subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+                          timeout=timeout, env=_env())
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +75,48 @@ def test_sample_runs_from_another_folder(installed: Path, tmp_path: Path) -> Non
     assert list((tmp_path / "reports").glob("bank-deposits-*-dry-run.xlsx"))
     module = _run([installed / "python", "-m", "batchpay", "--version"], cwd=tmp_path)
     assert module.returncode == 0 and module.stdout.startswith("batchpay, version ")
+
+
+def test_web_demo_serves_the_packaged_sample_jobs_from_another_folder(
+    installed: Path, tmp_path: Path
+) -> None:
+    """``batchpay web --demo`` found its jobs in the checkout's samples/, which a wheel lacks:
+    the installed server must list every sample job, copied from the package."""
+    samples = sorted(p.name for p in (REPO / "samples").iterdir() if p.is_dir())
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([installed / "batchpay", "web", "--demo", "--port", str(port)],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=_env())
+    try:
+        banner = []
+        while proc.stdout is not None:
+            line = proc.stdout.readline()
+            assert line, f"the server exited: {proc.stderr.read() if proc.stderr else ''}"
+            banner.append(line)
+            if line.startswith("batchpay web on"):
+                break
+        found = re.search(r"jobs in (.+)\); Ctrl-C", banner[-1])
+        assert found, banner[-1]
+        jobs = (tmp_path / found.group(1)).resolve()
+        assert not jobs.is_relative_to(REPO) and jobs.is_relative_to(tmp_path.resolve())
+        assert sorted(p.name for p in jobs.iterdir()) == samples
+        passwords = dict(re.findall(r"^  (\w+)\s+\w+\s+(\S+)$", "".join(banner), re.M))
+        for _ in range(300):  # uvicorn binds just after the banner
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            token = re.search(r'name="csrf" value="([^"]+)"', client.get("/signin").text)
+            assert token is not None
+            signed_in = client.post("/signin", data={
+                "name": "admin", "password": passwords["admin"], "csrf": token.group(1)})
+            assert signed_in.status_code == 303
+            page = client.get("/jobs").text
+        listed = set(re.findall(r'href="/jobs/([\w-]+)/', page))
+        assert sorted(listed) == samples, page[:2000]
+    finally:
+        proc.terminate()
+        proc.wait(30)

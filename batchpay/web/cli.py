@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 from pathlib import Path
 
 import click
 
 from batchpay.siteid import is_loopback
-from batchpay.target import DEFAULT_SANDBOX_STATE, REPO_ROOT
+from batchpay.target import DEFAULT_SANDBOX_STATE
 
 DEFAULT_DATA = Path(".batchpay") / "web"
+# package data (in the repository a link to samples/): found by a plain install too
+DEMO_JOBS = Path(__file__).resolve().parent / "demo-jobs"
+DEMO_FILES = (".yaml", ".csv", ".xlsx")  # the jobs and their inputs (as pyproject ships them)
 DEMO_USERS = (("preparer", "preparer"), ("approver", "approver"), ("admin", "admin"))
 DATA_OPTION = click.option(
     "--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA,
@@ -52,7 +56,8 @@ def web(host: str, port: int, data_dir: Path, jobs_dir: Path | None, sandbox_sta
 
     if (cert is None) != (key_file is None):
         raise click.UsageError("--cert and --key go together")
-    jobs_dir = jobs_dir or (REPO_ROOT / "samples" if demo else Path("jobs"))
+    if jobs_dir is None:
+        jobs_dir = _demo_jobs(data_dir) if demo else Path("jobs")
     if not jobs_dir.is_dir():
         raise click.UsageError(f"no job specs folder {jobs_dir} (pass --jobs DIR)")
     if not is_loopback(host) and cert is None:
@@ -68,6 +73,20 @@ def web(host: str, port: int, data_dir: Path, jobs_dir: Path | None, sandbox_sta
     uvicorn.run(app, host=host, port=port, log_level="warning",
                 ssl_certfile=str(cert) if cert else None,
                 ssl_keyfile=str(key_file) if key_file else None)
+
+
+def _demo_jobs(data_dir: Path) -> Path:
+    """The sample jobs and their inputs, copied from the package into the data folder (so an
+    admin's uploaded job lands there, not in the installed package)."""
+    target = data_dir / "demo-jobs"
+    for job in sorted(p for p in DEMO_JOBS.iterdir()
+                      if p.is_dir() and not p.name.startswith((".", "_"))):
+        shutil.copytree(job, target / job.name, dirs_exist_ok=True, ignore=_not_demo_files)
+    return target
+
+
+def _not_demo_files(folder: str, names: list[str]) -> list[str]:
+    return [n for n in names if not n.endswith(DEMO_FILES) or (Path(folder) / n).is_dir()]
 
 
 def _demo_users(store: object) -> None:
