@@ -40,9 +40,9 @@ LAZY_COMMANDS = {
     "sandbox": ("batchpay.sandbox.cli", "sandbox_cli",
                 "A local fake of Chargebee's API, for trying batchpay."),
     "web": ("batchpay.web.cli", "web",
-            "Serve the batchpay web application: upload, review, approve,..."),
+            "The web application: upload, review, approve, execute."),
     "users": ("batchpay.web.cli", "users",
-              "Manage the web application's users (roles: preparer,..."),
+              "The web application's users and their roles."),
 }
 
 
@@ -74,8 +74,8 @@ class _Command(click.Group):
         return super().get_command(ctx, name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, LAZY_COMMANDS[name][2] if name in LAZY_COMMANDS and
-                 name not in self.commands else self.commands[name].get_short_help_str(60))
+        rows = [(name, LAZY_COMMANDS[name][2] if name in LAZY_COMMANDS
+                 else self.commands[name].get_short_help_str(60))
                 for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
@@ -89,17 +89,16 @@ def main() -> None:
 
     \b
     Examples (the monthly routine):
-      batchpay validate jobs/bank.yaml deposits.csv      # is the file clean?
-      batchpay run jobs/bank.yaml deposits.csv           # dry run: what would happen
-      batchpay run jobs/bank.yaml deposits.csv --execute # post it, exactly once
-      batchpay runs                                      # what ran, when, with which file
+      batchpay validate jobs/bank.yaml deposits.csv  # is the file clean?
+      batchpay run jobs/bank.yaml deposits.csv       # dry run: what would happen
+      batchpay run jobs/bank.yaml deposits.csv --execute  # post it, exactly once
+      batchpay runs                                  # what ran, when, which file
 
     With no site configured, runs use the built-in sandbox (no account needed).
 
-    \b
-    Exit codes: 0 done (a dry run also when rows need attention), 1 rows did not go
-    through (invalid rows in validate; failed, invalid or unsent rows in an execute),
-    2 the command could not run (bad job, unreadable file, refused), 130 interrupted.
+    Exit codes: 0 done (a dry run also when rows need attention); 1 rows did not go
+    through (invalid rows in validate; failed, invalid or unsent rows in an execute); 2 the
+    command could not run (bad job, unreadable file, refused); 130 interrupted.
 
     \b
     Shell completion (bash; zsh and fish alike):
@@ -129,7 +128,7 @@ def _output_options(command: F) -> F:
         command)
 
 
-@main.command()
+@main.command(short_help="Check FILE against JOB: every row parsed, nothing sent.")
 @click.argument("job", type=EXISTING_FILE)
 @click.argument("file", type=EXISTING_FILE)
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
@@ -149,7 +148,8 @@ def validate(job: Path, file: Path, output: Path | None, journal: Path | None,
 
     \b
     Example:
-      batchpay validate samples/bank-deposits/job.yaml samples/bank-deposits/deposits.csv
+      batchpay validate samples/bank-deposits/job.yaml \\
+          samples/bank-deposits/deposits.csv
     """
     from batchpay.api import run_and_report, write_failures
     from batchpay.run import RunOptions
@@ -208,8 +208,10 @@ def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_inv
 
     \b
     Examples:
-      batchpay run samples/bank-deposits/job.yaml samples/bank-deposits/deposits.csv
-      batchpay run samples/bank-deposits/job.yaml samples/bank-deposits/deposits.csv --execute --yes
+      batchpay run samples/bank-deposits/job.yaml \\
+          samples/bank-deposits/deposits.csv
+      batchpay run samples/bank-deposits/job.yaml \\
+          samples/bank-deposits/deposits.csv --execute --yes
     """
     if execute and offline:
         raise click.UsageError("--offline is for dry runs; --execute needs the site")
@@ -305,7 +307,8 @@ def show_run(journal: Path, run_id: int, as_json: bool) -> None:
 # ----------------------------------------------------------------------------- batchpay init
 
 
-@main.command(name="init")
+@main.command(name="init",
+              short_help="Write a starter job spec for a bank export or statement.")
 @click.argument("file", type=EXISTING_FILE, required=False)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the job spec (default: <FILE name>.job.yaml here).")

@@ -38,3 +38,14 @@ def test_help_has_an_example(path: tuple[str, ...]) -> None:
     example_lines = [line for line in result.output.splitlines()
                      if line.strip().startswith("batchpay ")]
     assert example_lines, "an example is a command line starting with 'batchpay '"
+
+
+@pytest.mark.parametrize("path", [_param(p) for p in COMMANDS])
+def test_help_fits_80_columns(path: tuple[str, ...]) -> None:
+    """Read in an 80-column terminal: no line wraps, no command summary cut short ("...")."""
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(main, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line for line in lines if len(line) > 80] == []
+    listing = lines[lines.index("Commands:") + 1:] if "Commands:" in lines else []
+    assert [line for line in listing if line.endswith("...")] == []

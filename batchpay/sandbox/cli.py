@@ -87,8 +87,9 @@ def serve(
     \b
     Examples:
       batchpay sandbox serve --port 8765 --seed samples/sandbox-seed.yaml
-      batchpay sandbox serve --rate-per-minute 150 --latency-ms 150 --drop-after-apply-rate 0.02
-      curl -u test_batchpay_sandbox: http://127.0.0.1:8765/api/v2/invoices/INV-1001
+      batchpay sandbox serve --rate-per-minute 150 --latency-ms 150 \\
+          --drop-after-apply-rate 0.02
+      curl -u test_batchpay_sandbox: 127.0.0.1:8765/api/v2/invoices/INV-1001
     """
     settings: dict[str, Any] = {}
     try:
