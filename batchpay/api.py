@@ -31,7 +31,7 @@ from batchpay.report.jsonout import summary_dict, write_rescue_json
 from batchpay.report.totals import category_counts, control_totals
 from batchpay.run import DEFAULT_JOURNAL, RunOptions, run_job
 from batchpay.sitestate import default_state_dir, site_lock
-from batchpay.spec import JobSpec, load_spec
+from batchpay.spec import JobSpec, job_currencies, load_spec
 from batchpay.target import planned_site
 
 __all__ = [
@@ -77,6 +77,12 @@ def run_and_report(
     be written); if the workbook still fails afterwards, the results go to a rescue JSON and
     ``RunReport.problem`` says why and where.
     """
+    with job_currencies(spec_path):  # the report shows the job's currencies too
+        return _run_and_report(spec_path, input_path, options, report_path, reports_dir)
+
+
+def _run_and_report(spec_path: Path, input_path: Path, options: RunOptions,
+                    report_path: Path | None, reports_dir: Path) -> RunReport:
     check_report_destination(report_path, reports_dir)
     with _fewer_gc_passes():
         result = run_job(spec_path, input_path, options)

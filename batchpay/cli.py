@@ -153,19 +153,21 @@ def validate(job: Path, file: Path, output: Path | None, journal: Path | None,
     """
     from batchpay.api import run_and_report, write_failures
     from batchpay.run import RunOptions
+    from batchpay.spec import job_currencies
 
     printer = _printer(quiet or as_json)
     options = RunOptions(mode="validate", journal_path=journal, on_step=printer)
-    report = _with_progress(printer, verbose, lambda: run_and_report(
-        job, file, options, report_path, reports_dir))
-    if as_json:
-        _print_json(report)
-    elif not quiet:
-        _print_validation(report)
-    if output is not None:
-        write_failures(report.result, output)
-        if not quiet and not as_json:
-            click.echo(f"Failures written to {output}")
+    with job_currencies(job):  # what is shown of the run names the job's currencies
+        report = _with_progress(printer, verbose, lambda: run_and_report(
+            job, file, options, report_path, reports_dir))
+        if as_json:
+            _print_json(report)
+        elif not quiet:
+            _print_validation(report)
+        if output is not None:
+            write_failures(report.result, output)
+            if not quiet and not as_json:
+                click.echo(f"Failures written to {output}")
     _exit(report)
 
 
@@ -219,6 +221,7 @@ def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_inv
         raise click.UsageError("--execute asks for confirmation; without a terminal pass --yes")
     from batchpay.api import run_and_report
     from batchpay.run import RunOptions
+    from batchpay.spec import job_currencies
 
     printer = _printer(quiet or as_json)
     options = RunOptions(
@@ -230,12 +233,13 @@ def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_inv
         on_step=printer,
         retry_failed=retry_failed,
     )
-    report = _with_progress(printer, verbose, lambda: run_and_report(
-        job, file, options, report_path, reports_dir))
-    if as_json:
-        _print_json(report)
-    elif not quiet:
-        _print_run(report)
+    with job_currencies(job):  # what is shown of the run names the job's currencies
+        report = _with_progress(printer, verbose, lambda: run_and_report(
+            job, file, options, report_path, reports_dir))
+        if as_json:
+            _print_json(report)
+        elif not quiet:
+            _print_run(report)
     _exit(report)
 
 

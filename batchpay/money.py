@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections import ChainMap
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from decimal import (
     ROUND_HALF_EVEN,
@@ -14,6 +16,7 @@ from decimal import (
     InvalidOperation,
     Overflow,
 )
+from types import MappingProxyType
 
 # ISO 4217 minor-unit exponents for currencies whose exponent is not 2.
 _NON_TWO_EXPONENTS: dict[str, int] = {
@@ -42,9 +45,29 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 }
 
 
-# Currencies a job declares (``currencies: {LTL: 2}``): historic or private ones, for the process.
-_DECLARED: dict[str, int] = {}
-KNOWN_EXPONENTS: ChainMap[str, int] = ChainMap(CURRENCY_EXPONENTS, _DECLARED)
+# Currencies a job declares (``currencies: {LTL: 2}``): historic or private ones, known while that
+# job's spec is checked and its run goes (a context variable: in the web server, one job's
+# declarations never change how another job reads amounts).
+_DECLARED: ContextVar[Mapping[str, int]] = ContextVar("declared_currencies",
+                                                     default=MappingProxyType({}))
+
+
+class _KnownExponents(Mapping[str, int]):
+    """ISO 4217's exponents and those of the currencies the current job declares."""
+
+    def __getitem__(self, code: str) -> int:
+        found = CURRENCY_EXPONENTS.get(code)
+        return _DECLARED.get()[code] if found is None else found
+
+    def __iter__(self) -> Iterator[str]:
+        yield from CURRENCY_EXPONENTS
+        yield from (c for c in _DECLARED.get() if c not in CURRENCY_EXPONENTS)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+KNOWN_EXPONENTS: Mapping[str, int] = _KnownExponents()
 
 
 class UnknownCurrency(ValueError):
@@ -53,25 +76,41 @@ class UnknownCurrency(ValueError):
 
 def currency_exponent(code: str) -> int:
     """Number of decimal places of the currency's minor unit (JPY 0, USD 2, KWD 3)."""
+    key = code.strip().upper()
+    found = CURRENCY_EXPONENTS.get(key)
+    if found is None:
+        found = _DECLARED.get().get(key)
+        if found is None:
+            raise UnknownCurrency(f"{code!r} is not an ISO 4217 currency code")
+    return found
+
+
+def checked_declarations(currencies: Mapping[str, int]) -> dict[str, int]:
+    """A job's declared currencies (LTL, the litas until 2015), each with the number of
+    decimals of its minor unit, checked: an ISO 4217 code keeps its own decimals."""
+    checked: dict[str, int] = {}
+    for given, exponent in currencies.items():
+        code = given.strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", code):
+            raise ValueError(f"{code!r} is not a currency code (three letters, e.g. LTL)")
+        if not 0 <= exponent <= 4:
+            raise ValueError(f"{code}: {exponent} decimals; a currency has 0 to 4")
+        known = CURRENCY_EXPONENTS.get(code)
+        if known is not None and known != exponent:
+            raise ValueError(f"{code}: ISO 4217 gives it {known} decimals, not {exponent}")
+        checked[code] = exponent
+    return checked
+
+
+@contextmanager
+def declared_currencies(currencies: Mapping[str, int]) -> Iterator[None]:
+    """Within the block (and the asyncio tasks started in it) these currencies are known
+    besides ISO 4217, instead of those any other job declares."""
+    token = _DECLARED.set(checked_declarations(currencies))
     try:
-        return KNOWN_EXPONENTS[code.strip().upper()]
-    except KeyError:
-        raise UnknownCurrency(f"{code!r} is not an ISO 4217 currency code") from None
-
-
-def declare_currency(code: str, exponent: int) -> None:
-    """Make a currency ISO 4217 does not list (LTL, the litas until 2015) known, with the
-    number of decimals of its minor unit. A code cannot change its exponent once known."""
-    code = code.strip().upper()
-    if not re.fullmatch(r"[A-Z]{3}", code):
-        raise ValueError(f"{code!r} is not a currency code (three letters, e.g. LTL)")
-    if not 0 <= exponent <= 4:
-        raise ValueError(f"{code}: {exponent} decimals; a currency has 0 to 4")
-    known = KNOWN_EXPONENTS.get(code)
-    if known is not None and known != exponent:
-        origin = "ISO 4217 gives it" if code in CURRENCY_EXPONENTS else "another job declared"
-        raise ValueError(f"{code}: {origin} {known} decimals, not {exponent}")
-    _DECLARED[code] = exponent
+        yield
+    finally:
+        _DECLARED.reset(token)
 
 
 class MoneyError(ValueError):

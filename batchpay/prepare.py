@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from batchpay.fields import ParsedFields, derive_fields, source_column, used_columns
+from batchpay.money import declared_currencies
 from batchpay.patterns import compile_pattern, searches
 from batchpay.progress import OnStep, announce
 from batchpay.read import Table, read_table
@@ -61,6 +62,13 @@ def prepare(
     spec: JobSpec, input_path: Path, spec_dir: Path | None = None, on_step: OnStep | None = None
 ) -> PreparedInput:
     """Read, parse, filter and validate ``input_path`` as ``spec`` describes."""
+    with declared_currencies(spec.currencies):
+        return _prepare(spec, input_path, spec_dir, on_step)
+
+
+def _prepare(
+    spec: JobSpec, input_path: Path, spec_dir: Path | None, on_step: OnStep | None
+) -> PreparedInput:
     field_types = {name: f.type for name, f in spec.fields.items()}
     schema = (
         load_schema(spec.schema_, spec_dir or Path.cwd(), field_types) if spec.schema_ else None

@@ -64,7 +64,7 @@ from batchpay.ratelimit import SlidingWindowLimiter
 from batchpay.records import Outcome, RowOutcome, RunInfo, RunResult
 from batchpay.siteid import SANDBOX
 from batchpay.sitestate import JournalRecord, SiteRegister, default_state_dir, site_lock
-from batchpay.spec import JobSpec, load_spec
+from batchpay.spec import JobSpec, job_currencies, load_spec
 from batchpay.target import DEFAULT_SANDBOX_STATE, Target, planned_site, resolve_target
 
 Mode = Literal["validate", "dry-run", "execute"]
@@ -117,6 +117,11 @@ class RunOptions:
 
 def run_job(spec_path: Path, input_path: Path, options: RunOptions) -> RunResult:
     """Run ``spec_path`` on ``input_path`` as ``options.mode`` says; return every row's outcome."""
+    with job_currencies(spec_path):
+        return _run_job(spec_path, input_path, options)
+
+
+def _run_job(spec_path: Path, input_path: Path, options: RunOptions) -> RunResult:
     started = datetime.now(UTC)
     spec = load_spec(spec_path)
     check_journal_file(_journal_path(spec, options))

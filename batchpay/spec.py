@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -16,7 +17,15 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from batchpay.chargebee.client import base_url_for
 from batchpay.chargebee.errors import ConfigError
@@ -24,8 +33,9 @@ from batchpay.dates import check_format
 from batchpay.errors import SpecError
 from batchpay.money import (
     UnknownCurrency,
+    checked_declarations,
     currency_exponent,
-    declare_currency,
+    declared_currencies,
     to_minor_units,
 )
 from batchpay.patterns import compile_pattern
@@ -587,19 +597,21 @@ class JobSpec(_Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _declare_currencies(cls, data: Any) -> Any:
-        """Declared before the fields are checked, so ``currency: LTL`` is known there."""
+    def _with_declared_currencies(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        """The job's currencies are known while its fields are checked (``currency: LTL``),
+        and only then: a run declares them again for its own duration."""
         declared = data.get("currencies") if isinstance(data, dict) else None
-        if isinstance(declared, dict):
-            for code, exponent in declared.items():
-                if isinstance(code, str) and isinstance(exponent, int):
-                    try:
-                        declare_currency(code, exponent)
-                    except ValueError as exc:
-                        raise ValueError(f"currencies: {exc}") from None
-        return data
+        currencies = {code: exponent for code, exponent in declared.items()
+                      if isinstance(code, str) and isinstance(exponent, int)
+                      } if isinstance(declared, dict) else {}
+        try:
+            checked_declarations(currencies)
+        except ValueError as exc:
+            raise ValueError(f"currencies: {exc}") from None
+        with declared_currencies(currencies):
+            return handler(data)
 
     @field_validator("product_catalog", mode="before")
     @classmethod
@@ -679,6 +691,15 @@ class JobSpec(_Model):
         if self.action is not None:
             return [self.action]
         return [route.action for route in self.routes or []]
+
+
+def job_currencies(path: str | Path) -> AbstractContextManager[None]:
+    """For the duration of a ``with`` block: the currencies the job at ``path`` declares (none
+    when the spec does not load: then the run reports why)."""
+    try:
+        return declared_currencies(load_spec(path).currencies)
+    except SpecError:
+        return nullcontext()
 
 
 def load_spec(path: str | Path) -> JobSpec:

@@ -25,11 +25,11 @@ from typing import Any
 from batchpay import api
 from batchpay.errors import BatchpayError
 from batchpay.execute import Progress
-from batchpay.money import format_amount
+from batchpay.money import declared_currencies, format_amount
 from batchpay.progress import OnStep, Step
 from batchpay.records import RowOutcome, RunResult
 from batchpay.run import PlanSummary
-from batchpay.spec import JobSpec
+from batchpay.spec import JobSpec, job_currencies
 
 from .store import Store
 
@@ -269,6 +269,12 @@ class Runs:
     def dry_run(self, run_id: int, user: str, on_step: OnStep | None = None) -> RunResult:
         run = self._run(run_id)
         spec_path = self._job_path(run["job"])
+        with job_currencies(spec_path):  # this job's, in this thread: not any other job's
+            return self._dry_run(run, user, spec_path, on_step)
+
+    def _dry_run(self, run: dict[str, Any], user: str, spec_path: Path,
+                 on_step: OnStep | None) -> RunResult:
+        run_id = run["id"]
         options = self._options("dry-run")
         options.on_step = on_step
         path = self.settings.reports / f"run-{run_id}-dry-run.xlsx"
@@ -307,7 +313,13 @@ class Runs:
     def _below_threshold(self, run: dict[str, Any]) -> str:
         """Why the run needs no second person (the job's approval.required_above), else ''."""
         spec = self.job(run["job"]).spec
-        limits = spec.approval.thresholds_minor() if spec is not None else None
+        if spec is None:
+            return ""
+        with declared_currencies(spec.currencies):
+            return self._within(run, spec)
+
+    def _within(self, run: dict[str, Any], spec: JobSpec) -> str:
+        limits = spec.approval.thresholds_minor()
         if limits is None:
             return ""
         to_post = run["dry_summary"]["to_post"]
@@ -437,6 +449,12 @@ class Runs:
         options = self._options("execute")
         options.on_progress, options.stop, options.confirm = progress, execution.stop, confirm
         path = self.settings.reports / f"run-{run['id']}-execute.xlsx"
+        # this job's currencies, in this thread: not any other job's
+        with job_currencies(self.settings.jobs_dir / run["job"]):
+            self._execute(run, user, options, path)
+
+    def _execute(self, run: dict[str, Any], user: str, options: api.RunOptions,
+                 path: Path) -> None:
         try:
             report = api.run_and_report(self._job_path(run["job"]), Path(run["stored_path"]),
                                         options, path)
@@ -573,7 +591,8 @@ def summary(result: RunResult) -> dict[str, Any]:
         "totals": totals, "counts": api.category_counts(result.outcomes),
         "notes": list(result.info.notes), "target": result.info.target,
         "rows_read": result.info.rows_read,
-        "to_post": {"rows": rows, "totals": to_post, "unpriced": unpriced},
+        "to_post": {"rows": rows, "totals": to_post, "unpriced": unpriced,
+                    "texts": {c: format_amount(v, c) for c, v in to_post.items()}},
         "interrupted": result.info.interrupted,
     }
 

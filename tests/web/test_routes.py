@@ -21,6 +21,7 @@ from webkit import (
 )
 
 from batchpay.api import RunOptions, run_and_report
+from batchpay.money import UnknownCurrency, currency_exponent
 from batchpay.sandbox import DEFAULT_API_KEY, SandboxStore, synthetic_seed
 from batchpay.siteid import sandbox_identity
 from batchpay.sitestate import default_state_dir, site_lock
@@ -626,3 +627,27 @@ def test_a_job_spec_with_credentials_in_its_url_never_shows_them(site: Site) -> 
         assert "must not carry credentials" in response.text
         assert "hunter2secret" not in response.text and "bob:" not in response.text
     assert "https://***@acme-test.chargebee.com/api/v2" in client.get("/jobs/leaky.yaml").text
+
+
+def test_a_currency_one_job_declares_stays_unknown_to_another_job(site: Site) -> None:
+    # Declared currencies belonged to the process: once job A (currencies: {XYZ: 0}) had been
+    # loaded, job B read XYZ amounts too. Now they are the declaring job's run's alone.
+    jobs = site.settings.jobs_dir / "bank-deposits"
+    spec = (jobs / "job.yaml").read_text()
+    (jobs / "declares-xyz.yaml").write_text(
+        spec.replace("name: bank-deposits", "name: declares-xyz") + "\ncurrencies: {XYZ: 0}\n")
+    lines = DEPOSITS.read_text().splitlines()[:2]
+    lines.append('03/11/2026,NW-1,"PAYMENT INV-1001",1500,,XYZ,0')
+    content = "\n".join(lines).encode()
+    client = site.client("pat")
+    declaring = run_id_of(upload(client, job="bank-deposits/declares-xyz.yaml", content=content,
+                                 name="xyz.csv"))
+    (row,) = site.web.store.page_rows(declaring, "dry")[0]
+    assert row["category"] != "invalid" and row["amount"] == "1,500", row
+    assert "1,500 XYZ" in client.get(f"/runs/{declaring}").text
+    other = run_id_of(upload(client, content=content, name="xyz.csv"))
+    (row,) = site.web.store.page_rows(other, "dry")[0]
+    assert row["category"] == "invalid", row
+    assert "'XYZ' is not an ISO 4217 currency code" in row["reason"] + str(row["failures"])
+    with pytest.raises(UnknownCurrency):  # nor does it linger in the server's own threads
+        currency_exponent("XYZ")
