@@ -48,6 +48,43 @@ def test_there_is_a_sample_for_every_action_in_both_versions() -> None:
     assert ("apply_payments", "v2") in seen
 
 
+def _shown_job_specs() -> list[tuple[str, str]]:
+    """(document, YAML) of every job spec the README and docs/ show in a yaml block."""
+    found = []
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        for block in re.findall(r"```ya?ml\n(.*?)```", doc.read_text(encoding="utf-8"), re.S):
+            if re.search(r"^name:", block, re.M) and re.search(r"^(action|actions|routes):",
+                                                                block, re.M):
+                found.append((doc.name, block))
+    return found
+
+
+def test_every_job_spec_shown_in_the_docs_loads(tmp_path: Path) -> None:
+    """A reader copies them: the README's had an unquoted comma in a flow mapping, which YAML
+    reads as a second key (`filters.0.not a deposit: unknown key`)."""
+    shown = _shown_job_specs()
+    assert any(doc == "README.md" for doc, _ in shown)
+    for index, (doc, block) in enumerate(shown):
+        path = tmp_path / f"{index}-{doc}.yaml"
+        path.write_text(block, encoding="utf-8")
+        load_spec(path)
+
+
+def test_the_readme_job_spec_reads_the_sample(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from batchpay.cli import main
+
+    block = next(block for doc, block in _shown_job_specs() if doc == "README.md")
+    job = tmp_path / "job.yaml"
+    job.write_text(block, encoding="utf-8")
+    data = REPO / "samples" / "bank-deposits" / "deposits.csv"
+    result = CliRunner().invoke(main, ["validate", str(job), str(data), "--journal",
+                                       str(tmp_path / "j.sqlite"), "--reports-dir",
+                                       str(tmp_path)])
+    assert result.exit_code == 0, result.output
+
+
 def test_readme_commands_name_existing_files() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("<!-- workflows -->", 1)[1].split("<!-- /workflows -->", 1)[0]
