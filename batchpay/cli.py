@@ -517,7 +517,7 @@ def _count_groups(record: RunRecord) -> list[list[str]]:
     counts = dict(record.summary.get("counts", {}))
     out = sum(total["count"] for _, total in _money_out(record))
     counts["skipped"] = counts.get("skipped", 0) - out
-    words = _DRY_RUN_WORDS if record.mode == "dry-run" else {}
+    words = {} if record.mode == "execute" else _PREDICTED_WORDS
     groups = [[f"{n:,} {words.get(name, name.replace('_', ' '))}"
                for name, n in counts.items() if n]]
     if out:
@@ -525,7 +525,8 @@ def _count_groups(record: RunRecord) -> list[list[str]]:
     return groups if any(groups) else [["no rows"]]
 
 
-_DRY_RUN_WORDS = {"posted": "would post", "failed": "would fail"}
+# as the run's summary words them (report.words.category_label): only an execute posts
+_PREDICTED_WORDS = {"posted": "would post", "failed": "would fail"}
 
 
 def _run_line(record: RunRecord) -> str:
@@ -563,7 +564,7 @@ def _run_details(record: RunRecord) -> list[str]:
              *_wrap_detail("  rows      ", _count_groups(record)),
              f"  exit code {record.exit_code}"]
     read_label = _read_label(record)
-    words = _DRY_RUN_WORDS if record.mode == "dry-run" else {}
+    words = {} if record.mode == "execute" else _PREDICTED_WORDS
     for t in s.get("control_totals", []):
         groups = [[f"{read_label} {_count_amount(t['read'])}"],
                   [f"{words.get(name, name.replace('_', ' '))} {_count_amount(v)}"

@@ -61,7 +61,9 @@ def test_runs_lists_what_ran_newest_first(work: Path) -> None:
     assert [h.split()[0] for h in heads] == ["#2", "#1"]
     assert "dry-run" in heads[0] and "validate" in heads[1]
     assert all("bank-deposits" in h and "deposits.csv" in h and sha[:12] in h for h in heads)
-    assert "8 would post, 3 skipped, 2 would fail; 1 money out, skipped" in result.stdout
+    # as each run's summary says it: a validation predicts too, only an execute posts
+    assert "    8 would post, 3 skipped, 2 would fail; 1 money out, skipped" in result.stdout
+    assert "    11 would post, 2 skipped; 1 money out, skipped" in result.stdout
     assert ("read (money in): 1,399.99 EUR, 2,001.12 GBP, 150,000 JPY, 12.345 KWD, "
             "3,025.00 USD") in " ".join(result.stdout.split())
     assert "money out, skipped: -45.20 GBP" in result.stdout
