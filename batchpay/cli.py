@@ -536,8 +536,8 @@ def _run_line(record: RunRecord) -> str:
             f"{_unbroken('sha256 ' + record.input_sha256[:12])}")
     lines = textwrap.wrap(head, width, subsequent_indent="    ")
     texts = [_counts(record), f"{_read_label(record)}: {_unbroken(_totals(record))}"]
-    out = [_amount(total, currency) if total["amount"] is not None else f"{total['count']:,} rows"
-           for currency, total in _money_out(record)]
+    out = [_amount(total, currency) if total["amount"] is not None
+           else f"{total['count']:,} of unknown currency" for currency, total in _money_out(record)]
     if out:
         texts.append(f"{OUTGOING}: {_unbroken(', '.join(out))}")
     texts.append(f"report: {record.report_path}")
