@@ -45,10 +45,15 @@ class PlannedRow:
     currency: str | None
     amount: int | None
     business_key: str
-    legacy_key: str = ""  # the key journals written before the JSON keys have for this row
     empty_part: str | None = None  # a declared business-key field that is empty
-    date: datetime | None = None  # the row's date as shown in reports (see _shown_date)
+    date: datetime | None = None  # the row's date as shown in reports (see _ShownDates)
     customer_id: str | None = None  # the invoice's customer, once the invoice has been read
+
+    @property
+    def legacy_key(self) -> str:
+        """The key journals written before the JSON keys have for this row."""
+        return "|".join(f"{name}={'' if value is None else value}"
+                        for name, value in _raw_key_parts(self.action, self.row, self.params))
 
 
 @dataclass
@@ -123,16 +128,18 @@ def plan(prepared: PreparedInput, site: str, version: str) -> Plan:
 
 def _route(spec: JobSpec, prepared: PreparedInput, result: Plan) -> list[PlannedRow]:
     if spec.action is not None:
-        return [planned_row(spec, spec.action, row) for row in prepared.valid]
+        planner = RowPlanner(spec, spec.action)
+        return [planner.plan(row) for row in prepared.valid]
     masks = [
         condition_mask(route.when, prepared.table.frame, prepared.parsed) if route.when else None
         for route in spec.routes or []
     ]
+    planners = [RowPlanner(spec, route.action) for route in spec.routes or []]
     planned = []
     for row in prepared.valid:
-        for route, mask in zip(spec.routes or [], masks, strict=True):
+        for planner, mask in zip(planners, masks, strict=True):
             if mask is None or mask[row.position]:
-                planned.append(planned_row(spec, route.action, row))
+                planned.append(planner.plan(row))
                 break
         else:
             result.outcomes[row.position] = RowOutcome(
@@ -143,53 +150,75 @@ def _route(spec: JobSpec, prepared: PreparedInput, result: Plan) -> list[Planned
 
 
 def planned_row(spec: JobSpec, action: ActionSpec, row: PreparedRow) -> PlannedRow:
-    params = {name: _param_value(source, row) for name, source in action.params.items()}
-    params = {name: value for name, value in params.items() if value not in (None, "")}
-    amount_source = action.params.get("amount")
-    currency = None
-    if isinstance(amount_source, str):
-        currency = row.currencies.get(amount_source)
-    elif isinstance(row.fields.get("currency"), str):
-        currency = str(row.fields["currency"]).upper()
-    amount = params.get("amount")
-    parts = _key_parts(action, row, params)
-    empty = [name for name, value in parts if value == "" and _identifies(spec, name)] \
-        if action.business_key else []
-    return PlannedRow(
-        row=row,
-        action=action,
-        params=params,
-        currency=currency,
-        amount=amount if isinstance(amount, int) else None,
-        business_key=business_key(parts),
-        legacy_key="|".join(f"{name}={'' if value is None else value}"
-                            for name, value in _raw_key_parts(action, row, params)),
-        empty_part=empty[0] if empty else None,
-        date=_shown_date(spec, action, params),
-    )
+    return RowPlanner(spec, action).plan(row)
 
 
-def _shown_date(spec: JobSpec, action: ActionSpec, params: dict[str, object]) -> datetime | None:
+class RowPlanner:
+    """Plans the rows of one action: what depends on the spec alone is worked out once."""
+
+    def __init__(self, spec: JobSpec, action: ActionSpec) -> None:
+        self.spec, self.action = spec, action
+        self.sources = list(action.params.items())
+        amount_source = action.params.get("amount")
+        self.amount_source = amount_source if isinstance(amount_source, str) else None
+        self.identifying = {name for name in action.business_key or ()
+                            if _identifies(spec, name)}
+        self.dates = _ShownDates(spec, action)
+
+    def plan(self, row: PreparedRow) -> PlannedRow:
+        fields = row.fields
+        params = {name: source.const if isinstance(source, ConstParam) else fields.get(source)
+                  for name, source in self.sources}
+        params = {name: value for name, value in params.items() if value not in (None, "")}
+        currency = None
+        if self.amount_source is not None:
+            currency = row.currencies.get(self.amount_source)
+        elif isinstance(fields.get("currency"), str):
+            currency = str(fields["currency"]).upper()
+        amount = params.get("amount")
+        parts = _key_parts(self.action, row, params)
+        empty = [name for name, value in parts if value == "" and name in self.identifying]
+        return PlannedRow(
+            row=row,
+            action=self.action,
+            params=params,
+            currency=currency,
+            amount=amount if isinstance(amount, int) else None,
+            business_key=business_key(parts),
+            empty_part=empty[0] if empty else None,
+            date=self.dates.shown(params),
+        )
+
+
+class _ShownDates:
     """The row's date as the file meant it, for the report: in the date field's time zone,
     at midnight (shown as a date alone) when its time is the ``time_of_day`` batchpay put on
-    a date-only value. Chargebee gets the exact instant regardless."""
-    name = "date" if "date" in params else "invoice_date"
-    value, source = params.get(name), action.params.get(name)
-    if not isinstance(value, int):
-        return None
-    field = spec.fields.get(source) if isinstance(source, str) else None
-    if field is None:
-        return datetime.fromtimestamp(value, UTC)
-    moment = datetime.fromtimestamp(value, ZoneInfo(field.timezone))
-    if moment.time() == clock_time(field.time_of_day):
-        return moment.replace(hour=0, minute=0, second=0)
-    return moment
+    a date-only value. Chargebee gets the exact instant regardless. A file holds few distinct
+    dates: each is worked out once."""
 
+    def __init__(self, spec: JobSpec, action: ActionSpec) -> None:
+        self.spec, self.action = spec, action
+        self.seen: dict[tuple[str, int], datetime] = {}
 
-def _param_value(source: str | ConstParam, row: PreparedRow) -> object:
-    if isinstance(source, ConstParam):
-        return source.const
-    return row.fields.get(source)
+    def shown(self, params: dict[str, object]) -> datetime | None:
+        name = "date" if "date" in params else "invoice_date"
+        value = params.get(name)
+        if not isinstance(value, int):
+            return None
+        moment = self.seen.get((name, value))
+        if moment is None:
+            moment = self.seen[(name, value)] = self._moment(name, value)
+        return moment
+
+    def _moment(self, name: str, value: int) -> datetime:
+        source = self.action.params.get(name)
+        field = self.spec.fields.get(source) if isinstance(source, str) else None
+        if field is None:
+            return datetime.fromtimestamp(value, UTC)
+        moment = datetime.fromtimestamp(value, ZoneInfo(field.timezone))
+        if moment.time() == clock_time(field.time_of_day):
+            return moment.replace(hour=0, minute=0, second=0)
+        return moment
 
 
 def _raw_key_parts(
@@ -224,14 +253,20 @@ def normalise_key_part(value: object) -> str:
     space/joiners, bidi marks, soft hyphen), trimmed, inner white space runs made one space."""
     if value is None:
         return ""
-    text = unicodedata.normalize("NFKC", str(value))
+    text = str(value)
+    if text.isascii():  # NFKC keeps ASCII as it is, and no ASCII character is a format one
+        return " ".join(text.split())
+    text = unicodedata.normalize("NFKC", text)
     text = "".join(c for c in text if unicodedata.category(c) != "Cf")
     return " ".join(text.split())
 
 
 def business_key(parts: list[tuple[str, str]]) -> str:
     """The parts as one JSON object: unambiguous whatever the values hold."""
-    return json.dumps(dict(parts), ensure_ascii=False, separators=(",", ":"))
+    return _KEY_JSON.encode(dict(parts))
+
+
+_KEY_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _empty_key_part(spec: JobSpec, planned: PlannedRow) -> RowOutcome:

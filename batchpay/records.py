@@ -10,6 +10,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar, overload
+
+T = TypeVar("T")
 
 
 class RawRow(Mapping[str, str]):
@@ -24,6 +27,17 @@ class RawRow(Mapping[str, str]):
 
     def __getitem__(self, name: str) -> str:
         return self._columns[name][self._position]
+
+    def __contains__(self, name: object) -> bool:  # the Mapping default raises and catches
+        return name in self._columns
+
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+    @overload
+    def get(self, name: str, /, default: str | T) -> str | T: ...
+    def get(self, name: str, /, default: object = None) -> object:
+        column = self._columns.get(name)
+        return default if column is None else column[self._position]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._columns)

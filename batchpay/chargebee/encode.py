@@ -13,8 +13,10 @@ Values: ``str``, ``int`` (money in minor units, dates as unix seconds), ``bool``
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cache, cached_property
 from typing import Literal
 from urllib.parse import quote
 
@@ -69,6 +71,11 @@ class Field:
     minimum: int | None = None
     enum: tuple[str, ...] | None = None
     required: bool = False
+
+    @cached_property
+    def label(self) -> str:
+        """How messages name the field: ``amount (transaction[amount])``."""
+        return f"{self.name} ({self.wire})"
 
 
 @dataclass(frozen=True)
@@ -202,6 +209,9 @@ def _given(value: object) -> bool:
     return value is not None and value != ""
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
 def path_segment(value: str, *, param: str = "id") -> str:
     """``value`` as one path segment that can never reach another endpoint.
 
@@ -210,7 +220,8 @@ def path_segment(value: str, *, param: str = "id") -> str:
     """
     if not isinstance(value, str) or value == "":
         raise EncodeError(f"{param} must be a non-empty text, got {value!r}", param=param)
-    segment = quote(value, safe="")
+    # the usual invoice id has only characters quote() keeps as they are
+    segment = value if _UNRESERVED.fullmatch(value) else quote(value, safe="")
     if set(segment) == {"."}:
         segment = segment.replace(".", "%2E")
     return segment
@@ -273,6 +284,14 @@ def _operation(action: str, version: str, catalog: str | None = None) -> Operati
     return op
 
 
+@cache
+def _known_names(op: Operation) -> frozenset[str]:
+    known = {f.name for f in op.fields} | {"invoice_id"}
+    if op.action == "apply_payments":
+        known |= {"transactions", "transaction_id", "amount"}
+    return frozenset(known)
+
+
 def _check_names(op: Operation, given: Mapping[str, object]) -> None:
     accepted = _ACCEPTED[op.action]
     for name in given:
@@ -281,9 +300,7 @@ def _check_names(op: Operation, given: Mapping[str, object]) -> None:
                 f"{op.action} has no parameter {name!r}; known: {', '.join(sorted(accepted))}",
                 param=name,
             )
-    known = {f.name for f in op.fields} | {"invoice_id"}
-    if op.action == "apply_payments":
-        known |= {"transactions", "transaction_id", "amount"}
+    known = _known_names(op)
     for name in given:
         if name not in known:
             if op.version == "v1" and op.action == "close_invoice":
@@ -310,7 +327,7 @@ def _fields(op: Operation, given: Mapping[str, object]) -> list[tuple[str, str]]
                     param=field.name,
                 )
             continue
-        form.append((field.wire, _wire_value(field, value, f"{field.name} ({field.wire})")))
+        form.append((field.wire, _wire_value(field, value, field.label)))
     return form
 
 
