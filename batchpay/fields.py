@@ -23,6 +23,7 @@ from batchpay.money import (
     MoneyError,
     UnknownCurrency,
     parse_amount,
+    plain_minor_units,
     to_minor_units,
 )
 from batchpay.patterns import capture, compile_pattern
@@ -394,6 +395,13 @@ def _money(text: str, currency: str | None, spec: FieldSpec, quantity_text: str 
         raise _Invalid("has no currency", "a currency for this row")
     if "\x00" in text:
         raise _Invalid("has both a credit and a debit amount", "only one of the two columns filled")
+    if quantity_text is None:
+        minor = plain_minor_units(text.lstrip("\x01"), decimal=spec.decimal,
+                                  thousands=spec.thousands, currency=currency)
+        if minor is not None:  # the usual amount: as below, with integers
+            if text.startswith("\x01"):
+                minor = -minor
+            return -minor if spec.negate and spec.sign_column is None else minor
     amount = parse_amount(text.lstrip("\x01"), decimal=spec.decimal, thousands=spec.thousands,
                           currency=currency)
     product = None

@@ -16,6 +16,7 @@ from decimal import (
     InvalidOperation,
     Overflow,
 )
+from functools import lru_cache
 from types import MappingProxyType
 
 # ISO 4217 minor-unit exponents for currencies whose exponent is not 2.
@@ -189,6 +190,36 @@ def parse_amount(
         )
     digits = _digits(affixes.core, decimal, thousands, expected)
     return Decimal(f"-{digits}" if affixes.negative else digits)
+
+
+def plain_minor_units(
+    text: str, *, decimal: str = ".", thousands: str | None = None, currency: str
+) -> int | None:
+    """Minor units of an amount written as bare ASCII digits and separators (``1,234.50``),
+    exactly what ``to_minor_units(parse_amount(...), currency)`` gives for it, without the
+    general parser; None for any other text (signs, symbols, spaces, more decimals than the
+    currency has, too large, an ISO code written otherwise), which that parser then reads or
+    refuses with its message."""
+    exponent = CURRENCY_EXPONENTS.get(currency)
+    if exponent is None:
+        return None
+    match = _plain_amount(decimal, thousands).fullmatch(text)
+    if match is None:
+        return None
+    whole, fraction = match["whole"], match["fraction"] or ""
+    if thousands:
+        whole = whole.replace(thousands, "")
+    if len(whole) + len(fraction) > MAX_DIGITS or fraction[exponent:].strip("0"):
+        return None
+    minor = int(whole + fraction[:exponent].ljust(exponent, "0"))
+    return minor if minor <= MAX_MINOR else None
+
+
+@lru_cache(maxsize=16)
+def _plain_amount(decimal: str, thousands: str | None) -> re.Pattern[str]:
+    _check_separators(decimal, thousands)
+    grouped = rf"|[0-9]{{1,3}}(?:{re.escape(thousands)}[0-9]{{3}})+" if thousands else ""
+    return re.compile(rf"(?P<whole>[0-9]+{grouped})(?:{re.escape(decimal)}(?P<fraction>[0-9]+))?")
 
 
 def expected_format(decimal: str, thousands: str | None) -> str:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from batchpay.money import (
+    CURRENCY_EXPONENTS,
     MoneyError,
     UnknownCurrency,
     currency_exponent,
     format_amount,
     from_minor_units,
     parse_amount,
+    plain_minor_units,
     to_minor_units,
 )
 
@@ -330,3 +333,36 @@ def test_uruguayan_peso_is_a_currency() -> None:
     assert currency_exponent("UYU") == 2
     assert to_minor_units(parse_amount("$ 1.250,50", decimal=",", thousands=".", currency="UYU"),
                           "UYU") == 125050
+
+
+_AMOUNT_ALPHABET = "0123456789.,' -+()$€¥CRDRUSDJPY\u00a0\u0663"  # \u0663: ARABIC-INDIC THREE
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    text=st.one_of(
+        st.text(alphabet=_AMOUNT_ALPHABET, max_size=40),
+        st.from_regex(r"[0-9]{1,3}([,. '][0-9]{3}){0,11}([.,][0-9]{0,6})?", fullmatch=True),
+        st.from_regex(r"[0-9]{1,34}([.,][0-9]{0,34})?", fullmatch=True),
+    ),
+    separators=st.sampled_from([(".", None), (".", ","), (",", "."), (",", " "), (".", "'")]),
+    currency=st.sampled_from(["USD", "JPY", "KWD", "CLF", "usd", "LTL", "XXX"]),
+)
+def test_plain_amounts_read_as_the_general_parser_reads_them(
+    text: str, separators: tuple[str, str | None], currency: str
+) -> None:
+    """The shortcut for bare digits gives what parse_amount + to_minor_units give, or nothing
+    (then the general parser reads the text, or refuses it with its message)."""
+    decimal, thousands = separators
+    fast = plain_minor_units(text, decimal=decimal, thousands=thousands, currency=currency)
+    try:
+        general: int | None = to_minor_units(
+            parse_amount(text, decimal=decimal, thousands=thousands, currency=currency), currency)
+    except (MoneyError, UnknownCurrency):
+        general = None
+    if fast is not None:
+        assert fast == general
+    shape = rf"[0-9]+([{re.escape(decimal)}][0-9]+)?"
+    if re.fullmatch(shape, text) and general is not None and currency.isupper() and (
+            currency in CURRENCY_EXPONENTS):
+        assert fast == general  # the usual amount takes the shortcut
