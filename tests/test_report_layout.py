@@ -12,7 +12,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from test_report import raw, row, sample
+from test_report import column, raw, row, sample
 
 from batchpay.api import run_and_report
 from batchpay.records import Outcome
@@ -108,7 +108,7 @@ def test_group_table_headers_fit_their_columns(execute_book: tuple[Any, Path]) -
         if line[0].value == "Currency" and line[1].value in ("Payment method", "Action"):
             for cell in line:
                 if cell.value:
-                    width = summary.column_dimensions[cell.column_letter].width
+                    width = column(summary, cell.column_letter).width
                     assert len(cell.value) * 1.1 <= width, (cell.value, width)
 
 
@@ -138,8 +138,8 @@ def test_row_sheets_technical_columns_right_grouped_and_not_printed(
     technical = ["Business key", "Idempotency key", "Idempotent replay"]
     assert header[-3:] == technical
     letters = [ws.cell(1, header.index(name) + 1).column_letter for name in technical]
-    assert all(ws.column_dimensions[x].outline_level == 1 for x in letters)
-    assert ws.column_dimensions["A"].outline_level == 0
+    assert all(column(ws, x).outline_level == 1 for x in letters)
+    assert column(ws, "A").outline_level == 0
     last_printed = ws.cell(1, len(header) - 3).column_letter
     assert ws.print_area == f"'Posted'!$A$1:${last_printed}${ws.max_row}"
     assert ws.print_title_rows == "$1:$1" and ws.freeze_panes == "A2"
@@ -148,7 +148,9 @@ def test_row_sheets_technical_columns_right_grouped_and_not_printed(
 
 def test_a_narrow_sheet_fits_one_page_wide(execute_book: tuple[Any, Path]) -> None:
     ws = execute_book[0]["Invalid rows"]
-    assert ws.page_setup.fitToWidth == 1 and ws.print_title_cols is None
+    setup = ws.page_setup  # fitToWidth left out means 1, the schema's default (XlsxWriter)
+    assert (setup.fitToWidth or 1) == 1 and setup.fitToHeight == 0
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.print_title_cols is None
 
 
 def test_text_cells_are_indented_clear_of_the_number_before(
@@ -186,7 +188,7 @@ def test_a_long_reason_wraps_in_a_row_tall_enough(tmp_path: Path) -> None:
     ws = openpyxl.load_workbook(path)["Skipped"]
     reason = next(r["Reason"] for r in records(ws) if r["Row"].value == 5)
     assert reason.alignment.wrap_text and reason.alignment.vertical == "top"
-    width = ws.column_dimensions[reason.column_letter].width
+    width = column(ws, reason.column_letter).width
     assert width <= 60
     lines = ws.row_dimensions[reason.row].height / 15
     assert lines >= len(long) / width  # every line of the wrapped text shows
@@ -223,3 +225,12 @@ def test_summary_keeps_money_out_apart_from_the_deposits(tmp_path: Path) -> None
         ("GBP", "money out: rows"): [1, 0, 1, 0, 0, 0, "OK"],
         ("GBP", "money out: amount"): [-45.2, 0, -45.2, 0, 0, 0, "OK"],
     }
+
+
+def test_an_ampersand_in_the_job_name_keeps_the_page_header(tmp_path: Path) -> None:
+    """"&" starts a code in a page header; XlsxWriter takes "&G" for an image place and drops a
+    header whose image it lacks, so that "&" is shown as a full-width ampersand."""
+    path = write_report(sample("execute", job_name="R&D &G"), tmp_path / "r.xlsx")
+    for ws in openpyxl.load_workbook(path).worksheets:
+        assert ws.oddHeader.left.text == "batchpay: R&&D \uff06G (execute)"  # && shows one &
+        assert ws.oddFooter.right.text == "Page &P of &N"

@@ -5,7 +5,8 @@ Modules, one concern each:
 
 - ``totals``   control totals per currency (and by payment method / action)
 - ``amounts``  minor units -> exact Decimal, number formats, amount text
-- ``cells``    safe, styled write-only cells (text never becomes a formula)
+- ``cells``    safe, styled cells (text never becomes a formula), one format per style
+- ``cellxml``  cells rendered into XlsxWriter's row stream (fast, every string escaped)
 - ``columns``  which columns each row sheet has
 - ``sheets``   streamed row sheets: header, widths, autofilter, splitting
 - ``summary``  the Summary sheet;  ``words`` its plain-English text

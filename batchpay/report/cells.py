@@ -1,7 +1,7 @@
-"""Cells for a write-only workbook: safe text, ids, money, dates, with cached styles.
+"""Cells for the workbook (XlsxWriter): safe text, ids, money, dates, one format per style.
 
-Every string is written as a string cell (``data_type "s"``), never a formula or an error
-value; a string that a spreadsheet would read as a formula when typed or pasted (first
+Every string is written as a string (inline, see ``cellxml``), never as a formula, a URL or a
+number; a string that a spreadsheet would read as a formula when typed or pasted (first
 character ``= + - @``, tab or CR) also gets the *quote prefix* style, Excel's own marker for
 "this is text" (what typing a leading apostrophe does), so the visible text stays identical.
 """
@@ -9,14 +9,9 @@ character ``= + - @``, tab or CR) also gets the *quote prefix* style, Excel's ow
 from __future__ import annotations
 
 import re
-from copy import copy
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
-
-from openpyxl.cell import Cell, WriteOnlyCell
-from openpyxl.cell.cell import ERROR_CODES
-from openpyxl.styles import Alignment, Font, PatternFill
 
 from batchpay.money import MAX_MINOR
 
@@ -56,11 +51,7 @@ class Money:
 
 @dataclass(frozen=True)
 class Style:
-    """What a cell looks like; hashable so each combination is built once per sheet.
-
-    Cells with the default style and a plain value are handed to openpyxl as bare values,
-    which it writes faster than cell objects.
-    """
+    """What a cell looks like; hashable so each combination is one format in the workbook."""
 
     bold: bool = False
     size: float | None = None
@@ -75,11 +66,13 @@ class Style:
 
 
 PLAIN = Style()
-Parts = tuple[Any, str, Style]  # value, openpyxl data type, style
+Parts = tuple[Any, str, Style]  # value, kind ("s" text, "n" number, "b" yes/no, "d" date), style
+BLANK = "blank"  # the kind of a cell holding only a style
 
 
 def safe_text(value: str) -> str:
-    """Text Excel can store: no XML-illegal control characters, at most 32,767 characters."""
+    """Text Excel can store: no XML-illegal control characters, at most 32,767 characters
+    (marked with "…" when cut; XlsxWriter would cut it silently)."""
     value = _ILLEGAL.sub("\ufffd", value)
     return value if len(value) <= MAX_TEXT else value[: MAX_TEXT - 1] + "…"
 
@@ -90,54 +83,44 @@ def is_formula_like(value: str) -> bool:
 
 
 class CellMaker:
-    """Makes styled ``WriteOnlyCell``s for one worksheet, caching each style combination."""
+    """Makes cells, ``(value, kind, style)``, for one XlsxWriter workbook, with one format per
+    style (``cellxml`` writes them)."""
 
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self._styles: dict[Style, Any] = {}
-        self._formats: dict[tuple[int, str, bool], tuple[Style, Style]] = {}
+    def __init__(self, wb: Any) -> None:
+        self.wb = wb
+        self._formats: dict[int, tuple[Style, Any]] = {}  # id(style) -> style, format
+        self._by_style: dict[Style, Any] = {PLAIN: None}
+        self._derived_styles: dict[tuple[int, str, bool], tuple[Style, Style]] = {}
 
-    def _styled(self, value: Any, style: Style) -> WriteOnlyCell:
-        cell = WriteOnlyCell(self.ws, value)
-        if style != PLAIN:
-            cell._style = copy(self._style_array(style))
-        return cell
+    def format(self, style: Style) -> Any:
+        """The workbook's format for ``style`` (None for the default), looked up by identity:
+        hashing the dataclass for every cell would cost more."""
+        entry = self._formats.get(id(style))
+        if entry is None:  # the entry holds ``style``, so its id cannot be reused
+            entry = self._formats[id(style)] = (style, self._format(style))
+        return entry[1]
+
+    def _format(self, style: Style) -> Any:
+        if style not in self._by_style:
+            self._by_style[style] = self.wb.add_format(_properties(style))
+        return self._by_style[style]
 
     def _derived(self, style: Style, number_format: str | None, quote: bool = False) -> Style:
         """``style`` with another number format and/or the quote prefix (cached)."""
         fmt = style.number_format if number_format is None else number_format
         key = (id(style), fmt, quote)  # by id: hashing the dataclass per cell costs more
-        entry = self._formats.get(key)
+        entry = self._derived_styles.get(key)
         if entry is None:  # the entry holds ``style``, so its id cannot be reused
             derived = replace(style, number_format=fmt, quote=quote or style.quote)
-            entry = self._formats[key] = (style, derived)
+            entry = self._derived_styles[key] = (style, derived)
         return entry[1]
 
-    def _style_array(self, style: Style) -> Any:
-        cached = self._styles.get(style)
-        if cached is None:
-            cell = WriteOnlyCell(self.ws)
-            cell.font = Font(name=FONT, family=2, bold=style.bold, size=style.size or 11,
-                             color=style.color)
-            if style.fill:
-                cell.fill = PatternFill("solid", start_color=style.fill, end_color=style.fill)
-            cell.number_format = style.number_format
-            if style.wrap or style.align or style.indent or style.top:
-                align = style.align or ("left" if style.indent else None)
-                cell.alignment = Alignment(wrap_text=style.wrap or None, horizontal=align,
-                                           indent=style.indent,
-                                           vertical="top" if style.wrap or style.top else None)
-            cell.quotePrefix = style.quote
-            cached = self._styles[style] = cell._style
-        return cached
-
-    def blank(self, style: Style) -> WriteOnlyCell:
+    def blank(self, style: Style) -> Parts:
         """An empty cell that only carries a style (a fill); text may overflow into it."""
-        return self._styled(None, style)
+        return None, BLANK, style
 
-    # Each kind has a ``*_parts`` method giving (value, openpyxl data type, style), or None for
-    # an empty cell: the row sheets write those into reused cells (sheets.py), the methods
-    # below make cells (or bare values) of them for everything else.
+    # Each kind has a ``*_parts`` method giving (value, kind, style), or None for an empty
+    # cell: the row sheets call them directly (sheets.py), the short names are for the rest.
 
     def text_parts(self, value: str | None, style: Style = PLAIN) -> Parts | None:
         if value is None or value == "":
@@ -182,53 +165,49 @@ class CellMaker:
     def yes_no_parts(self, value: bool, style: Style = PLAIN) -> Parts | None:
         return self.text_parts("yes" if value else "no", style)
 
-    def text(self, value: str | None, style: Style = PLAIN) -> WriteOnlyCell | str | None:
+    def text(self, value: str | None, style: Style = PLAIN) -> Parts | None:
         """A string cell that can never be a formula; ``None`` for an empty value."""
-        parts = self.text_parts(value, style)
-        if parts is None:
-            return None
-        text, _, style = parts
-        if style is PLAIN and text not in ERROR_CODES:
-            return text  # openpyxl binds it as a plain string
-        cell = self._styled(text, style)
-        cell.data_type = "s"  # not "f" (leading "=") and not "e" (e.g. "#N/A")
-        return cell
+        return self.text_parts(value, style)
 
-    def ident(self, value: str | None, style: Style = PLAIN) -> WriteOnlyCell | None:
+    def ident(self, value: str | None, style: Style = PLAIN) -> Parts | None:
         """An id: text with the text number format, so "00012" keeps its zeros when edited."""
-        return self.text(value, self._derived(style, TEXT_FORMAT))
+        return self.ident_parts(value, style)
 
-    def number(self, value: int | None, style: Style = PLAIN) -> WriteOnlyCell | int | None:
-        if value is None or style is PLAIN:
-            return value
-        return self._styled(value, style)
+    def number(self, value: int | None, style: Style = PLAIN) -> Parts | None:
+        return self.number_parts(value, style)
 
-    def money(self, money: Money | None, style: Style = PLAIN) -> WriteOnlyCell | None:
+    def money(self, money: Money | None, style: Style = PLAIN) -> Parts | None:
         """A Decimal with the currency's decimal places; blank when amount or currency unknown."""
-        parts = self.money_parts(money, style)
-        return None if parts is None else self._styled(parts[0], parts[2])
+        return self.money_parts(money, style)
 
-    def date(self, value: datetime | None, style: Style = PLAIN) -> WriteOnlyCell | None:
+    def date(self, value: datetime | None, style: Style = PLAIN) -> Parts | None:
         """A real date cell, at the wall-clock time of its own zone (Excel has no zones)."""
-        parts = self.date_parts(value, style)
-        return None if parts is None else self._styled(parts[0], parts[2])
+        return self.date_parts(value, style)
 
-    def yes_no(self, value: bool, style: Style = PLAIN) -> WriteOnlyCell | None:
-        return self.text("yes" if value else "no", style)
-
-    def slot(self, column: int, style: Style) -> SlotCell:
-        """A cell to reuse row after row in one column with one style (see sheets._fill)."""
-        cell = SlotCell(self.ws)
-        cell.column = column
-        if style != PLAIN:
-            cell._style = copy(self._style_array(style))
-        cell.has_style = cell._style is not None and any(cell._style)
-        cell.style_id = self.ws.parent._cell_styles.add(cell._style) if cell.has_style else 0
-        return cell
+    def yes_no(self, value: bool, style: Style = PLAIN) -> Parts | None:
+        return self.yes_no_parts(value, style)
 
 
-class SlotCell(Cell):
-    """A cell whose style is fixed: openpyxl's ``style_id`` and ``has_style`` properties, read
-    for every cell written, hash the style array each time; here they are worked out once."""
-
-    __slots__ = ("has_style", "style_id")
+def _properties(style: Style) -> dict[str, Any]:
+    """XlsxWriter format properties for ``style`` (its default font is Calibri 11)."""
+    props: dict[str, Any] = {"font_name": FONT, "font_size": style.size or 11}
+    if style.bold:
+        props["bold"] = True
+    if style.color:
+        props["font_color"] = f"#{style.color}"
+    if style.fill:
+        props.update(pattern=1, bg_color=f"#{style.fill}")
+    if style.number_format != "General":
+        props["num_format"] = style.number_format
+    if style.quote:
+        props["quote_prefix"] = True
+    align = style.align or ("left" if style.indent else None)
+    if align:
+        props["align"] = align
+    if style.indent:
+        props["indent"] = style.indent
+    if style.wrap:
+        props["text_wrap"] = True
+    if style.wrap or style.top:
+        props["valign"] = "top"
+    return props

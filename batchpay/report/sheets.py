@@ -1,8 +1,10 @@
 """Row sheets: header bold and frozen, autofilter, estimated widths, streamed rows, split
-over several sheets when there are more rows than a sheet holds."""
+over several sheets when there are more rows than a sheet holds. Written with XlsxWriter in
+``constant_memory`` mode: each row goes to disk as soon as the next one starts."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -10,13 +12,9 @@ from itertools import chain, islice
 from math import ceil
 from typing import Any, TypeVar
 
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._writer import WorksheetWriter
-from openpyxl.worksheet.page import PageMargins
-from openpyxl.xml.functions import Element, SubElement
-
 from .amounts import format_minor, known_currency
 from .cells import HEADER_FILL, TECHNICAL_FILL, CellMaker, Money, Style
+from .cellxml import StreamedSheet
 from .columns import Column
 
 T = TypeVar("T")
@@ -51,7 +49,7 @@ class Heading:
 
 
 def write_rows(
-    wb: Any,
+    cells: CellMaker,
     title: str,
     columns: Sequence[Column[T]],
     items: Iterable[T],
@@ -70,11 +68,11 @@ def write_rows(
     titles = sheet_titles(title)
     written = 0
     while True:
-        ws = _start_sheet(wb, next(titles), columns, widths, tab_color, heading)
-        count = _fill(ws, columns, islice(rows, max_rows - 1), widths)
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
+        ws = _start_sheet(cells, next(titles), columns, widths, tab_color, heading)
+        count = _fill(ws, cells, columns, islice(rows, max_rows - 1), widths)
+        ws.autofilter(0, 0, count, len(columns) - 1)
         printed = sum(1 for c in columns if not c.technical) or len(columns)
-        ws.print_area = f"A1:{get_column_letter(printed)}{count + 1}"
+        ws.print_area(0, 0, count, printed - 1)
         written += count
         ahead = list(islice(rows, 1)) if count == max_rows - 1 else []
         if not ahead:
@@ -83,43 +81,41 @@ def write_rows(
 
 
 def _start_sheet(
-    wb: Any, title: str, columns: Sequence[Column[Any]], widths: list[float],
+    cells: CellMaker, title: str, columns: Sequence[Column[Any]], widths: list[float],
     tab_color: str | None, heading: Heading | None,
 ) -> Any:
-    ws = wb.create_sheet(title)
-    for index, (column, width) in enumerate(zip(columns, widths, strict=True), 1):
-        dimension = ws.column_dimensions[get_column_letter(index)]
-        dimension.width = width
-        if column.technical:  # grouped: one click on the outline folds them away
-            dimension.outline_level = 1
-    ws.freeze_panes = "A2"
+    ws = add_sheet(cells, title)
+    for index, (column, width) in enumerate(zip(columns, widths, strict=True)):
+        # grouped: one click on the outline folds them away
+        set_width(ws, index, width, level=1 if column.technical else 0)
+    ws.freeze_panes(1, 0)
     if tab_color:
-        ws.sheet_properties.tabColor = tab_color
+        ws.set_tab_color(f"#{tab_color}")
     printed = sum(w for c, w in zip(columns, widths, strict=True) if not c.technical)
     landscape(ws, printed)
-    ws.print_title_rows = "1:1"
+    ws.repeat_rows(0)
     if printed > PAGE_WIDTH:  # several pages wide: each shows where its rows are
-        ws.print_title_cols = f"A:{get_column_letter(_location_count(columns))}"
+        ws.repeat_columns(0, _location_count(columns) - 1)
     if heading:
         page_heading(ws, heading)
-    ws._writer = _SheetWriter(ws)  # set up last: it writes the sheet's settings now
-    ws._writer.write_top()
-    maker = CellMaker(ws)
-    ws.append([maker.text(c.header, TECHNICAL_HEADER_STYLE if c.technical else HEADER_STYLE)
-               for c in columns])
+    # ids and the input's own text are text on purpose (the parsed numbers have their own
+    # columns): Excel must not flag them "number stored as text"
+    ws.ignore_errors({"number_stored_as_text": "A1:XFD1048576"})
+    ws.add_row(0, [cells.text(c.header, TECHNICAL_HEADER_STYLE if c.technical else HEADER_STYLE)
+                   for c in columns])
     return ws
 
 
-class _SheetWriter(WorksheetWriter):
-    """openpyxl's sheet writer, adding ``<ignoredErrors>``: ids and the input's own text are
-    text on purpose (the parsed numbers have their own columns), so Excel must not flag
-    them "number stored as text"."""
+def add_sheet(cells: CellMaker, title: str) -> StreamedSheet:
+    sheet: StreamedSheet = cells.wb.add_worksheet(title, worksheet_class=StreamedSheet)
+    return sheet.start(cells)
 
-    def write_breaks(self) -> None:
-        super().write_breaks()  # ignoredErrors comes right after the breaks in the schema
-        errors = Element("ignoredErrors")
-        SubElement(errors, "ignoredError", sqref="A1:XFD1048576", numberStoredAsText="1")
-        self.xf.send(errors)
+
+def set_width(ws: Any, index: int, width: float, level: int = 0) -> None:
+    """Column ``index`` (zero-based) ``width`` characters wide, as stored in the file: given in
+    pixels (7 per character), XlsxWriter stores the width itself rather than adding padding."""
+    options = {"level": level} if level else None
+    ws.set_column_pixels(index, index, round(width * 7), None, options)
 
 
 def _location_count(columns: Sequence[Column[Any]]) -> int:
@@ -129,12 +125,9 @@ def _location_count(columns: Sequence[Column[Any]]) -> int:
 def landscape(ws: Any, width: float) -> None:
     """Print (and convert to PDF) landscape on narrow margins, scaled to fit the page width
     only as far as it stays legible: wider sheets print over as many pages as they need."""
-    ws.page_setup.orientation = "landscape"
-    ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.75, bottom=0.75, header=0.3,
-                                  footer=0.3)
-    ws.page_setup.fitToWidth = max(1, ceil(width / PAGE_WIDTH))
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.set_landscape()
+    ws.set_margins(left=0.4, right=0.4, top=0.75, bottom=0.75)  # header, footer: 0.3
+    ws.fit_to_pages(max(1, ceil(width / PAGE_WIDTH)), 0)
 
 
 def page_heading(ws: Any, heading: Heading) -> None:
@@ -142,39 +135,31 @@ def page_heading(ws: Any, heading: Heading) -> None:
     at the bottom."""
     offset = heading.started.strftime("%z")
     zone = f" UTC{offset[:3]}:{offset[3:]}" if offset else ""
-    ws.oddHeader.left.text = _literal(f"batchpay: {heading.job[:80]} ({heading.mode})")
-    ws.oddHeader.right.text = "&A"
-    ws.oddFooter.left.text = _literal(f"Run started {heading.started:%Y-%m-%d %H:%M}{zone}")
-    ws.oddFooter.right.text = "Page &P of &N"
+    job = _literal(f"batchpay: {heading.job[:80]} ({heading.mode})")
+    ws.set_header(f"&L{job}&R&A")
+    ws.set_footer(f"&L{_literal(f'Run started {heading.started:%Y-%m-%d %H:%M}{zone}')}"
+                  "&RPage &P of &N")
 
 
 def _literal(text: str) -> str:
-    """Header/footer text shown as is ("&" starts a code there)."""
-    return text.replace("&", "&&")
+    """Header/footer text shown as is ("&" starts a code there). XlsxWriter takes "&G" and
+    "&[Picture]" for image places (and drops a header whose images it lacks), so an "&"
+    before those is shown as a full-width ampersand."""
+    return re.sub(r"&(?=G|\[Picture\])", "\uff06", text).replace("&", "&&")
 
 
 def _fill(
-    ws: Any, columns: Sequence[Column[T]], items: Iterable[T], widths: Sequence[float]
+    ws: StreamedSheet, cells: CellMaker, columns: Sequence[Column[T]], items: Iterable[T],
+    widths: Sequence[float],
 ) -> int:
-    """Stream ``items`` as rows. One cell object per column and style is reused row after row:
-    openpyxl's write-only sheet writes each row as soon as it is appended, so a row's cells
-    only need to live until then. Values are set with the data type the ``*_parts`` methods
-    chose (what openpyxl's own binding would choose for them), skipping its per-value
-    type checks and the per-cell objects and style copies it would otherwise make.
-    A row whose wrapped text needs several lines gets its height (viewers do not work it
-    out when they open the file)."""
-    maker = CellMaker(ws)
-    plan = [(index, *_parts_and_style(maker, c), c.get, c.fill,
+    """Stream ``items`` as rows, each value of the kind and style its ``*_parts`` method
+    chose. A row whose wrapped text needs several lines gets its height (viewers do not work
+    it out when they open the file)."""
+    plan = [(index, *_parts_and_style(cells, c), c.get, c.fill,
              max(1, int(width) - 2) if c.wrap else 0)  # as column_widths allows
-            for index, (c, width) in enumerate(zip(columns, widths, strict=True), 1)]
+            for index, (c, width) in enumerate(zip(columns, widths, strict=True))]
     fills: dict[tuple[str | None, Style], Style] = {}
-    slots: dict[tuple[int, int], tuple[Style, Any]] = {}  # (column, id(style)) -> style, cell
-
-    def slot(index: int, style: Style) -> Any:
-        entry = slots.get((index, id(style)))
-        if entry is None:  # the entry holds the style, so its id cannot be reused
-            entry = slots[(index, id(style))] = (style, maker.slot(index, style))
-        return entry[1]
+    cell_xml, add_row_xml = ws.cell_xml, ws.add_row_xml
 
     def fill_style(name: str | None, base: Style) -> Style:
         style = fills.get((name, base))
@@ -182,36 +167,25 @@ def _fill(
             style = fills[(name, base)] = replace(base, fill=name) if name else base
         return style
 
-    def positioned(cells: list[Any], row_idx: int) -> list[Any]:
-        for cell in cells:
-            cell.row = row_idx
-        return cells
-
     count = 0
-    ws._values_to_row = positioned  # rows below are lists of ready cells
-    try:
-        for item in items:
-            cells = []
-            lines = 1
-            for index, parts, base, get, fill, per_line in plan:
-                made = parts(get(item), fill_style(fill(item), base) if fill else base)
-                if made is None:
-                    continue
-                value, data_type, style = made
-                if per_line and len(value) > per_line:
-                    lines = max(lines, min(MAX_LINES, ceil(len(value) / per_line)))
-                cell = slot(index, style)
-                cell._value = value
-                cell.data_type = data_type
-                cells.append(cell)
-            if lines > 1:
-                ws.row_dimensions[count + 2].height = LINE_HEIGHT * lines
-            ws.append(cells)
-            if lines > 1:
-                del ws.row_dimensions[count + 2]  # written: keep no per-row state
-            count += 1
-    finally:
-        del ws._values_to_row
+    for item in items:
+        row = count + 1
+        lines = 1
+        xml = []
+        first = last = -1
+        for index, parts, base, get, fill, per_line in plan:
+            made = parts(get(item), fill_style(fill(item), base) if fill else base)
+            if made is None:
+                continue
+            if per_line and len(made[0]) > per_line:
+                lines = max(lines, min(MAX_LINES, ceil(len(made[0]) / per_line)))
+            xml.append(cell_xml(index, row, made))
+            if first < 0:
+                first = index
+            last = index
+        if xml:
+            add_row_xml(row, xml, first, last, LINE_HEIGHT * lines if lines > 1 else None)
+        count += 1
     return count
 
 

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from openpyxl.worksheet.pagebreak import Break
-
 from batchpay.records import CATEGORIES, RunResult
 
 from .amounts import UNKNOWN_CURRENCY
@@ -25,7 +23,7 @@ from .cells import (
     Money,
     Style,
 )
-from .sheets import HEADER_STYLE, Heading, landscape, page_heading
+from .sheets import HEADER_STYLE, Heading, add_sheet, landscape, page_heading, set_width
 from .totals import (
     CurrencyTotals,
     GroupTotals,
@@ -56,23 +54,24 @@ class SheetGuide:
 
 
 def write_summary(
-    wb: Any, result: RunResult, totals: Sequence[CurrencyTotals], guide: Sequence[SheetGuide],
-    heading: Heading,
+    cells: CellMaker, result: RunResult, totals: Sequence[CurrencyTotals],
+    guide: Sequence[SheetGuide], heading: Heading,
 ) -> None:
-    ws = wb.create_sheet(TITLE)
+    ws = add_sheet(cells, TITLE)
     for index, width in enumerate(WIDTHS):
-        ws.column_dimensions[chr(ord("A") + index)].width = width
+        set_width(ws, index, width)
     landscape(ws, sum(WIDTHS))
     page_heading(ws, heading)
-    ws.sheet_properties.tabColor = BANNER_FILLS.get(result.info.mode, "DDEBF7")
-    cells = CellMaker(ws)
+    ws.set_tab_color(f"#{BANNER_FILLS.get(result.info.mode, 'DDEBF7')}")
     written = 0
+    breaks = []
     for row in _rows(cells, result, totals, guide):
         if row is PAGE_BREAK:  # the tables below start a printed page, never split by one
-            ws.row_breaks.append(Break(id=written))
+            breaks.append(written)
             continue
-        ws.append(row)
+        ws.add_row(written, row)
         written += 1
+    ws.set_h_pagebreaks(breaks)
 
 
 def _rows(

@@ -1,5 +1,6 @@
 """The reconciliation workbook: Summary first, then one sheet per outcome, then the rows to
-fix. Written streaming (openpyxl write-only) to a temporary file, renamed when complete."""
+fix. Written streaming (XlsxWriter, ``constant_memory``) to a temporary file, renamed when
+complete."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.packaging.custom import StringProperty
+from xlsxwriter import Workbook
+from xlsxwriter.exceptions import FileCreateError
 
 from batchpay.fixsheet import FIX_SHEET, MARKER
 from batchpay.records import RowOutcome, RunInfo, RunResult
 
 from . import columns as cols
-from .cells import OUTCOME_FILLS
+from .cells import OUTCOME_FILLS, CellMaker
 from .sheets import EXCEL_MAX_ROWS, Heading, write_rows
 from .summary import SheetGuide, write_summary
 from .totals import category_counts, control_totals
@@ -52,27 +53,43 @@ def write_report(
     path.parent.mkdir(parents=True, exist_ok=True)
     sheets = row_sheets(result)
     guide = [SheetGuide(s.title, s.about, s.count) for s in sheets]
-    wb = Workbook(write_only=True)
-    wb.properties.creator = "batchpay"
-    wb.custom_doc_props.append(StringProperty(name=MARKER, value=FIX_SHEET))
     info = result.info
     heading = Heading(info.job_name, info.mode, info.started_at)
-    write_summary(wb, result, control_totals(result.outcomes), guide, heading)
-    for sheet in sheets:
-        write_rows(wb, sheet.title, sheet.columns, sheet.rows(), max_rows=max_rows_per_sheet,
-                   tab_color=OUTCOME_FILLS[sheet.category], heading=heading)
-    _save_atomically(wb, path)
-    return path
-
-
-def _save_atomically(wb: Any, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".xlsx", dir=path.parent)
     os.close(fd)
     try:
-        wb.save(tmp)
+        wb = Workbook(tmp, OPTIONS)
+        wb.set_properties({"author": "batchpay"})
+        wb.set_custom_property(MARKER, FIX_SHEET)
+        cells = CellMaker(wb)
+        write_summary(cells, result, control_totals(result.outcomes), guide, heading)
+        for sheet in sheets:
+            write_rows(cells, sheet.title, sheet.columns, sheet.rows(),
+                       max_rows=max_rows_per_sheet, tab_color=OUTCOME_FILLS[sheet.category],
+                       heading=heading)
+        _close(wb)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# Every value is written with a typed writer; should anything reach ``write()``, it must not
+# turn "=..." into a formula, a URL into a link or "00012" into a number.
+OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+           "strings_to_numbers": False}
+
+
+def _close(wb: Any) -> None:
+    """Write the file; an OSError (disk full, file too large) comes out as itself, not
+    wrapped in XlsxWriter's FileCreateError."""
+    try:
+        wb.close()
+    except FileCreateError as exc:
+        cause = exc.args[0] if exc.args else None
+        if isinstance(cause, OSError):
+            raise cause from None
         raise
 
 
