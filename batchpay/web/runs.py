@@ -147,6 +147,11 @@ class Runs:
         for run_id in store.runs_in_state("dry-running"):  # the server stopped mid-dry-run
             store.update_run(run_id, state="error", message="the server stopped during the dry "
                              "run, before it finished: dry-run it again")
+        for run_id in store.runs_in_state("checking"):  # stopped re-checking before an execute
+            run = store.run(run_id)
+            store.update_run(run_id, state="stopped" if run and run["exec_report"] else
+                             "approved", message="the server stopped while re-checking the run "
+                             "before its execute; nothing was sent then: execute again")
 
     # jobs
     def jobs(self) -> list[Job]:

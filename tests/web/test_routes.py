@@ -512,6 +512,19 @@ def test_a_run_left_executing_by_a_server_restart_is_marked_stopped(site: Site) 
     assert run["state"] == "stopped" and "server stopped during the execute" in run["message"]
 
 
+def test_a_run_left_checking_before_its_execute_by_a_restart_can_execute(site: Site) -> None:
+    run_id = _approved_run(site)
+    site.web.store.update_run(run_id, state="checking")  # as execute's claim leaves it
+    from batchpay.web import create_app
+
+    site.app = create_app(site.settings)
+    run = site.web.store.run(run_id)
+    assert run["state"] == "approved" and "while re-checking" in run["message"], run
+    assert _execute(site, run_id).status_code == 303
+    assert site.web.store.run(run_id)["state"] == "executed"
+    assert len(_ledger(site)) == run["dry_summary"]["to_post"]["rows"]
+
+
 def test_signing_out_ends_the_session_even_for_a_copied_cookie(site: Site) -> None:
     client = site.client("pat")
     copied = client.cookies[SESSION_COOKIE]
