@@ -55,6 +55,8 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
 ]
+# A dry run's view when its thread is not (or no longer) known: the page still follows it.
+STARTING = {"step": "Starting", "detail": "", "seconds": 0, "steps": []}
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -308,7 +310,8 @@ async def run_page(web: Web, request: Request, user: User, form: FormData | None
         approvals=web.store.approvals(run["id"]),
         summary=run["exec_summary"] if phase == "exec" else run["dry_summary"],
         progress=execution.view() if execution and run["state"] == "executing" else None,
-        checking=dry_running.view() if dry_running and run["state"] == "dry-running" else None,
+        checking=(dry_running.view() if dry_running else STARTING)
+        if run["state"] == "dry-running" else None,
         same_as=_int(query.get("same_as")), changes=[],
         approval=web.runs.valid_approval(run), audit=web.store.audit_log(run_id=run["id"]),
     )

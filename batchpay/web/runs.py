@@ -258,14 +258,16 @@ class Runs:
     def _dry_run_in_background(self, run_id: int, user: str, task: DryRunning) -> None:
         try:
             self.dry_run(run_id, user, on_step=task.on_step)
+            self.store.update_run(run_id, state="dry-run", message="")
         except WebError as exc:  # e.g. the job spec was removed meanwhile
             self.store.update_run(run_id, state="error", message=str(exc))
-            return
         except Exception as exc:  # the thread must record why it ended, whatever happened
             self.store.update_run(run_id, state="error", message=f"internal error: {exc!r}")
             self.store.audit(user, "dry run", run_id, "internal error")
             raise
-        self.store.update_run(run_id, state="dry-run", message="")
+        finally:  # a step's detail holds the engine's objects: not kept for the server's life
+            with self._lock:
+                self._dry_runs.pop(run_id, None)
 
     def dry_running(self, run_id: int) -> DryRunning | None:
         with self._lock:

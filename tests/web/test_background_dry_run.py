@@ -84,6 +84,7 @@ def test_the_upload_answers_at_once_and_the_run_page_follows_the_dry_run(
     site.web.runs.wait(run_id)
     run = site.web.store.run(run_id)
     assert run["state"] == "dry-run", run["message"]
+    assert site.web.runs.dry_running(run_id) is None  # nor its engine objects kept for ever
     assert pat.get(f"/runs/{run_id}/progress").json()["state"] == "dry-run"
     page = pat.get(f"/runs/{run_id}").text
     assert "Dry run in progress" not in page and "Request approval" in page

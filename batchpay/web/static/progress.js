@@ -15,7 +15,8 @@
       .then(function (p) {
         if (p.state !== box.dataset.state) { window.location.reload(); return; }
         if (p.state === "dry-running") {
-          put("d-step", p.step); put("d-detail", p.detail); put("d-seconds", p.seconds);
+          put("d-step", p.step || "Starting"); put("d-detail", p.detail || "");
+          put("d-seconds", p.seconds || 0);
           var steps = document.getElementById("d-steps");
           steps.replaceChildren.apply(steps, (p.steps || []).map(function (s) {
             var item = document.createElement("li");
