@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import tracemalloc
 import zipfile
 from collections.abc import Iterator
@@ -521,6 +522,21 @@ def test_write_creates_folder_and_leaves_no_temp_files(tmp_path: Path) -> None:
     path = write_report(sample("dry-run"), tmp_path / "reports" / "r.xlsx")
     assert path.exists()
     assert [p.name for p in path.parent.iterdir()] == ["r.xlsx"]
+
+
+def test_a_write_failing_half_way_leaves_no_files(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neither the half-written workbook nor the rows already streamed to temporary files (the
+    Summary is written when a row sheet fails) are left behind, here or in the temp folder."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    base = sample("dry-run")
+    broken = [replace(o, date="2024-05-02") if o.origin.row == 4 else o for o in base.outcomes]
+    with pytest.raises(TypeError):  # a date that is not one: a bug's stand-in
+        write_report(replace(base, outcomes=broken), tmp_path / "reports" / "r.xlsx")
+    assert list((tmp_path / "reports").iterdir()) == []
+    assert list(scratch.iterdir()) == []
 
 
 # --- JSON and terminal --------------------------------------------------------------------

@@ -57,26 +57,29 @@ def write_report(
     heading = Heading(info.job_name, info.mode, info.started_at)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".xlsx", dir=path.parent)
     os.close(fd)
-    try:
-        wb = Workbook(tmp, OPTIONS)
-        wb.set_properties({"author": "batchpay"})
-        wb.set_custom_property(MARKER, FIX_SHEET)
-        cells = CellMaker(wb)
-        write_summary(cells, result, control_totals(result.outcomes), guide, heading)
-        for sheet in sheets:
-            write_rows(cells, sheet.title, sheet.columns, sheet.rows(),
-                       max_rows=max_rows_per_sheet, tab_color=OUTCOME_FILLS[sheet.category],
-                       heading=heading)
-        _close(wb)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # XlsxWriter keeps each sheet's rows in a temporary file until the workbook is closed:
+    # in a folder of their own, removed whether the writing completes or fails half-way
+    with tempfile.TemporaryDirectory(prefix="batchpay-report-") as scratch:
+        try:
+            wb = Workbook(tmp, {**OPTIONS, "tmpdir": scratch})
+            wb.set_properties({"author": "batchpay"})
+            wb.set_custom_property(MARKER, FIX_SHEET)
+            cells = CellMaker(wb)
+            write_summary(cells, result, control_totals(result.outcomes), guide, heading)
+            for sheet in sheets:
+                write_rows(cells, sheet.title, sheet.columns, sheet.rows(),
+                           max_rows=max_rows_per_sheet, tab_color=OUTCOME_FILLS[sheet.category],
+                           heading=heading)
+            _close(wb)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return path
 
 
-# Every value is written with a typed writer; should anything reach ``write()``, it must not
-# turn "=..." into a formula, a URL into a link or "00012" into a number.
+# No cell goes through XlsxWriter's writers (``cellxml`` renders them); should one ever, it must
+# not turn "=..." into a formula, a URL into a link or "00012" into a number.
 OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
            "strings_to_numbers": False}
 
