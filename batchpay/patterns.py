@@ -60,14 +60,23 @@ def capture(pattern: Pattern, texts: list[str]) -> tuple[list[str], set[int]]:
     values: list[str] = []
     unmatched: set[int] = set()
     for position, text in enumerate(texts):
-        found = pattern.search(text)
+        found = pattern.search(subject(text))
         if found is None:
             unmatched.add(position)
             values.append("")
-        else:
-            values.append((found.group(group) or "").strip())
+            continue
+        kept = found.group(group)
+        values.append((kept.decode("ascii") if isinstance(kept, bytes) else kept or "").strip())
     return values, unmatched
 
 
 def searches(pattern: Pattern, text: str) -> bool:
-    return pattern.search(text) is not None
+    return pattern.search(subject(text)) is not None
+
+
+def subject(text: str) -> str | bytes:
+    """What to give RE2 to search ``text``: RE2 reads UTF-8, and the binding maps offsets
+    between characters and bytes for a str; an ASCII text given as its bytes is the same
+    input without that mapping (offsets of ASCII characters and bytes are the same), about
+    half the time per search."""
+    return text.encode("ascii") if text.isascii() else text

@@ -8,7 +8,7 @@ its failures.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,9 +83,10 @@ def _prepare(
     skip_reasons = _filter_reasons(spec, frame, parsed)
     outcomes: dict[int, RowOutcome] = {}
     candidates: list[int] = []
+    rows = _row_numbers(frame)
     for position in range(len(frame)):
         reason = skip_reasons[position]
-        unreadable = table.failures.get(int(frame.index[position]))
+        unreadable = table.failures.get(rows[position]) if table.failures else None
         if unreadable:  # a short row or an unreadable cell: no filter may hide it
             every = (*unreadable, *parsed.failures.get(position, ()))
             outcomes[position] = _invalid(spec, table, parsed, raw_rows, position, every)
@@ -108,7 +109,7 @@ def _prepare(
         for position, failures in schema_failures.items():
             outcomes[position] = _invalid(spec, table, parsed, raw_rows, position, failures)
         candidates = [p for p in candidates if p not in schema_failures]
-    valid = [_prepared_row(table, parsed, raw_rows, position) for position in candidates]
+    valid = _prepared_rows(table, parsed, raw_rows, candidates)
     return PreparedInput(
         spec=spec,
         table=table,
@@ -140,6 +141,29 @@ def _prepared_row(
         fields=parsed.row(position),
         currencies={name: values[position] for name, values in parsed.currencies.items()},
     )
+
+
+def _row_numbers(frame: pd.DataFrame) -> list[int]:
+    """The file row (or line) number of each position, as the frame's index holds it."""
+    return frame.index.astype("int64").tolist()
+
+
+def _prepared_rows(
+    table: Table, parsed: ParsedFields, raw_rows: list[RawRow], positions: list[int]
+) -> list[PreparedRow]:
+    """``_prepared_row`` of each position, with the columns looked up once."""
+    rows = _row_numbers(table.frame)
+    values, currencies = list(parsed.values.items()), list(parsed.currencies.items())
+    return [
+        PreparedRow(
+            position=position,
+            origin=table.origin(rows[position]),
+            raw=raw_rows[position],
+            fields={name: column[position] for name, column in values},
+            currencies={name: column[position] for name, column in currencies},
+        )
+        for position in positions
+    ]
 
 
 def _invalid(
@@ -212,41 +236,56 @@ def condition_mask(rule: Condition, frame: pd.DataFrame, parsed: ParsedFields) -
     """Whether each row meets the condition; None where a field it tests did not parse."""
     if rule.column is not None:
         texts = frame[rule.column].str.strip().tolist()
-        return [_text_test(rule, text) for text in texts]
+        text_test = _text_test(rule)
+        return [text_test(text) for text in texts]
     assert rule.field is not None
     values = parsed.values[rule.field]
     broken = parsed.broken.get(rule.field, set())
-    text_rule = rule.model_copy(update={"empty": None})
+    value_test = _value_test(rule)
     return [
-        None if position in broken else _value_test(rule, text_rule, value)
+        None if position in broken else value_test(value)
         for position, value in enumerate(values)
     ]
 
 
-def _text_test(rule: Condition, text: str) -> bool:
-    checks = []
+def _text_test(rule: Condition) -> Callable[[str], bool]:
+    """Whether a text meets every text condition of ``rule`` (worked out once per rule)."""
+    checks: list[Callable[[str], bool]] = []
     if rule.equals is not None:
-        checks.append(text == rule.equals.strip())
+        equals = rule.equals.strip()
+        checks.append(lambda text: text == equals)
     if rule.one_of is not None:
-        checks.append(text in {v.strip() for v in rule.one_of})
+        one_of = {v.strip() for v in rule.one_of}
+        checks.append(lambda text: text in one_of)
     if rule.matches is not None:
-        checks.append(searches(compile_pattern(rule.matches), text))
+        pattern = compile_pattern(rule.matches)
+        checks.append(lambda text: searches(pattern, text))
     if rule.empty is not None:
-        checks.append((text == "") == rule.empty)
-    return all(checks)
+        empty = rule.empty
+        checks.append(lambda text: (text == "") == empty)
+    return lambda text: all(check(text) for check in checks)
 
 
-def _value_test(rule: Condition, text_rule: Condition, value: object) -> bool:
-    if rule.empty is not None and (value in (None, "")) != rule.empty:
-        return False
-    text = "" if value is None else str(value)
-    if not _text_test(text_rule, text):
-        return False
-    if any(bound is not None for bound in (rule.gt, rule.lt, rule.ge, rule.le)):
-        if not isinstance(value, int) or isinstance(value, bool):
+def _value_test(rule: Condition) -> Callable[[object], bool]:
+    """Whether a parsed value meets ``rule``: emptiness, its text, then its bounds."""
+    text_rule = rule.model_copy(update={"empty": None})
+    tests_text = any(c is not None for c in (text_rule.equals, text_rule.one_of,
+                                             text_rule.matches))
+    text_test = _text_test(text_rule)
+    bounded = any(bound is not None for bound in (rule.gt, rule.lt, rule.ge, rule.le))
+
+    def test(value: object) -> bool:
+        if rule.empty is not None and (value in (None, "")) != rule.empty:
             return False
-        return _in_bounds(rule, value)
-    return True
+        if tests_text and not text_test("" if value is None else str(value)):
+            return False
+        if bounded:
+            if not isinstance(value, int) or isinstance(value, bool):
+                return False
+            return _in_bounds(rule, value)
+        return True
+
+    return test
 
 
 def _in_bounds(rule: Condition, value: int) -> bool:

@@ -32,7 +32,7 @@ import python_calamine
 from batchpay.errors import InputError, SpecError
 from batchpay.extent import MAX_CELLS, MAX_COLUMNS, MAX_ROWS, check_sheet, refuse_extent
 from batchpay.fixsheet import fix_sheet_input, fix_sheet_note, is_fix_workbook
-from batchpay.patterns import PatternError, compile_pattern
+from batchpay.patterns import PatternError, compile_pattern, searches
 from batchpay.records import CellFailure, Origin
 from batchpay.repair import append_continuations, capped, lenient_note, split_lenient
 from batchpay.spec import InputSpec
@@ -869,7 +869,7 @@ def _drop_markers(records: list[Record], pattern: str) -> tuple[list[Record], li
     kept: list[Record] = []
     markers: list[Record] = []
     for record in records:
-        (markers if marker.search(_first_filled(record[1])) else kept).append(record)
+        (markers if searches(marker, _first_filled(record[1])) else kept).append(record)
     return kept, markers
 
 

@@ -19,7 +19,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaError, SchemaErrors
 
 from batchpay.errors import SpecError
-from batchpay.patterns import PatternError, compile_pattern
+from batchpay.patterns import PatternError, compile_pattern, subject
 from batchpay.records import CellFailure, Origin
 
 # package data (in the repository a link to schemas/): found when installed too
@@ -80,7 +80,7 @@ def _linear(check: pa.Check, where: str) -> pa.Check:
     except PatternError as exc:
         raise SpecError(f"{where}: {exc}") from None
     test = getattr(compiled, method)
-    return pa.Check(lambda series: series.map(lambda value: test(str(value)) is not None),
+    return pa.Check(lambda series: series.map(lambda value: test(subject(str(value))) is not None),
                     name=check.name, error=check.error)
 
 

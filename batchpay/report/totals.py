@@ -66,8 +66,12 @@ class _Sums(Generic[K]):
         self.amounts: dict[K, int] = {}
 
     def add(self, key: K, amount: int) -> None:
-        self.counts[key] = self.counts.get(key, 0) + 1
-        self.amounts[key] = self.amounts.get(key, 0) + amount
+        counts, amounts = self.counts, self.amounts
+        if key in counts:
+            counts[key] += 1
+            amounts[key] += amount
+        else:
+            counts[key], amounts[key] = 1, amount
 
     def totals(self, key: K) -> Totals:
         return Totals(self.counts.get(key, 0), self.amounts.get(key, 0))
