@@ -189,6 +189,8 @@ class Executor:
     async def _send(self, call: PlannedCall, progress: Progress) -> CallResult:
         request_record: dict[str, object] = {
             "method": call.request.method, "path": call.request.path, "form": call.request.form,
+            # not sent (the invoice's); shown when the key turns out reused
+            "currency": call.currency if call.rows else None,
         }
         attempt = 1
         unknown: ChargebeeError | None = None  # the first attempt whose outcome is unknown

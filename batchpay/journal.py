@@ -53,6 +53,11 @@ CREATE TABLE IF NOT EXISTS calls (
     PRIMARY KEY (site, idempotency_key)
 );
 """
+# Posted calls of a bank reference's other payments (B1, B1/2...) are found by business key;
+# made when first needed (a statement run), so other journals keep their size.
+_INDEX = (
+    "CREATE INDEX IF NOT EXISTS calls_by_business_key ON calls (site, action, business_key)"
+)
 _OWN_TABLES = frozenset({"calls", "runs"})  # runs: batchpay.history
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _RESUME = (
@@ -63,7 +68,7 @@ _RESUME = (
 
 _ENTRY_COLUMNS = (
     "idempotency_key, state, attempts, first_sent_at, last_sent_at, settled_at, http_status,"
-    " api_error_code, message, transaction_id, invoice_status, result_invoice_id"
+    " api_error_code, message, transaction_id, invoice_status, result_invoice_id, request"
 )
 
 
@@ -81,6 +86,7 @@ class Entry:
     transaction_id: str | None
     invoice_status: str | None
     result_invoice_id: str | None
+    request: str | None = None  # JSON of the request last sent (method, path, form)
 
 
 def _create_private(path: Path) -> None:
@@ -142,6 +148,7 @@ class Journal:
         """Open (creating, owner-only) the journal at ``path``; None: an empty one in memory."""
         self.path = path
         self._clock = clock or time.time
+        self._indexed = False
         if path is not None:
             check_journal_file(path)
             fresh = not path.exists() or path.stat().st_size == 0
@@ -231,6 +238,23 @@ class Journal:
             f"SELECT business_key, {_ENTRY_COLUMNS} FROM calls"
             f" WHERE site IN ({marks}) AND action = ?",
             (*sites, action),
+        )
+        return [(row[0], Entry(*row[1:])) for row in rows]
+
+    def posted_under(
+        self, site: str, action: str, exact: str, prefix: str
+    ) -> list[tuple[str, Entry]]:
+        """(business key, entry) of the posted calls of ``action`` whose business key is
+        ``exact`` or starts with ``prefix`` (which must end in ``/``: the range up to ``0``,
+        the next character, is every key that starts so)."""
+        if not self._indexed:
+            self._run("write to", _INDEX)
+            self._indexed = True
+        rows = self._run(
+            "read",
+            f"SELECT business_key, {_ENTRY_COLUMNS} FROM calls WHERE site = ? AND action = ?"
+            " AND state = ? AND (business_key = ? OR (business_key >= ? AND business_key < ?))",
+            (site, action, POSTED, exact, prefix, prefix[:-1] + "0"),
         )
         return [(row[0], Entry(*row[1:])) for row in rows]
 

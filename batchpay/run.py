@@ -58,6 +58,16 @@ from batchpay.plan import (
     regroup,
     row_business_keys,
 )
+from batchpay.posted import (
+    base_reference,
+    changed_reason,
+    moves_other_money,
+    same_money,
+    sibling_keys,
+    sibling_reason,
+    statement_key,
+    unclaimed,
+)
 from batchpay.prepare import PreparedInput, prepare
 from batchpay.progress import OnStep, announce
 from batchpay.ratelimit import SlidingWindowLimiter
@@ -281,6 +291,8 @@ class _LiveRun:
         entries.update(legacy)
         calls = self._without_declined(calls, entries)
         done, resend, check = self._sort_by_journal(calls, entries, set(legacy))
+        done = self._posted_alike(done)
+        check = self._without_numbered_elsewhere(check, entries, done)
         for call, entry in done:
             self._record_posted(call, entry, None)
         predictions = await self._check_site(check, entries)
@@ -319,6 +331,52 @@ class _LiveRun:
                       "--retry-failed to charge the card again")
             self._record(call, outcome, reason, http_status=entry.http_status,
                          api_error_code=entry.api_error_code)
+        return kept
+
+    def _posted_alike(
+        self, done: list[tuple[PlannedCall, Entry]]
+    ) -> list[tuple[PlannedCall, Entry]]:
+        """Posted keys whose journal request moves the money the row asks (skipped as before);
+        a posted key that moved other money is another payment under the same key: needs
+        review, never skipped, never sent. A grouped apply_payments call is left alone: its
+        rows may come in another order, and each has its own journal path."""
+        alike = []
+        for call, entry in done:
+            posted = moves_other_money(call, entry) if len(call.rows) == 1 else None
+            if posted is None:
+                alike.append((call, entry))
+            else:
+                self._record(call, Outcome.NEEDS_REVIEW,
+                             changed_reason(entry, posted, call, _when(entry.settled_at)))
+        return alike
+
+    def _without_numbered_elsewhere(
+        self, calls: list[PlannedCall], entries: Mapping[str, Entry],
+        alike: Sequence[tuple[PlannedCall, Entry]],
+    ) -> list[PlannedCall]:
+        """A statement row the journal does not know, whose money the journal posted under
+        another number of its bank reference (B1 for B1/2) that no row of this file claims:
+        needs review, not sent (see batchpay.posted)."""
+        claimed = {call.key: call for call, _ in alike}
+        found: dict[tuple[str, str, str], list[tuple[str, Entry]]] = {}
+        kept = []
+        for call in calls:
+            where = statement_key(call) if call.key not in entries else None
+            if where is None:
+                kept.append(call)
+                continue
+            account, base = where[0], base_reference(where[1])
+            if (call.action, account, base) not in found:
+                posted = self.journal.posted_under(self.target.site, call.action,
+                                                   *sibling_keys(account, base))
+                found[(call.action, account, base)] = unclaimed(posted, claimed)
+            match = same_money(call, found[(call.action, account, base)])
+            if match is None:
+                kept.append(call)
+            else:
+                reference, entry, money = match
+                self._record(call, Outcome.NEEDS_REVIEW,
+                             sibling_reason(reference, money, _when(entry.settled_at)))
         return kept
 
     def _guard_lost_journals(

@@ -1,0 +1,57 @@
+"""A row edited after it was posted (the amount's typo fixed): its business key is posted in
+the journal, but the money posted is not what the file now says. It needs review, named with
+both (an accountant must see that Chargebee differs from the file); nothing is sent. The dry
+run predicts it. An identical re-run still skips. The real CLI on the built-in sandbox."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from bp_testkit import seeded_store, synthetic_rows, write_csv, write_job
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from batchpay.cli import main
+from batchpay.sandbox import SandboxStore
+
+
+def run(tmp: Path, data: Path, report: str, *more: str) -> dict[str, int]:
+    args = ["run", str(tmp / "job.yaml"), str(data), "--json", "--yes",
+            "--sandbox-state", str(tmp / "sandbox.sqlite"), "--journal", str(tmp / "j.sqlite"),
+            "--report", str(tmp / report), *more]  # fmt: skip
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code in (0, 1), result.output
+    return dict(json.loads(result.output)["outcomes"])
+
+
+def ledger(tmp: Path) -> list[tuple[str, int]]:
+    store = SandboxStore(tmp / "sandbox.sqlite")
+    try:
+        return [(str(e["invoice_id"]), int(e["amount"])) for e in store.ledger()]
+    finally:
+        store.close()
+
+
+def test_an_amount_edited_after_posting_needs_review_and_is_not_sent(tmp_path: Path) -> None:
+    seeded_store(2, "ED-", tmp_path / "sandbox.sqlite").close()
+    write_job(tmp_path / "job.yaml")  # business_key: [reference]
+    first, second = synthetic_rows(2, "ED-", amount="40.00")
+    posted = write_csv(tmp_path / "d1.csv", [first, second])
+    assert run(tmp_path, posted, "r1.xlsx", "--execute") == {"posted": 2}
+    assert run(tmp_path, posted, "r2.xlsx", "--execute") == {"skipped": 2}
+
+    edited = write_csv(tmp_path / "d2.csv", [replace(first, amount="45.00"), second])
+    assert run(tmp_path, edited, "r3.xlsx") == {"needs review": 1, "skipped": 1}
+    assert run(tmp_path, edited, "r4.xlsx", "--execute") == {"needs review": 1, "skipped": 1}
+    assert ledger(tmp_path) == [("ED-000001", 4000), ("ED-000002", 4000)]
+
+    sheet = load_workbook(tmp_path / "r4.xlsx")["Needs review"]
+    rows = list(sheet.iter_rows(values_only=True))
+    known = rows[0].index("What is known")
+    (reason,) = [str(r[known]) for r in rows[1:] if r[known]]
+    assert reason.startswith("this key was posted on ")
+    assert ("as 40.00 USD to invoice ED-000001; this row is 45.00 USD to invoice ED-000001: "
+            "a different payment under the same key") in reason
+    assert "nothing is sent" in reason
