@@ -37,7 +37,9 @@ FIELD_DOCS: dict[str, str] = {
     "bank_reference": "the bank's own reference for the payment (CAMT AcctSvcrRef, MT940 "
     "reference after //, BAI2 bank reference, OFX FITID); the default business key. A "
     "reference that repeats on the account in the file is kept by its first payment; each "
-    "later, different payment gets '/2', '/3'... so that each has a key of its own",
+    "later, different payment gets '/2', '/3'... so that each has a key of its own (CAMT: "
+    "'/1', '/2'... from the first, as in a batched entry); credits and debits are numbered "
+    "apart, a debit sharing a credit's reference reads '/debit'",
     "customer_reference": "the account owner's reference (MT940 before //, BAI2 customer "
     "reference, OFX CHECKNUM)",
     "end_to_end_id": "the payer's end-to-end id (CAMT EndToEndId, SEPA EREF+, /EREF/, EREF:)",
@@ -108,7 +110,7 @@ def read_statement(path: str, data: bytes, fmt: str, encoding: str | None) -> St
     reversals = [e for e in entries if e.reversal]
     notes += [_reversal_note(e) for e in reversals]
     notes += [_pending_note(e) for e in entries if e.pending and not e.reversal]
-    notes += _tell_apart(payments)
+    notes += _tell_apart(payments, from_one=fmt == "camt053")
     return Statement(payments, reversals, notes)
 
 
@@ -127,27 +129,48 @@ def _pending_note(entry: Entry) -> str:
     )
 
 
-def _tell_apart(entries: Iterable[Entry]) -> list[str]:
+def _tell_apart(entries: Iterable[Entry], from_one: bool = False) -> list[str]:
     """Payments sharing a ``bank_reference`` on one account (an MT940 reference per batch, a
     BAI2 one per lockbox, an OFX FITID made of date and amount): the first keeps it, each
     later, different payment gets ``/2``, ``/3``... in file order, so every payment has a key
-    of its own and a re-run or the same payment in another file keeps it. A booking that two
-    statements of the file report (overlapping periods, or one statement twice) keeps the
-    reference of the first report: the plan skips it as a duplicate."""
-    groups: dict[tuple[str, str], list[Entry]] = {}
+    of its own and a re-run or the same payment in another file keeps it. ``from_one`` (CAMT):
+    the first gets ``/1`` too, as the transactions of a batched entry without references of
+    their own do, so a batch reads alike whether its transactions repeat the entry's reference
+    or not, and whether a notice reports them as one entry or as several.
+
+    Credits and debits are numbered apart, so a fee under a payment's reference (which only
+    one file of a notice/statement pair may carry) never shifts the payment's number; a debit
+    whose reference a credit of the account also has reads as ``B1/debit`` (``/debit/2``...),
+    so the two never share a key.
+
+    A booking that two statements of the file report (overlapping periods, or one statement
+    twice) keeps the reference of the first report: the plan skips it as a duplicate."""
+    groups: dict[tuple[str, str, str], list[Entry]] = {}
     for entry in entries:
         if entry.bank_reference:
-            groups.setdefault((entry.account, entry.bank_reference), []).append(entry)
-    taken = set(groups)
+            way = "DBIT" if entry.credit_debit == "DBIT" else "CRDT"
+            groups.setdefault((entry.account, entry.bank_reference, way), []).append(entry)
+    taken = {(account, reference) for account, reference, _ in groups}
     notes: list[str] = []
-    for (account, reference), group in groups.items():
+    for (account, reference, way), group in groups.items():
+        if way == "DBIT" and (account, reference, "CRDT") in groups:
+            reference = _debit_reference(account, reference, taken)
+            for entry in group:
+                entry.bank_reference = reference
         if len(group) > 1:
-            notes += _renumber(account, reference, group, taken)
+            notes += _renumber(account, reference, group, taken, from_one)
     return notes
 
 
+def _debit_reference(account: str, reference: str, taken: set[tuple[str, str]]) -> str:
+    debit = f"{reference}/debit"
+    taken.add((account, debit))
+    return debit
+
+
 def _renumber(
-    account: str, reference: str, group: list[Entry], taken: set[tuple[str, str]]
+    account: str, reference: str, group: list[Entry], taken: set[tuple[str, str]],
+    from_one: bool,
 ) -> list[str]:
     alike: dict[tuple[str, ...], list[Entry]] = {}  # payments kept, by what they hold
     kept: list[Entry] = []
@@ -159,7 +182,7 @@ def _renumber(
             entry.bank_reference = original.bank_reference
             copies.append(_copy_note(entry, original))
             continue
-        if kept:
+        if kept or from_one:
             number = len(kept) + 1
             while (account, f"{reference}/{number}") in taken:
                 number += 1
@@ -168,6 +191,9 @@ def _renumber(
         alike.setdefault(content, []).append(entry)
         kept.append(entry)
     if len(kept) == 1:
+        if from_one:  # one payment reported twice: it keeps the reference it has
+            for entry in group:
+                entry.bank_reference = reference
         return copies
     lines = ", ".join(str(e.line) for e in kept)
     references = ", ".join(e.bank_reference for e in kept)
