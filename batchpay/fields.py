@@ -107,6 +107,7 @@ def _derive_one(
     convert = _converter(spec)
     if spec.type == "date":  # a file holds few distinct dates: parse each text once
         convert = _memoised(convert)
+    plain_text = spec.type == "text"  # _text only refuses a number the spreadsheet shortened
     values: list[object] = []
     for position, text in enumerate(texts):
         if text == "":
@@ -116,6 +117,9 @@ def _derive_one(
                      f"text matching /{spec.regex}/", value=unmatched[position], broken=False)
             elif spec.required and position not in parsed.broken.get(name, set()):
                 fail(position, "is empty", _empty_hint(spec), value=raw[position], broken=False)
+            continue
+        if plain_text and "e" not in text and "E" not in text:  # _text would keep it as it is
+            values.append(text)
             continue
         try:
             currency = currencies[position] if currencies is not None else None

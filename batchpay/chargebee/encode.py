@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import cache, cached_property, lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 from urllib.parse import quote
 
@@ -90,6 +90,14 @@ class Operation:
     @property
     def on_invoice(self) -> bool:
         return "{invoice-id}" in self.spec_path
+
+    @cached_property
+    def known_names(self) -> frozenset[str]:
+        """The canonical parameters this endpoint takes in this version."""
+        known = {f.name for f in self.fields} | {"invoice_id"}
+        if self.action == "apply_payments":
+            known |= {"transactions", "transaction_id", "amount"}
+        return frozenset(known)
 
 
 _INITIATORS = ("customer", "merchant")
@@ -285,21 +293,8 @@ def _operation(action: str, version: str, catalog: str | None = None) -> Operati
     return op
 
 
-@cache
-def _known_names(op: Operation) -> frozenset[str]:
-    known = {f.name for f in op.fields} | {"invoice_id"}
-    if op.action == "apply_payments":
-        known |= {"transactions", "transaction_id", "amount"}
-    return frozenset(known)
-
-
-@cache
-def _sendable(op: Operation) -> frozenset[str]:
-    return _known_names(op) & _ACCEPTED[op.action]
-
-
 def _check_names(op: Operation, given: Mapping[str, object]) -> None:
-    if given.keys() <= _sendable(op):  # the usual call: nothing to complain about
+    if given.keys() <= op.known_names & _ACCEPTED[op.action]:  # the usual call: all fine
         return
     accepted = _ACCEPTED[op.action]
     for name in given:
@@ -308,7 +303,7 @@ def _check_names(op: Operation, given: Mapping[str, object]) -> None:
                 f"{op.action} has no parameter {name!r}; known: {', '.join(sorted(accepted))}",
                 param=name,
             )
-    known = _known_names(op)
+    known = op.known_names
     for name in given:
         if name not in known:
             if op.version == "v1" and op.action == "close_invoice":
@@ -339,6 +334,11 @@ def _fields(op: Operation, given: Mapping[str, object]) -> list[tuple[str, str]]
             field.max_length is None or len(value) <= field.max_length
         ) and (field.enum is None or value in field.enum):
             form.append((field.wire, value))  # what _text gives it, without the walk
+            continue
+        if type(value) is int and field.kind == "int" and (
+            field.minimum is None or value >= field.minimum
+        ):
+            form.append((field.wire, str(value)))  # what _integer gives it
             continue
         form.append((field.wire, _wire_value(field, value, field.label)))
     return form
@@ -423,7 +423,8 @@ def encode(
     applies all of the customer's excess payments).
     """
     op = _operation(action, version, catalog)
-    given = {name: value for name, value in params.items() if _given(value)}
+    given = {name: value for name, value in params.items()
+             if value is not None and value != ""}  # _given, inline: a call per value is slow
     _check_names(op, given)
     _check_combination(op, given)
     invoice_id: str | None = None
