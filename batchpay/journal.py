@@ -250,11 +250,12 @@ class Journal:
         if not self._indexed:
             self._run("write to", _INDEX)
             self._indexed = True
+        select = f"SELECT business_key, {_ENTRY_COLUMNS} FROM calls WHERE site = ? AND action = ?"
         rows = self._run(
-            "read",
-            f"SELECT business_key, {_ENTRY_COLUMNS} FROM calls WHERE site = ? AND action = ?"
-            " AND state = ? AND (business_key = ? OR (business_key >= ? AND business_key < ?))",
-            (site, action, POSTED, exact, prefix, prefix[:-1] + "0"),
+            "read",  # two searches of the index: an OR of the two would scan the site's calls
+            f"{select} AND business_key = ? AND state = ? UNION ALL"
+            f" {select} AND business_key >= ? AND business_key < ? AND state = ?",
+            (site, action, exact, POSTED, site, action, prefix, prefix[:-1] + "0", POSTED),
         )
         return [(row[0], Entry(*row[1:])) for row in rows]
 

@@ -53,9 +53,7 @@ class Money:
         return f"{how} to {self.target}"
 
 
-def _money(
-    method: str, path: str, form: Sequence[Sequence[str]], currency: str | None
-) -> Money:
+def _money(path: str, form: Sequence[Sequence[str]], currency: str | None) -> Money:
     fields = {str(name): str(value) for name, value in form
               if name in _MONEY_FIELDS or str(name).startswith("transactions[")}  # fmt: skip
     amount = next((int(fields[n]) for n in _AMOUNTS if fields.get(n, "").isdigit()), None)
@@ -71,11 +69,16 @@ def _money(
         target = f"{who} {fields.get('customer_id') or fields.get('subscription_id')}"
     else:
         target = path
-    return Money((method, path, tuple(sorted(fields.items()))), amount, currency, target)
+    # By value, not by wire name or path: the same payment sent through another API version
+    # (v1's amount, v2's transaction[amount]; v1's /collect, v2's /close) is the same money.
+    applications = tuple(sorted((n, v) for n, v in fields.items() if n.startswith("transactions[")))
+    parts = (target, fields.get("customer_id"), fields.get("subscription_id"), amount,
+             fields.get("currency_code"), applications)
+    return Money(parts, amount, currency, target)
 
 
 def of_call(call: PlannedCall) -> Money:
-    return _money(call.request.method, call.request.path, call.request.form, call.currency)
+    return _money(call.request.path, call.request.form, call.currency)
 
 
 def of_entry(entry: Entry, currency: str | None) -> Money | None:
@@ -83,8 +86,7 @@ def of_entry(entry: Entry, currency: str | None) -> Money | None:
     ``currency``: the row's, for requests that carry none (money goes in the invoice's)."""
     try:
         sent = json.loads(entry.request or "")
-        money = _money(str(sent["method"]), str(sent["path"]), sent.get("form") or [],
-                       sent.get("currency") or currency)  # fmt: skip
+        money = _money(str(sent["path"]), sent.get("form") or [], sent.get("currency") or currency)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     return money

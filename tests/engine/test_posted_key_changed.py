@@ -55,3 +55,16 @@ def test_an_amount_edited_after_posting_needs_review_and_is_not_sent(tmp_path: P
     assert ("as 40.00 USD to invoice ED-000001; this row is 45.00 USD to invoice ED-000001: "
             "a different payment under the same key") in reason
     assert "nothing is sent" in reason
+
+
+def test_the_same_rows_sent_through_another_api_version_still_skip(tmp_path: Path) -> None:
+    """Posted through API v1 (amount, /invoices/…/record_payment), run again after the job moved
+    to v2 (transaction[amount]): the same money, so skipped, not needs review."""
+    seeded_store(2, "AV-", tmp_path / "sandbox.sqlite").close()
+    job = write_job(tmp_path / "job.yaml")
+    job.write_text(job.read_text().replace("api_version: v2", "api_version: v1"))
+    data = write_csv(tmp_path / "d.csv", synthetic_rows(2, "AV-", amount="40.00"))
+    assert run(tmp_path, data, "r1.xlsx", "--execute") == {"posted": 2}
+    write_job(tmp_path / "job.yaml")
+    assert run(tmp_path, data, "r2.xlsx", "--execute") == {"skipped": 2}
+    assert ledger(tmp_path) == [("AV-000001", 4000), ("AV-000002", 4000)]
