@@ -126,17 +126,18 @@ def sibling_keys(account: str, base: str) -> tuple[str, str]:
 
 def changed_reason(entry: Entry, posted: Money, call: PlannedCall, when: str) -> str:
     return (
-        f"this key was posted on {when} as {posted.describe()}; this row is "
+        f"this key was posted on {when}{_transaction(entry)} as {posted.describe()}; this row is "
         f"{of_call(call).describe()}: a different payment under the same key (a reference "
         "the bank reused, a batch numbered otherwise in another file, or the row edited after "
         "it was posted); nothing is sent: check in Chargebee whether this payment is missing"
     )
 
 
-def sibling_reason(reference: str, posted: Money, when: str) -> str:
+def sibling_reason(reference: str, entry: Entry, posted: Money, when: str) -> str:
     return (
-        f"the journal shows {posted.describe()} posted on {when} under bank reference "
-        f"{reference} of this account, and no row of this file read as {reference} is that "
+        f"the journal shows {posted.describe()} posted on {when}{_transaction(entry)} under "
+        f"bank reference {reference} of this account, and no row of this file read as "
+        f"{reference} is that "
         "payment: this row may be it, numbered otherwise in another file (a notice holding "
         f"part of a batch); nothing is sent: check {posted.target} in Chargebee"
     )
@@ -152,6 +153,10 @@ def same_money(
         if money is not None and money.parts == wanted:
             return str(json.loads(key).get("bank_reference")), entry, money
     return None
+
+
+def _transaction(entry: Entry) -> str:
+    return f" (transaction {entry.transaction_id})" if entry.transaction_id else ""
 
 
 def unclaimed(

@@ -376,7 +376,7 @@ class _LiveRun:
             else:
                 reference, entry, money = match
                 self._record(call, Outcome.NEEDS_REVIEW,
-                             sibling_reason(reference, money, _when(entry.settled_at)))
+                             sibling_reason(reference, entry, money, _when(entry.settled_at)))
         return kept
 
     def _guard_lost_journals(

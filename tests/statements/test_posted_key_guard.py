@@ -41,6 +41,7 @@ def test_notice_with_the_later_payment_of_a_batch_then_the_statement(tmp_path: P
     assert ("as 20.00 EUR to invoice INV-2; this row is 10.00 EUR to invoice INV-1: a "
             "different payment under the same key") in reasons[5]
     assert "check in Chargebee" in reasons[5]
+    assert " (transaction " in reasons[5] and " (transaction " in reasons[7]  # INV-2's payment
     assert "the journal shows 20.00 EUR to invoice INV-2 posted on " in reasons[7]
     assert "under bank reference B1 of this account" in reasons[7]
     assert reasons[7].endswith("check invoice INV-2 in Chargebee")
