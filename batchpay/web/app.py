@@ -55,7 +55,8 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"cache-control", b"no-store"),
 ]
-# A dry run's view when its thread is not (or no longer) known: the page still follows it.
+# A dry run's (or execute's re-check's) view when its thread is not (or no longer) known: the
+# page still follows it.
 STARTING = {"step": "Starting", "detail": "", "seconds": 0, "steps": []}
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -311,8 +312,8 @@ async def run_page(web: Web, request: Request, user: User, form: FormData | None
         summary=run["exec_summary"] if phase == "exec" else run["dry_summary"],
         progress=execution.view() if execution and run["state"] == "executing" else None,
         checking=(dry_running.view() if dry_running else STARTING)
-        if run["state"] == "dry-running" else None,
-        same_as=_int(query.get("same_as")), changes=[],
+        if run["state"] in ("dry-running", "checking") else None,
+        same_as=_int(query.get("same_as")),
         approval=web.runs.valid_approval(run), audit=web.store.audit_log(run_id=run["id"]),
     )
 
@@ -345,16 +346,13 @@ async def dry_run_again(web: Web, request: Request, user: User,
 
 @guarded("preparer", "approver", post=True)
 async def execute(web: Web, request: Request, user: User, form: FormData | None) -> Response:
+    """Answers at once: the run page follows the re-check, then the execute or the changes."""
     run_id = _int(request.path_params["id"])
     try:
-        changes = await run_in_threadpool(web.runs.execute, run_id, user.name)
+        await run_in_threadpool(web.runs.execute, run_id, user.name)
     except WebError as exc:
         web.store.audit(user.name, "execute refused", run_id, str(exc)[:500])
         raise
-    if changes:
-        run = web.store.run(run_id)
-        return web.page(request, "changed.html", status=409, run=run, changes=changes[:200],
-                        more=max(len(changes) - 200, 0))
     return RedirectResponse(f"/runs/{run_id}", 303)
 
 
@@ -373,7 +371,7 @@ async def progress(web: Web, request: Request, user: User, form: FormData | None
     if run is None:
         raise WebError("no such run", 404)
     execution, dry_running = web.runs.execution(run["id"]), web.runs.dry_running(run["id"])
-    if run["state"] == "dry-running" and dry_running is not None:
+    if run["state"] in ("dry-running", "checking") and dry_running is not None:
         view = dry_running.view()
     else:
         view = execution.view() if execution else {}

@@ -2,9 +2,11 @@
 bind approvals to what was approved, re-check before execute, execute in a background thread.
 
 States: ``dry-running`` (the upload's dry run, in a background thread) -> ``dry-run`` (reviewed
-by the preparer) -> ``pending`` (approval requested) ->
-``approved`` | ``rejected`` -> ``executing`` -> ``executed`` | ``stopped`` | ``error``.
-A void approval (file, job spec or predicted outcomes changed) sends a run back to ``pending``.
+by the preparer) -> ``pending`` (approval requested) -> ``approved`` | ``rejected`` ->
+``checking`` (execute's re-check, in a background thread) -> ``executing`` -> ``executed`` |
+``stopped`` | ``error``. A void approval (file, job spec or predicted outcomes changed) sends a
+run back to ``pending`` with the changes kept for its page; a re-check that fails sends it back
+to where it was (``approved`` or ``stopped``) with the reason.
 A dry run that fails (or that a server restart cut short) leaves the run in ``error`` with the
 reason; such a run can be dry-run again.
 """
@@ -34,6 +36,7 @@ from batchpay.spec import JobSpec, job_currencies
 from .store import Store
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_CHANGES_SHOWN = 200  # rows a void re-check keeps for the run's page; the rest are counted
 THRESHOLD_APPROVER = "(below threshold)"
 _SNIFF = {
     "xlsx": (b"PK\x03\x04",),
@@ -350,7 +353,7 @@ class Runs:
             raise WebError("say why the run is rejected (comment)")
         binding = (run["file_sha256"], run["spec_sha256"], run["dry_hash"])
         self.store.add_approval(run_id, user, decision, comment.strip(), binding)
-        self.store.update_run(run_id, state=decision, message="")
+        self.store.update_run(run_id, state=decision, message="", changes="{}")
         self.store.audit(user, "approve" if decision == "approved" else "reject", run_id,
                          comment.strip()[:500])
 
@@ -361,58 +364,98 @@ class Runs:
         return None
 
     # execute
-    def execute(self, run_id: int, user: str) -> list[dict[str, Any]]:
-        """Re-check, then start the execute in the background. Returns the rows whose predicted
-        outcome changed since approval (then the approval is void and nothing starts)."""
+    def execute(self, run_id: int, user: str) -> None:
+        """Refuse at once what needs no dry run (no valid approval, a live site not allowed, an
+        execute of the site running), then re-check in the background (state ``checking``):
+        the execute starts if nothing changed since approval; else the approval is void and
+        the changes are kept with the run for its page."""
         run = self._run(run_id)
         # Claimed in one UPDATE: a double click or a second person cannot start it twice.
         if not self.store.claim_run(run_id, ("approved", "stopped"), "checking"):
             state = self._run(run_id)["state"]
             raise WebError(f"run {run_id} is {state}; only an approved run executes", 409)
         try:
-            return self._recheck_and_start(run, user)
+            site = self._may_execute(run)
         except BaseException:
             self.store.update_run(run_id, state=run["state"])
             raise
+        self.store.update_run(run_id, message="", changes="{}")
+        task = DryRunning(run_id, time.monotonic(), shown=lambda text: _as_uploaded(run, text))
+        task.thread = threading.Thread(target=self._recheck_in_background,
+                                       args=(run, user, site, task), daemon=True,
+                                       name=f"batchpay-recheck-{run_id}")
+        with self._lock:
+            self._dry_runs[run_id] = task
+        task.thread.start()
 
-    def _recheck_and_start(self, run: dict[str, Any], user: str) -> list[dict[str, Any]]:
-        run_id = run["id"]
-        approval = self.valid_approval(run)
-        if approval is None:
-            raise WebError(f"run {run_id} has no valid approval", 409)
+    def _may_execute(self, run: dict[str, Any]) -> str:
+        """The site the run would post to, unless the run may not execute now."""
+        if self.valid_approval(run) is None:
+            raise WebError(f"run {run['id']} has no valid approval", 409)
         job = self.job(run["job"])
-        assert job.spec is not None
+        if job.spec is None:
+            raise WebError(f"job {run['job']} is not valid: {job.error}")
         info = api.site_info(job.spec, self.settings.sandbox_state)
         if info.is_live and not info.allow_live:
             raise WebError(f"{info.label} is a live site; the job must set site.allow_live: true "
                            "to post to it", 403)
-        self._refuse_if_busy(job.spec, info.site)
+        self._refuse_if_busy(info.site)
+        return info.site
+
+    def _recheck_in_background(self, run: dict[str, Any], user: str, site: str,
+                               task: DryRunning) -> None:
+        try:
+            self._recheck_and_start(run, user, site, task.on_step)
+        except WebError as exc:  # e.g. the site refused the API key: nothing was sent
+            self._recheck_failed(run, user, str(exc))
+        except Exception as exc:  # the thread must record why it ended, whatever happened
+            self._recheck_failed(run, user, f"internal error: {exc!r}")
+            raise
+        finally:  # a step's detail holds the engine's objects: not kept for the server's life
+            with self._lock:
+                self._dry_runs.pop(run["id"], None)
+
+    def _recheck_failed(self, run: dict[str, Any], user: str, message: str) -> None:
+        """Back to where the run was (approved, or stopped part-way), with the reason."""
+        self.store.update_run(run["id"], state=run["state"], message=message)
+        self.store.audit(user, "execute refused", run["id"], message[:500])
+
+    def _recheck_and_start(self, run: dict[str, Any], user: str, site: str,
+                           on_step: OnStep) -> None:
+        run_id = run["id"]
+        approval = self.valid_approval(run)
+        if approval is None:  # voided meanwhile: cannot happen while the run is checking
+            raise WebError(f"run {run_id} has no valid approval", 409)
         void = self._binding_changed(run, approval)
         if void:
-            return self._void(run_id, user, void, [])
+            self._void(run_id, user, void, [{"line": "", "was": "", "now": void}])
+            return
         before = self.store.outcomes(run_id, "dry")
         # A stopped run executes again: the rows it posted are now expected to be skipped.
         posted = {p for p, row in self.store.outcomes(run_id, "exec").items()
                   if row["outcome"] == "posted"} if run["state"] == "stopped" else set()
-        self.dry_run(run_id, user)
+        self.dry_run(run_id, user, on_step=on_step)
         after = self._run(run_id)
         if after["dry_hash"] != approval["dry_hash"]:
             changes = _changes(before, self.store.outcomes(run_id, "dry"), posted)
             if changes:
-                return self._void(run_id, user,
-                                  f"{len(changes)} row(s) would now go differently", changes)
-        self._start(after, user, info.site)
-        return []
+                self._void(run_id, user, f"{len(changes)} row(s) would now go differently",
+                           changes)
+                return
+        self._start(after, user, site)
 
-    def _refuse_if_busy(self, spec: JobSpec, site: str) -> None:
+    def _refuse_if_busy(self, site: str) -> None:
         with self._lock:
-            if any(e.site == site and e.thread and e.thread.is_alive()
-                   for e in self._executions.values()):
+            if self._site_executing(site):
                 raise WebError(f"an execute for site {site} is running; wait for it to finish "
                                "— running both could post twice", 409)
         busy = api.execute_busy(site)
         if busy:
             raise WebError(busy, 409)
+
+    def _site_executing(self, site: str) -> bool:
+        return any(e.site == site and e.thread and e.thread.is_alive()
+                   for e in self._executions.values())
 
     def _binding_changed(self, run: dict[str, Any], approval: dict[str, Any]) -> str:
         if _sha_file(Path(run["stored_path"])) != approval["file_sha256"]:
@@ -421,27 +464,29 @@ class Runs:
             return "the job spec changed after approval"
         return ""
 
-    def _void(self, run_id: int, user: str, reason: str,
-              changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _void(self, run_id: int, user: str, reason: str, changes: list[dict[str, Any]]) -> None:
         self.store.void_approvals(run_id, reason)
-        self.store.update_run(run_id, state="pending",
+        shown = {"rows": changes[:MAX_CHANGES_SHOWN],
+                 "more": max(len(changes) - MAX_CHANGES_SHOWN, 0)}
+        self.store.update_run(run_id, state="pending", changes=json.dumps(shown),
                               message=f"approval void: {reason}; approve again")
         self.store.audit(user, "approval void", run_id, reason)
-        return changes or [{"line": "", "was": "", "now": reason}]
 
     def _start(self, run: dict[str, Any], user: str, site: str) -> None:
         execution = Execution(run["id"], site, time.monotonic())
+        expected = run["dry_summary"].get("to_post", {})
+        execution.thread = threading.Thread(target=self._execute_in_background,
+                                            args=(run, user, execution, expected), daemon=True,
+                                            name=f"batchpay-execute-{run['id']}")
+        with self._lock:  # another run's re-check may have started the site's execute meanwhile
+            if self._site_executing(site):
+                raise WebError(f"an execute for site {site} started while this run was "
+                               "re-checked; execute again once it has finished", 409)
+            self._executions[run["id"]] = execution
         self.store.update_run(run["id"], state="executing", executed_by=user,
                               executed_at=time.time(), message="")
         self.store.audit(user, "execute", run["id"], f"target {run['target']}")
-        expected = run["dry_summary"].get("to_post", {})
-        thread = threading.Thread(target=self._execute_in_background,
-                                  args=(run, user, execution, expected), daemon=True,
-                                  name=f"batchpay-execute-{run['id']}")
-        execution.thread = thread
-        with self._lock:
-            self._executions[run["id"]] = execution
-        thread.start()
+        execution.thread.start()
 
     def _execute_in_background(self, run: dict[str, Any], user: str, execution: Execution,
                                expected: dict[str, Any]) -> None:
@@ -493,10 +538,12 @@ class Runs:
             return self._executions.get(run_id)
 
     def wait(self, run_id: int, timeout: float = 60.0) -> None:
-        """For tests and shutdown: wait for a background dry run, then execute, to end."""
-        for task in (self.dry_running(run_id), self.execution(run_id)):
-            if task is not None and task.thread is not None:
-                task.thread.join(timeout)
+        """For tests and shutdown: wait for a background dry run or re-check, then for the
+        execute it may have started, to end."""
+        for task in (self.dry_running, self.execution):  # the execute known after the re-check
+            found = task(run_id)
+            if found is not None and found.thread is not None:
+                found.thread.join(timeout)
 
     def report_path(self, run: dict[str, Any], phase: str, kind: str) -> Path:
         workbook = run["dry_report"] if phase == "dry" else run["exec_report"]

@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS runs (
     dry_hash TEXT NOT NULL DEFAULT '', dry_report TEXT NOT NULL DEFAULT '',
     dry_summary TEXT NOT NULL DEFAULT '{}', exec_report TEXT NOT NULL DEFAULT '',
     exec_summary TEXT NOT NULL DEFAULT '{}', executed_by TEXT NOT NULL DEFAULT '',
-    executed_at REAL, message TEXT NOT NULL DEFAULT '');
+    executed_at REAL, message TEXT NOT NULL DEFAULT '', changes TEXT NOT NULL DEFAULT '{}');
 CREATE INDEX IF NOT EXISTS runs_by_file ON runs (file_sha256);
 CREATE TABLE IF NOT EXISTS rows (
     run_id INTEGER NOT NULL, phase TEXT NOT NULL, position INTEGER NOT NULL,
@@ -51,6 +51,10 @@ CREATE TRIGGER IF NOT EXISTS audit_append_only_update BEFORE UPDATE ON audit
 CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
+# Columns added after the first release: a data folder made before gets them when opened.
+_ADDED_COLUMNS = (
+    ("runs", "changes", "TEXT NOT NULL DEFAULT '{}'"),  # what a void re-check found changed
+)
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,17 @@ class Store:
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
         self.path = path
+        self._add_missing_columns()
 
     def close(self) -> None:
         self._db.close()
+
+    def _add_missing_columns(self) -> None:
+        with self._tx() as db:  # one writer at a time: two servers starting cannot add twice
+            for table, column, declaration in _ADDED_COLUMNS:
+                known = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+                if column not in known:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -253,4 +265,5 @@ def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
     run = dict(row)
     run["dry_summary"] = json.loads(run["dry_summary"])
     run["exec_summary"] = json.loads(run["exec_summary"])
+    run["changes"] = json.loads(run["changes"])
     return run

@@ -9,54 +9,30 @@ has answered (no sleeps: the test polls the run's progress until it names the ch
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from webkit import (
     DEPOSITS,
-    GATE_LIMIT,
     Gate,
     Site,
+    gated_sandbox_site,
     make_site,
     post,
+    progress_until,
     run_id_of,
-    serving,
     upload,
 )
 
-from batchpay.sandbox import DEFAULT_API_KEY, SandboxStore, create_app, load_seed_file
-from batchpay.target import DEFAULT_SANDBOX_SEED
 from batchpay.web import create_app as create_web_app
 
 
 @pytest.fixture
 def gated_site(tmp_path: Path) -> Iterator[tuple[Site, Gate]]:
     """The web app whose job's site is a real sandbox on a loopback port, behind a gate."""
-    store = SandboxStore(tmp_path / "remote-sandbox.sqlite")
-    store.load_seed(load_seed_file(DEFAULT_SANDBOX_SEED))
-    gate = Gate(create_app(store))
-    with serving(gate) as port:
-        try:  # the gate opens before the server stops: it waits for held requests
-            site = make_site(tmp_path, env={"CHARGEBEE_API_KEY": DEFAULT_API_KEY})
-            spec = site.settings.jobs_dir / "bank-deposits" / "job.yaml"
-            spec.write_text(spec.read_text() + "\nsite: {base_url: "
-                            f"'http://127.0.0.1:{port}/api/v2'}}\n")
-            yield site, gate
-        finally:
-            gate.open.set()
-    store.close()
-
-
-def _progress_until(client: object, run_id: int, step: str) -> dict:
-    """Poll the run's progress until its step starts with ``step`` (bounded by the gate)."""
-    deadline = time.monotonic() + GATE_LIMIT
-    while True:
-        progress = client.get(f"/runs/{run_id}/progress").json()  # type: ignore[attr-defined]
-        if progress.get("step", "").startswith(step) or time.monotonic() > deadline:
-            return progress
-        time.sleep(0.05)
+    with gated_sandbox_site(tmp_path) as gated:
+        yield gated
 
 
 def test_the_upload_answers_at_once_and_the_run_page_follows_the_dry_run(
@@ -67,7 +43,7 @@ def test_the_upload_answers_at_once_and_the_run_page_follows_the_dry_run(
     response = upload(pat, wait=False)
     assert response.status_code == 303  # answered while every API request is held
     run_id = run_id_of(response)
-    progress = _progress_until(pat, run_id, "Checking")
+    progress = progress_until(pat, run_id, "Checking")
     assert progress["state"] == "dry-running", progress
     assert progress["step"].endswith("calls against 127.0.0.1"), progress
     rows = len(DEPOSITS.read_text().splitlines()) - 2  # the title line and the header

@@ -111,11 +111,48 @@ class Gate:
         self.open = threading.Event()
         self.deadline = time.monotonic() + GATE_LIMIT
 
+    def close(self) -> None:
+        """Hold the requests from now on (again), for at most the limit from now."""
+        self.deadline = time.monotonic() + GATE_LIMIT
+        self.open.clear()
+
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             await anyio.to_thread.run_sync(
                 self.open.wait, max(self.deadline - time.monotonic(), 0))
         await self.app(scope, receive, send)
+
+
+@contextmanager
+def gated_sandbox_site(tmp: Path) -> Iterator[tuple[Site, Gate]]:
+    """The web app whose job's site is a real sandbox on a loopback port, behind a gate (closed
+    at first)."""
+    from batchpay.sandbox import DEFAULT_API_KEY, SandboxStore, create_app, load_seed_file
+    from batchpay.target import DEFAULT_SANDBOX_SEED
+
+    store = SandboxStore(tmp / "remote-sandbox.sqlite")
+    store.load_seed(load_seed_file(DEFAULT_SANDBOX_SEED))
+    gate = Gate(create_app(store))
+    with serving(gate) as port:
+        try:  # the gate opens before the server stops: it waits for held requests
+            site = make_site(tmp, env={"CHARGEBEE_API_KEY": DEFAULT_API_KEY})
+            spec = site.settings.jobs_dir / "bank-deposits" / "job.yaml"
+            spec.write_text(spec.read_text() + "\nsite: {base_url: "
+                            f"'http://127.0.0.1:{port}/api/v2'}}\n")
+            yield site, gate
+        finally:
+            gate.open.set()
+    store.close()
+
+
+def progress_until(client: TestClient, run_id: int, step: str) -> dict[str, Any]:
+    """Poll the run's progress until its step starts with ``step`` (bounded by the gate)."""
+    deadline = time.monotonic() + GATE_LIMIT
+    while True:
+        progress: dict[str, Any] = client.get(f"/runs/{run_id}/progress").json()
+        if progress.get("step", "").startswith(step) or time.monotonic() > deadline:
+            return progress
+        time.sleep(0.05)
 
 
 @contextmanager

@@ -1,6 +1,7 @@
-// Live progress of a dry run or an execute without reloading the page (the page refreshes
-// itself without JavaScript). Polls the run's progress every second; reloads once the run has
-// left the state the page was drawn in (the dry run or the execute has ended).
+// Live progress of a dry run, an execute's re-check or an execute without reloading the page
+// (the page refreshes itself without JavaScript). Polls the run's progress every second; reloads
+// once the run has left the state the page was drawn in (the dry run, the re-check or the
+// execute has ended).
 (function () {
   "use strict";
   var box = document.getElementById("progress");
@@ -14,7 +15,7 @@
       .then(function (response) { return response.json(); })
       .then(function (p) {
         if (p.state !== box.dataset.state) { window.location.reload(); return; }
-        if (p.state === "dry-running") {
+        if (p.state === "dry-running" || p.state === "checking") {
           put("d-step", p.step || "Starting"); put("d-detail", p.detail || "");
           put("d-seconds", p.seconds || 0);
           var steps = document.getElementById("d-steps");
