@@ -779,7 +779,7 @@ def test_memory_does_not_grow_with_rows(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-@pytest.mark.skipif(not os.environ.get("BATCHPAY_SLOW"), reason="set BATCHPAY_SLOW=1 (~6 min)")
+@pytest.mark.skipif(not os.environ.get("BATCHPAY_SLOW"), reason="set BATCHPAY_SLOW=1 (~1 min)")
 def test_100k_rows_stream_in_bounded_memory(tmp_path: Path) -> None:
     peak = traced_peak(100_000, tmp_path / "big.xlsx")
     assert peak < 40 * 2**20, f"peak {peak / 2**20:.1f} MiB"
