@@ -158,7 +158,9 @@ class RowPlanner:
 
     def __init__(self, spec: JobSpec, action: ActionSpec) -> None:
         self.spec, self.action = spec, action
-        self.sources = list(action.params.items())
+        # (parameter, constant, field): a parameter has a constant value or reads a field
+        self.sources = [(name, source.const, None) if isinstance(source, ConstParam)
+                        else (name, None, source) for name, source in action.params.items()]
         amount_source = action.params.get("amount")
         self.amount_source = amount_source if isinstance(amount_source, str) else None
         self.identifying = {name for name in action.business_key or ()
@@ -167,9 +169,11 @@ class RowPlanner:
 
     def plan(self, row: PreparedRow) -> PlannedRow:
         fields = row.fields
-        params = {name: source.const if isinstance(source, ConstParam) else fields.get(source)
-                  for name, source in self.sources}
-        params = {name: value for name, value in params.items() if value not in (None, "")}
+        params: dict[str, object] = {}
+        for name, const, source in self.sources:
+            value = const if source is None else fields.get(source)
+            if value is not None and value != "":  # an empty value is not sent
+                params[name] = value
         currency = None
         if self.amount_source is not None:
             currency = row.currencies.get(self.amount_source)

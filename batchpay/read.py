@@ -498,10 +498,17 @@ def _sheet_rows(
     for number in range(spec.skip_lines + 1, len(rows) + 1):
         row = rows[number - 1]
         rows[number - 1] = []  # free the row as soon as it is read
-        cells = [cell if type(cell) is str else _cell_text(cell) for cell in row]
+        cells: list[str] = []
         for column, cell in enumerate(row):
-            if type(cell) is float and _inexact(cell):
-                inexact[(number, column)] = cells[column]
+            if type(cell) is str:
+                cells.append(cell)
+            elif type(cell) is float:  # its text and whether it is inexact, worked out once
+                text, too_precise = _float_reading(cell)
+                cells.append(text)
+                if too_precise:
+                    inexact[(number, column)] = text
+            else:
+                cells.append(_cell_text(cell))
         for column, value in errors.get(number, ()):  # calamine reads "#N/A" as ""
             if column < len(cells) and not cells[column]:
                 cells[column] = value
@@ -631,11 +638,18 @@ def _float_text(value: float) -> str:
     """A number cell as Excel shows it: at most 15 significant digits, so a formula's binary
     noise (0.1+0.2 = 0.30000000000000004) reads as the 0.3 on screen. A number that needs more
     digits keeps them all (and is refused where the job reads it: see ``_inexact``)."""
+    return _float_reading(value)[0]
+
+
+def _float_reading(value: float) -> tuple[str, bool]:
+    """``_float_text`` and ``_inexact`` of a number cell."""
     if abs(value) >= 2**53:  # the digits are not the ones typed; repr's exponent shows it
-        return repr(value)
+        return repr(value), False
     if value.is_integer():
-        return str(int(value))
-    return repr(value) if _inexact(value) else format(value, ".15g")
+        return str(int(value)), False
+    if _inexact(value):
+        return repr(value), True
+    return format(value, ".15g"), False
 
 
 def _inexact(value: float) -> bool:
