@@ -24,8 +24,18 @@ from pathlib import Path
 import openpyxl
 import pytest
 import uvicorn
-from webkit import DEPOSITS, PASSWORD, ROOT, SAMPLES, Gate, make_site, serving
+from webkit import (
+    DEPOSITS,
+    PASSWORD,
+    ROOT,
+    SAMPLES,
+    Gate,
+    gated_sandbox_site,
+    make_site,
+    serving,
+)
 
+from batchpay.api import RunOptions, run_and_report
 from batchpay.money import currency_exponent
 from batchpay.sandbox import DEFAULT_API_KEY, SandboxStore, load_seed_file
 from batchpay.sandbox import create_app as create_sandbox_app
@@ -246,6 +256,88 @@ def test_the_run_page_follows_the_dry_run_in_the_background(tmp_path: Path) -> N
             gate.open.set()
             browser.close()
     store.close()
+
+
+def test_the_run_page_follows_the_execute_recheck_and_lists_what_changed(tmp_path: Path) -> None:
+    """Execute answers at once: the run page follows the re-check (held by the gate in front of
+    the site), then lists the rows that changed since approval (someone posted the statement
+    from the command line meanwhile); approved again, the execute is followed to its end."""
+    binary = _browser_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = SHOTS if os.environ.get("BATCHPAY_SCREENSHOTS") == "1" else tmp_path / "shots"
+    shots.mkdir(parents=True, exist_ok=True)
+    with gated_sandbox_site(tmp_path) as (site, gate), sync_playwright() as p:
+        gate.open.set()
+        browser = p.chromium.launch(executable_path=binary, headless=True,
+                                    args=["--disable-gpu"])
+        try:
+            with serving(site.app) as web_port:
+                base = f"http://127.0.0.1:{web_port}"
+                pat, ann = (browser.new_page(viewport={"width": 1200, "height": 800})
+                            for _ in range(2))
+                for page, name in ((pat, "pat"), (ann, "ann")):
+                    page.set_default_timeout(30_000)
+                    page.goto(f"{base}/runs/new")
+                    page.fill("input[name=name]", name)
+                    page.fill("input[name=password]", PASSWORD)
+                    page.get_by_role("button", name="Sign in").click()
+                pat.select_option("select[name=job]", "bank-deposits/job.yaml")
+                pat.set_input_files("input[name=file]", str(DEPOSITS))
+                pat.get_by_role("button", name="Upload and dry-run").click()
+                expect(pat.locator(".runhead .state")).to_have_text("dry-run")
+                pat.get_by_role("button", name="Request approval").click()
+                expect(pat.locator(".runhead .state")).to_have_text("pending")
+                ann.goto(pat.url.split("?")[0])
+                ann.get_by_role("button", name="Approve").click()
+                expect(ann.locator(".runhead .state")).to_have_text("approved")
+
+                # Meanwhile someone posts the same statement from the command line (in a thread
+                # of its own: Playwright's event loop runs in this one).
+                spec = site.settings.jobs_dir / "bank-deposits" / "job.yaml"
+                cli = threading.Thread(target=run_and_report, args=(spec, DEPOSITS, RunOptions(
+                    mode="execute", sandbox_state=site.settings.sandbox_state,
+                    journal_path=site.settings.journal, env=dict(site.settings.env))),
+                    kwargs={"reports_dir": tmp_path / "cli-reports"})
+                cli.start()
+                cli.join(60)
+                ledger = _remote_ledger(tmp_path)
+                assert ledger, "the command line posted the sample's rows"
+
+                gate.close()
+                ann.get_by_role("button", name="Execute on").click()
+                expect(ann.locator(".runhead .state")).to_have_text("checking")
+                expect(ann.locator("#progress h2")).to_have_text("Re-checking before the execute")
+                expect(ann.locator("#d-step")).to_contain_text("Checking")
+                expect(ann.locator("#d-steps li")).to_have_count(2)
+                ann.screenshot(path=str(shots / "06a-execute-re-checking.png"))
+                gate.open.set()
+                expect(ann.locator(".runhead .state")).to_have_text("pending")
+                expect(ann.locator("#progress")).to_have_count(0)
+                expect(ann.locator("#changes h2")).to_have_text("Changed since approval")
+                expect(ann.locator("#changes")).to_contain_text("already posted")
+                expect(ann.locator(".alert.bad")).to_contain_text("would now go differently")
+                ann.screenshot(path=str(shots / "06b-changed-since-approval.png"))
+
+                # Approved again (every row now skipped), executed to its end: nothing posted.
+                ann.get_by_role("button", name="Approve").click()
+                expect(ann.locator(".runhead .state")).to_have_text("approved")
+                expect(ann.locator("#changes")).to_have_count(0)
+                ann.get_by_role("button", name="Execute on").click()
+                expect(ann.locator(".runhead .state")).to_have_text("executed")
+                expect(ann.locator("table.totals")).to_contain_text("skipped")
+                assert _remote_ledger(tmp_path) == ledger
+        finally:
+            gate.open.set()
+            browser.close()
+
+
+def _remote_ledger(tmp_path: Path) -> list[dict[str, object]]:
+    store = SandboxStore(tmp_path / "remote-sandbox.sqlite")
+    try:
+        return store.ledger()
+    finally:
+        store.close()
 
 
 def _ledger(settings: Settings) -> list[dict[str, object]]:
