@@ -115,3 +115,29 @@ def test_text_shaped_like_xml_stays_text_everywhere(tmp_path: Path) -> None:
     assert fix[RICH_LOOKALIKE] == RICH_LOOKALIKE and fix["Method"] == RICH_LOOKALIKE
     summary = [c.value for r in book["Summary"].iter_rows() for c in r]
     assert RICH_LOOKALIKE in summary  # its payment-method line
+
+
+def test_noncharacters_of_an_input_do_not_break_the_workbook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """U+FFFE and U+FFFF are valid UTF-8 in a CSV but not allowed in XML: written as they are,
+    Excel refuses the workbook and openpyxl cannot open it (nor re-read its Fix sheet)."""
+    from click.testing import CliRunner
+
+    from batchpay.cli import main
+
+    samples = Path(__file__).resolve().parents[1] / "samples" / "bank-deposits"
+    lines = (samples / "deposits.csv").read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].replace("THANK YOU", "THANK\uffffYOU\ufffe")
+    monkeypatch.chdir(tmp_path)  # the sandbox's state
+    data = tmp_path / "deposits.csv"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = tmp_path / "r.xlsx"
+    result = CliRunner().invoke(main, ["run", str(samples / "job.yaml"), str(data), "--report",
+                                       str(report), "--journal", str(tmp_path / "j.sqlite"),
+                                       "-q"])
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(report)
+    texts = [c for ws in book for r in ws.iter_rows(values_only=True) for c in r
+             if isinstance(c, str)]
+    assert any(t.endswith("THANK\ufffdYOU\ufffd") for t in texts)

@@ -19,7 +19,8 @@ from .amounts import format_minor, known_currency, number_format, to_decimal
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MAX_TEXT = 32_767  # Excel's limit on characters in one cell
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")  # not allowed in XML 1.0
+# not allowed in XML 1.0: control characters, surrogates, the non-characters U+FFFE, U+FFFF
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 TEXT_FORMAT = "@"
 DATE_FORMAT = "yyyy-mm-dd"
