@@ -340,15 +340,17 @@ class _LiveRun:
         a posted key that moved other money is another payment under the same key: needs
         review, never skipped, never sent. A grouped apply_payments call is left alone: its
         rows may come in another order, and each has its own journal path."""
-        alike = []
-        for call, entry in done:
-            posted = moves_other_money(call, entry) if len(call.rows) == 1 else None
-            if posted is None:
-                alike.append((call, entry))
-            else:
-                self._record(call, Outcome.NEEDS_REVIEW,
-                             changed_reason(entry, posted, call, _when(entry.settled_at)))
-        return alike
+        return [(call, entry) for call, entry in done if not self._posted_otherwise(call, entry)]
+
+    def _posted_otherwise(self, call: PlannedCall, entry: Entry) -> bool:
+        """Whether ``entry``, posted with ``call``'s key, moved other money than ``call`` asks
+        (then recorded needs review)."""
+        posted = moves_other_money(call, entry) if len(call.rows) == 1 else None
+        if posted is None:
+            return False
+        when = _when(entry.settled_at or entry.first_sent_at)
+        self._record(call, Outcome.NEEDS_REVIEW, changed_reason(entry, posted, call, when))
+        return True
 
     def _without_numbered_elsewhere(
         self, calls: list[PlannedCall], entries: Mapping[str, Entry],
@@ -493,7 +495,7 @@ class _LiveRun:
         self.state = state
         recovered, reviewed = await self._recover(calls, entries, state)
         for call in calls:
-            if call.key in recovered:
+            if call.key in recovered and not self._posted_otherwise(call, entries[call.key]):
                 self._record_posted(call, entries[call.key], recovered[call.key])
         return predict(
             [c for c in calls if c.key not in recovered and c.key not in reviewed], state

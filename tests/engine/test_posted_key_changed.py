@@ -9,12 +9,28 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from bp_testkit import seeded_store, synthetic_rows, write_csv, write_job
+import httpx
+from bp_testkit import (
+    Inner,
+    ManualClock,
+    OnPost,
+    applied,
+    run_options,
+    seeded_store,
+    synthetic_rows,
+    with_transport,
+    write_csv,
+    write_job,
+)
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
+from batchpay.chargebee.retry import RetryPolicy
 from batchpay.cli import main
+from batchpay.records import Outcome
+from batchpay.run import IDEMPOTENCY_WINDOW, run_job
 from batchpay.sandbox import SandboxStore
+from batchpay.target import sandbox_target
 
 
 def run(tmp: Path, data: Path, report: str, *more: str) -> dict[str, int]:
@@ -68,3 +84,34 @@ def test_the_same_rows_sent_through_another_api_version_still_skip(tmp_path: Pat
     write_job(tmp_path / "job.yaml")
     assert run(tmp_path, data, "r2.xlsx", "--execute") == {"skipped": 2}
     assert ledger(tmp_path) == [("AV-000001", 4000), ("AV-000002", 4000)]
+
+
+async def applied_answer_lost(n: int, request: httpx.Request, inner: Inner) -> httpx.Response:
+    await applied(request, inner)
+    raise httpx.RemoteProtocolError("Server disconnected", request=request)
+
+
+def test_an_unfinished_call_found_on_the_site_after_the_row_was_edited(tmp_path: Path) -> None:
+    """The call was applied but its answer lost (needs review); the amount is then edited and
+    the job run again past the idempotency window. The site shows the payment (its reference
+    on the invoice), so it was posted, but with the old amount: needs review, naming both,
+    not skipped as "already posted"; nothing is sent."""
+    store = seeded_store(1, "UF-")
+    job = write_job(tmp_path / "job.yaml")
+    (row,) = synthetic_rows(1, "UF-", amount="40.00")
+    clock = ManualClock()
+    lossy = with_transport(sandbox_target(store, clock=clock),
+                           lambda inner: OnPost(inner, applied_answer_lost))
+    first = run_job(job, write_csv(tmp_path / "d1.csv", [row]),
+                    run_options("execute", tmp_path, target=lossy, clock=clock,
+                                policy=RetryPolicy(max_attempts=1)))  # fmt: skip
+    assert [o.outcome for o in first.outcomes] == [Outcome.NEEDS_REVIEW]
+    clock.now += IDEMPOTENCY_WINDOW + 60
+    edited = write_csv(tmp_path / "d2.csv", [replace(row, amount="45.00")])
+    for mode in ("dry-run", "execute"):
+        again = run_job(job, edited, run_options(mode, tmp_path, clock=clock,
+                                                 target=sandbox_target(store, clock=clock)))
+        (outcome,) = again.outcomes
+        assert outcome.outcome is Outcome.NEEDS_REVIEW, (mode, outcome.reason)
+        assert "as 40.00 USD to invoice UF-000001; this row is 45.00 USD" in outcome.reason
+    assert [int(e["amount"]) for e in store.ledger()] == [4000]
