@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,14 +41,25 @@ def write_rescue_json(result: RunResult, candidates: list[Path], problem: str) -
     text = json.dumps(data, indent=1, default=str) + "\n"
     for path in candidates:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
+            _write_whole(path, text)
             return path
         except OSError:
             continue
     return None
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """``text`` to ``path`` (owner-only) through a temporary sibling: a write failing half-way
+    (disk full) leaves no truncated file behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _row(o: RowOutcome) -> dict[str, Any]:

@@ -124,3 +124,35 @@ def test_workbook_failing_after_posting_leaves_a_rescue_json(tmp_path: Path) -> 
     assert all(r["transaction_id"] for r in saved["rows"])
     assert noise[0] not in rescue.read_text(encoding="utf-8")
     assert "Report: not written" in done.stdout
+
+
+def test_a_rescue_json_failing_half_way_is_not_left_behind(tmp_path: Path) -> None:
+    """When the rescue JSON cannot be written either (here: larger than the process may write),
+    no truncated JSON is left where it was tried (the report's folder, the working folder, the
+    temporary folder): the Error line says none was written."""
+    rng = random.Random(7)
+    noise = ["".join(rng.choices(string.ascii_letters + string.digits, k=30_000)) for _ in "abc"]
+    rows = synthetic_rows(400, PREFIX)
+    rows[:3] = [Deposit(r.invoice, r.amount, r.reference, note=n)
+                for r, n in zip(rows[:3], noise, strict=True)]
+    job, data = write_job(tmp_path / "job.yaml"), write_csv(tmp_path / "d.csv", rows)
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps(synthetic_seed(400, prefix=PREFIX)), encoding="utf-8")
+    cwd, tmp, report = tmp_path / "cwd", tmp_path / "tmp", tmp_path / "out" / "r.xlsx"
+    cwd.mkdir()
+    tmp.mkdir()
+    with sandbox_server(tmp_path, seed=seed) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEBEE_")}
+        done = subprocess.run(
+            [*batchpay_args(job, data, tmp_path, server), "--report", str(report)],
+            capture_output=True, text=True, cwd=cwd, timeout=120, stdin=subprocess.DEVNULL,
+            env={**env, "CHARGEBEE_API_KEY": SECRET_KEY, "TMPDIR": str(tmp)},
+            preexec_fn=_limit_file_size,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    (error,) = [line for line in done.stderr.splitlines() if line.startswith("Error: ")]
+    assert "no rescue file could be written either" in error
+    left = [p.relative_to(tmp_path) for folder in (tmp_path / "out", cwd, tmp)
+            for p in folder.rglob("*") if p.is_file()]
+    assert left == []
