@@ -24,7 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from batchpay.money import format_amount
+from batchpay.money import UnknownCurrency, format_amount
 
 from .runs import Runs, Settings, WebError
 from .security import (
@@ -91,7 +91,7 @@ class Web:
         )
         self.templates.filters["when"] = _when
         self.templates.filters["short"] = lambda sha: sha[:12]
-        self.templates.filters["money"] = format_amount
+        self.templates.filters["money"] = _money
 
     # sessions, users, pages
     def session(self, request: Request) -> dict[str, Any]:
@@ -440,6 +440,15 @@ def user_problem(name: str, role: str, password: str) -> str:
     if len(password) < 12:
         return "a password has at least 12 characters"
     return ""
+
+
+def _money(minor: int, currency: str) -> str:
+    """Minor units as text; a currency only its job declares is not known to a page (a run
+    stored before the dry run kept its totals as text): then the minor units, said so."""
+    try:
+        return format_amount(minor, currency)
+    except UnknownCurrency:
+        return f"{minor:,} (minor units)"
 
 
 def _when(timestamp: float | None) -> str:

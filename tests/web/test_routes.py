@@ -673,3 +673,30 @@ def test_a_currency_one_job_declares_stays_unknown_to_another_job(site: Site) ->
     assert "'XYZ' is not an ISO 4217 currency code" in row["reason"] + str(row["failures"])
     with pytest.raises(UnknownCurrency):  # nor does it linger in the server's own threads
         currency_exponent("XYZ")
+
+
+def test_the_home_page_lists_a_run_in_a_currency_its_job_declares(site: Site) -> None:
+    # The runs tables (pending, recent) formatted each would-post total with the currency's
+    # decimals, outside any job's run: a run of a job declaring XYZ made the home page a 500.
+    jobs = site.settings.jobs_dir / "bank-deposits"
+    spec = (jobs / "job.yaml").read_text()
+    (jobs / "declares-xyz.yaml").write_text(
+        spec.replace("name: bank-deposits", "name: declares-xyz") + "\ncurrencies: {XYZ: 0}\n")
+    lines = DEPOSITS.read_text().splitlines()[:2]
+    lines.append('03/11/2026,NW-1,"PAYMENT INV-1001",1500,,XYZ,0')
+    client = site.client("pat")
+    upload(client)  # the sandbox's state made, with its demo invoices
+    sandbox = SandboxStore(site.settings.sandbox_state)
+    try:  # an invoice in XYZ, so the row would post
+        invoice = sandbox.invoice("INV-1001")
+        assert invoice is not None
+        sandbox.put_invoice({**invoice, "currency_code": "XYZ", "amount_due": 1500,
+                             "total": 1500})
+    finally:
+        sandbox.close()
+    run_id = run_id_of(upload(client, job="bank-deposits/declares-xyz.yaml",
+                              content="\n".join(lines).encode(), name="xyz.csv"))
+    assert site.web.store.run(run_id)["dry_summary"]["to_post"]["totals"] == {"XYZ": 1500}
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "1,500 XYZ" in home.text
