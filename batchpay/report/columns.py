@@ -163,9 +163,11 @@ def _failure_text(failure: CellFailure) -> str:
 
 
 def fix_columns(input_columns: Sequence[str]) -> list[Column[RowOutcome]]:
-    """The input's columns, exact names and order, then batchpay's three columns at the end."""
+    """The input's columns, exact names and order, then batchpay's three columns at the end
+    (an input that is a fix sheet read back has them already: they are not repeated)."""
+    ours = (FIX_SOURCE, FIX_OUTCOME, FIX_PROBLEM)
     return [
-        *(Column(name, "ident", _raw(name)) for name in input_columns),
+        *(Column(name, "ident", _raw(name)) for name in input_columns if name not in ours),
         Column(FIX_SOURCE, "text", lambda o: str(o.origin)),
         Column(FIX_OUTCOME, "text", lambda o: o.outcome.value,
                fill=lambda o: OUTCOME_FILLS[o.outcome.category]),

@@ -108,3 +108,21 @@ def test_the_marker_survives_a_save_in_libreoffice(tmp_path: Path) -> None:
     again = Workflow(tmp_path / "again", JOB, resaved).run("dry-run").result
     assert [(o.origin.sheet, o.invoice_id) for o in again.outcomes] == [
         (FIX_SHEET, "INV-1006"), (FIX_SHEET, "INV-9999")]
+
+
+def test_a_fix_workbook_read_back_can_be_fixed_and_read_again(tmp_path: Path) -> None:
+    # The fix sheet of a fix workbook repeated batchpay's three columns (read back as input
+    # columns, then added again), so the third round was refused for a repeated header.
+    state = ["--sandbox-state", str(tmp_path / "sb.sqlite"), "--journal",
+             str(tmp_path / "j.sqlite")]
+    runner = CliRunner()
+    data = CSV
+    for round_no in range(1, 4):
+        report = tmp_path / f"round{round_no}.xlsx"
+        done = runner.invoke(main, ["run", str(JOB), str(data), "--report", str(report),
+                                    *state])
+        assert done.exit_code == 0, done.output
+        header = [cell.value for cell in openpyxl.load_workbook(report)[FIX_SHEET][1]]
+        assert len(header) == len(set(header)), header
+        assert header[-3:] == ["batchpay: source row", "batchpay: outcome", "batchpay: problem"]
+        data = report
