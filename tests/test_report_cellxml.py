@@ -141,3 +141,31 @@ def test_noncharacters_of_an_input_do_not_break_the_workbook(
     texts = [c for ws in book for r in ws.iter_rows(values_only=True) for c in r
              if isinstance(c, str)]
     assert any(t.endswith("THANK\ufffdYOU\ufffd") for t in texts)
+
+
+@pytest.mark.parametrize("start", ["\uff1d", "\uff0b", "\uff0d", "\uff20"])  # ＝ ＋ － ＠
+def test_full_width_formula_starts_get_the_quote_prefix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start: str
+) -> None:
+    """A Japanese or Chinese Excel takes a full-width ＝ typed (or re-entered) as a formula,
+    like its ASCII twin: such a text is marked as text (the quote prefix) too."""
+    from click.testing import CliRunner
+
+    from batchpay.cli import main
+
+    samples = Path(__file__).resolve().parents[1] / "samples" / "bank-deposits"
+    lines = (samples / "deposits.csv").read_text(encoding="utf-8").splitlines()
+    risky = f'{start}HYPERLINK(""http://example.invalid"",""x"")'
+    lines[2] = lines[2].replace('"ACME INC PAYMENT INV-1001 THANK YOU"', f'"{risky}"')
+    monkeypatch.chdir(tmp_path)  # the sandbox's state
+    data = tmp_path / "deposits.csv"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = tmp_path / "r.xlsx"
+    result = CliRunner().invoke(main, ["run", str(samples / "job.yaml"), str(data), "--report",
+                                       str(report), "--journal", str(tmp_path / "j.sqlite"),
+                                       "-q"])
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(report)
+    cells_of = [c for ws in book for r in ws.iter_rows() for c in r
+                if isinstance(c.value, str) and c.value.startswith(start)]
+    assert cells_of and all(c.data_type == "s" and c.quotePrefix for c in cells_of)

@@ -2,8 +2,9 @@
 
 Every string is written as a string (inline, see ``cellxml``), never as a formula, a URL or a
 number; a string that a spreadsheet would read as a formula when typed or pasted (first
-character ``= + - @``, tab or CR) also gets the *quote prefix* style, Excel's own marker for
-"this is text" (what typing a leading apostrophe does), so the visible text stays identical.
+character ``= + - @``, their full-width forms, tab or CR) also gets the *quote prefix* style,
+Excel's own marker for "this is text" (what typing a leading apostrophe does), so the visible
+text stays identical.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from batchpay.money import MAX_MINOR
 
 from .amounts import format_minor, known_currency, number_format, to_decimal
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# full-width ＝ ＋ － ＠ too: an East Asian Excel takes them typed for the ASCII ones
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 MAX_TEXT = 32_767  # Excel's limit on characters in one cell
 # not allowed in XML 1.0: control characters, surrogates, the non-characters U+FFFE, U+FFFF
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
