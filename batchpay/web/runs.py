@@ -30,6 +30,7 @@ from batchpay.execute import Progress
 from batchpay.money import declared_currencies, format_amount
 from batchpay.progress import OnStep, Step
 from batchpay.records import RowOutcome, RunResult
+from batchpay.report.jsonout import summary_dict
 from batchpay.run import PlanSummary
 from batchpay.spec import JobSpec, job_currencies
 
@@ -623,15 +624,9 @@ def _prediction(o: RowOutcome) -> list[Any]:
 
 
 def summary(result: RunResult) -> dict[str, Any]:
-    """Control totals per currency, counts per category, and what execute is to post."""
-    totals = []
-    for t in api.control_totals(result.outcomes):
-        totals.append({
-            "currency": t.currency, "balanced": t.balanced,
-            "read": _amount(t.read.count, t.read.amount_minor, t.currency),
-            "categories": {name: _amount(v.count, v.amount_minor, t.currency)
-                           for name, v in t.by_category.items()},
-        })
+    """Control totals per currency (the run's JSON summary's: money in and the money out that
+    was skipped kept apart), counts per category, and what execute is to post."""
+    totals = [_currency_view(t) for t in summary_dict(result)["control_totals"]]
     to_post: dict[str, int] = {}
     rows = unpriced = 0
     for o in result.outcomes:
@@ -651,9 +646,19 @@ def summary(result: RunResult) -> dict[str, Any]:
     }
 
 
-def _amount(count: int, minor: int, currency: str) -> dict[str, Any]:
-    text = format_amount(minor, currency) if currency != "?" else ""
-    return {"count": count, "minor": minor, "text": text}
+def _currency_view(t: dict[str, Any]) -> dict[str, Any]:
+    currency = t["currency"]
+    return {"currency": currency, "balanced": t["balanced"],
+            "read": _amount(t["read"], currency),
+            "categories": {name: _amount(v, currency) for name, v in t["by_category"].items()},
+            "money_out": _amount(t["money_out"], currency)}
+
+
+def _amount(total: dict[str, Any], currency: str) -> dict[str, Any]:
+    """A JSON summary total as the page shows it; no amount in an unknown currency."""
+    minor = total["amount_minor"]
+    text = format_amount(minor, currency) if minor is not None else ""
+    return {"count": total["count"], "minor": minor, "text": text}
 
 
 def _rows(result: RunResult) -> Iterator[tuple[int, str, str, dict[str, Any], str]]:
