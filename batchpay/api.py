@@ -116,6 +116,10 @@ def check_report_destination(report_path: Path | None, reports_dir: Path) -> Non
         if report_path is not None and report_path.is_dir():
             raise RunRefused(f"cannot write the report to {shown}: it is a folder; give a file "
                              "name (nothing was sent)")
+        if report_path is not None and report_path.exists() and not report_path.is_file():
+            # the workbook is renamed over it when complete: a device or a FIFO would be replaced
+            raise RunRefused(f"cannot write the report to {shown}: it is not a regular file; "
+                             "give a file name (nothing was sent)")
         made = [p for p in (folder, *folder.parents) if not p.exists()]  # removed again below
         folder.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=prefix, suffix=".xlsx", dir=folder)

@@ -156,3 +156,14 @@ def test_a_rescue_json_failing_half_way_is_not_left_behind(tmp_path: Path) -> No
     left = [p.relative_to(tmp_path) for folder in (tmp_path / "out", cwd, tmp)
             for p in folder.rglob("*") if p.is_file()]
     assert left == []
+
+
+def test_a_report_path_that_is_no_regular_file_is_refused_before_posting(tmp_path: Path) -> None:
+    # The workbook is renamed over its path when complete: a FIFO (or /dev/null for a root
+    # user) given as --report was replaced by the workbook, after posting.
+    fifo = tmp_path / "out.xlsx"
+    os.mkfifo(fifo)
+    result, ledger = _execute(tmp_path, "--report", fifo)
+    _refused(result, f"cannot write the report to {fifo}: it is not a regular file")
+    assert ledger == []
+    assert fifo.is_fifo()
