@@ -530,7 +530,8 @@ class Runs:
         with self._lock:
             execution = self._executions.get(run_id)
         if execution is None or execution.thread is None or not execution.thread.is_alive():
-            raise WebError(f"run {run_id} is not executing", 409)
+            state = self._run(run_id)["state"]  # e.g. checking: its re-check sends nothing
+            raise WebError(f"run {run_id} is {state}, not executing: nothing to stop", 409)
         execution.stop.set()
         self.store.audit(user, "stop", run_id)
 

@@ -102,6 +102,33 @@ def test_the_execute_answers_at_once_and_the_run_page_follows_the_recheck(
                                       "execute refused", "dry run", "execute", "execute ended"]
 
 
+def test_a_run_re_checking_shows_no_stop_and_a_stop_changes_nothing(
+    gated_site: tuple[Site, Gate], tmp_path: Path,
+) -> None:
+    """The re-check sends nothing, so there is nothing to stop: the page offers no Stop button
+    and a Stop posted anyway (an old page, a script) is refused, naming the state; the execute
+    then goes on as approved."""
+    site, gate = gated_site
+    gate.open.set()
+    run_id = _approved(site)
+    gate.close()
+    ann = site.client("ann")
+    assert post(ann, f"/runs/{run_id}/execute").status_code == 303
+    assert progress_until(ann, run_id, "Checking")["state"] == "checking"
+    page = ann.get(f"/runs/{run_id}").text
+    assert "Re-checking before the execute" in page
+    assert f"/runs/{run_id}/stop" not in page and ">Stop<" not in page
+    stop = post(ann, f"/runs/{run_id}/stop")
+    assert stop.status_code == 409  # type: ignore[attr-defined]
+    assert f"run {run_id} is checking, not executing" in stop.text  # type: ignore[attr-defined]
+    assert site.web.store.run(run_id)["state"] == "checking"
+
+    gate.open.set()
+    site.web.runs.wait(run_id)
+    assert site.web.store.run(run_id)["state"] == "executed"
+    assert "stop" not in _actions(site, run_id)
+
+
 def test_rows_that_changed_since_approval_are_listed_on_the_run_page(site: Site) -> None:
     run_id = _approved(site)
     # Meanwhile someone posts the same statement from the command line.
