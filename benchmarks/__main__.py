@@ -228,9 +228,12 @@ def render(r: dict[str, Any], *, smoke: bool = False) -> str:
                 "| rows | input | peak RSS MB | MB per 1k rows above the smallest run | seconds |",
                 "|---:|---|---:|---:|---:|"]
         for fmt_name in dict.fromkeys(x.get("format", "csv") for x in r["rss"]):
-            measured = [x for x in r["rss"] if x.get("format", "csv") == fmt_name]
+            of_format = [x for x in r["rss"] if x.get("format", "csv") == fmt_name]
+            measured = [x for x in of_format if "refused" not in x]
             out += _rss_rows(measured, fmt_name)
             goals += _rss_goals(measured, fmt_name)
+        out += ["", *(f"Not measured: {x['rows']:,} rows, {x['format']}: the run ended with "
+                      f"`{x['refused']}`" for x in r["rss"] if "refused" in x)]
         out.append("")
     if "execute" in r:
         e = r["execute"]
