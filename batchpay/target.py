@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -111,15 +112,24 @@ def api_key_from(env: Mapping[str, str]) -> str:
 def embedded_sandbox(state: Path, version: str, state_dir: Path | None = None) -> Target:
     """The built-in sandbox, in-process, its state persisted in ``state``. A state created
     afresh is a new site: no journal has posted to it (``state_dir``'s register is cleared)."""
-    from batchpay.sandbox import SandboxStore, load_seed_file
+    from batchpay.sandbox import SandboxStateError, SandboxStore, load_seed_file
 
-    fresh = not state.exists()
-    state.parent.mkdir(parents=True, exist_ok=True)
-    store = SandboxStore(state)
+    fresh = not os.path.lexists(state)
+    store = None
+    try:
+        store = SandboxStore(state)
+        if fresh and DEFAULT_SANDBOX_SEED.exists():
+            store.load_seed(load_seed_file(DEFAULT_SANDBOX_SEED))
+    except SandboxStateError:
+        if store is not None:
+            store.close()
+        if fresh:  # half made (e.g. the disk filled up): the next run creates and seeds it anew
+            for part in ("", "-wal", "-shm", "-journal"):
+                with suppress(OSError):
+                    Path(f"{state}{part}").unlink()
+        raise
     if fresh and state_dir is not None:
         SiteRegister(state_dir, sandbox_identity(state)).forget_all()
-    if fresh and DEFAULT_SANDBOX_SEED.exists():
-        store.load_seed(load_seed_file(DEFAULT_SANDBOX_SEED))
     return sandbox_target(store, version=version, label=f"built-in sandbox ({state})")
 
 

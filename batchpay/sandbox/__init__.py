@@ -3,6 +3,7 @@
 create_app(store, faults=..., api_keys=..., clock=...)   the ASGI app (Starlette)
 sandbox_transport(app)                                    in-process httpx transport
 SandboxStore(path)                                        SQLite state, seeds, ledger
+SandboxStateError                                         a state file that cannot be used
 FaultConfig                                               limits and injected faults
 sandbox_cli                                               ``sandbox serve``
 """
@@ -12,7 +13,7 @@ from batchpay.sandbox.cli import sandbox_cli
 from batchpay.sandbox.errors import ConnectionDropped, SandboxApiError
 from batchpay.sandbox.faults import FaultConfig, FaultConfigError
 from batchpay.sandbox.seed import SeedError, load_seed_file, synthetic_seed
-from batchpay.sandbox.store import SandboxStore
+from batchpay.sandbox.store import SandboxStateError, SandboxStore
 from batchpay.sandbox.transport import sandbox_transport
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "FaultConfig",
     "FaultConfigError",
     "SandboxApiError",
+    "SandboxStateError",
     "SandboxStore",
     "SeedError",
     "create_app",

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from batchpay.errors import BatchpayError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
@@ -35,21 +37,37 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 Doc = dict[str, Any]
 
 
+class SandboxStateError(BatchpayError):
+    """The sandbox's state file cannot be opened or written (full disk, no permission, a folder
+    or a file that is not SQLite in its place): the message names the file and what to do."""
+
+
 class SandboxStore:
     """The sandbox's state. ``SandboxStore(":memory:")`` for tests, a file path to persist."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
         self.path = str(path)
+        try:
+            self.db = self._open()
+        except (OSError, sqlite3.Error) as exc:
+            raise state_error(self.path, exc, "open") from None
+
+    def _open(self) -> sqlite3.Connection:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             # owner only, like the journal and the reports (SQLite gives -wal/-shm the same mode)
             os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         # isolation_level=None: we issue BEGIN/COMMIT ourselves in atomic().
-        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA busy_timeout = 5000")
-        if self.path != ":memory:":
-            self.db.execute("PRAGMA journal_mode = WAL")
-        self.db.executescript(_SCHEMA)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA busy_timeout = 5000")
+            if self.path != ":memory:":
+                db.execute("PRAGMA journal_mode = WAL")
+            db.executescript(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def close(self) -> None:
         self.db.close()
@@ -74,13 +92,16 @@ class SandboxStore:
 
         customers, invoices, transactions = seed_documents(seed, self)
         added = {"customers": 0, "invoices": 0, "transactions": 0}
-        with self.atomic():
-            for doc in customers:
-                added["customers"] += self._insert("customers", doc)
-            for doc in transactions:
-                added["transactions"] += self._insert("transactions", doc)
-            for doc in invoices:
-                added["invoices"] += self._insert("invoices", doc)
+        try:
+            with self.atomic():
+                for doc in customers:
+                    added["customers"] += self._insert("customers", doc)
+                for doc in transactions:
+                    added["transactions"] += self._insert("transactions", doc)
+                for doc in invoices:
+                    added["invoices"] += self._insert("invoices", doc)
+        except (OSError, sqlite3.Error) as exc:  # e.g. the disk filled up while seeding
+            raise state_error(self.path, exc, "write") from None
         return added
 
     def _insert(self, table: str, doc: Doc) -> int:
@@ -261,3 +282,27 @@ class SandboxStore:
             " VALUES (?, ?, ?, ?, ?)",
             (key, fingerprint, status, json.dumps(body), at),
         )
+
+
+def state_error(path: str, exc: OSError | sqlite3.Error, verb: str) -> SandboxStateError:
+    """One line: which state file, what went wrong, what to do about it."""
+    where = f"cannot {verb} the sandbox's state {path}"
+    if _safely(Path(path).is_dir):
+        return SandboxStateError(f"{where}: it is a folder; give the path of a file (a new one "
+                                 "is created)")
+    above = next((p for p in Path(path).parents if _safely(p.exists)), None)
+    if above is not None and not _safely(above.is_dir):
+        return SandboxStateError(f"{where}: {above} is a file, not a folder; give another path")
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in reason:
+        return SandboxStateError(f"{where}: it is not a sandbox state file (not SQLite); move it "
+                                 "away or give another file (a new one is created)")
+    return SandboxStateError(f"{where}: {reason}; check that its folder is writable and the "
+                             "disk has free space, or give another file")
+
+
+def _safely(test: Callable[[], bool]) -> bool:
+    try:
+        return test()
+    except OSError:  # e.g. a folder on the way that may not be searched
+        return False
