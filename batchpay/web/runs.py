@@ -263,15 +263,22 @@ class Runs:
         try:
             self.dry_run(run_id, user, on_step=task.on_step)
             self.store.update_run(run_id, state="dry-run", message="")
-        except WebError as exc:  # e.g. the job spec was removed meanwhile
-            self.store.update_run(run_id, state="error", message=str(exc))
+        except WebError:  # recorded by dry_run; written again, it could undo a "Dry run again"
+            pass
         except Exception as exc:  # the thread must record why it ended, whatever happened
             self.store.update_run(run_id, state="error", message=f"internal error: {exc!r}")
             self.store.audit(user, "dry run", run_id, "internal error")
             raise
-        finally:  # a step's detail holds the engine's objects: not kept for the server's life
-            with self._lock:
-                self._dry_runs.pop(run_id, None)
+        finally:
+            self._forget_task(task)
+
+    def _forget_task(self, task: DryRunning) -> None:
+        """Drop a dry run's or re-check's entry when it ends (a step's detail holds the engine's
+        objects: not kept for the server's life), unless the run's entry is a newer task's
+        already: a "Dry run again" or an "Execute" clicked as soon as this one set the state."""
+        with self._lock:
+            if self._dry_runs.get(task.run_id) is task:
+                del self._dry_runs[task.run_id]
 
     def dry_running(self, run_id: int) -> DryRunning | None:
         with self._lock:
@@ -279,7 +286,11 @@ class Runs:
 
     def dry_run(self, run_id: int, user: str, on_step: OnStep | None = None) -> RunResult:
         run = self._run(run_id)
-        spec_path = self._job_path(run["job"])
+        try:
+            spec_path = self._job_path(run["job"])
+        except WebError as exc:  # e.g. the job spec was removed since the upload
+            self.store.update_run(run_id, state="error", message=str(exc))
+            raise
         with job_currencies(spec_path):  # this job's, in this thread: not any other job's
             return self._dry_run(run, user, spec_path, on_step)
 
@@ -412,9 +423,8 @@ class Runs:
         except Exception as exc:  # the thread must record why it ended, whatever happened
             self._recheck_failed(run, user, f"internal error: {exc!r}")
             raise
-        finally:  # a step's detail holds the engine's objects: not kept for the server's life
-            with self._lock:
-                self._dry_runs.pop(run["id"], None)
+        finally:
+            self._forget_task(task)
 
     def _recheck_failed(self, run: dict[str, Any], user: str, message: str) -> None:
         """Back to where the run was (approved, or stopped part-way), with the reason."""
