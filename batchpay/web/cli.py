@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
 import shutil
 from pathlib import Path
@@ -15,6 +17,7 @@ DEFAULT_DATA = Path(".batchpay") / "web"
 # package data (in the repository a link to samples/): found by a plain install too
 DEMO_JOBS = Path(__file__).resolve().parent / "demo-jobs"
 DEMO_FILES = (".yaml", ".csv", ".xlsx")  # the jobs and their inputs (as pyproject ships them)
+DEMO_RECORD = ".demo-copies.json"  # in the copies' folder: what each file was when copied
 DEMO_USERS = (("preparer", "preparer"), ("approver", "approver"), ("admin", "admin"))
 DATA_OPTION = click.option(
     "--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA,
@@ -77,16 +80,47 @@ def web(host: str, port: int, data_dir: Path, jobs_dir: Path | None, sandbox_sta
 
 def _demo_jobs(data_dir: Path) -> Path:
     """The sample jobs and their inputs, copied from the package into the data folder (so an
-    admin's uploaded job lands there, not in the installed package)."""
+    admin's uploaded job lands there, not in the installed package). A file is copied when it
+    is not there yet, or still as an earlier start copied it (a newer sample replaces it); one
+    changed since (an admin's edit) is kept."""
     target = data_dir / "demo-jobs"
-    for job in sorted(p for p in DEMO_JOBS.iterdir()
-                      if p.is_dir() and not p.name.startswith((".", "_"))):
-        shutil.copytree(job, target / job.name, dirs_exist_ok=True, ignore=_not_demo_files)
+    record = target / DEMO_RECORD
+    copied = _copied_before(record)
+    for source in _demo_files():
+        name = source.relative_to(DEMO_JOBS).as_posix()
+        copy, sha = target / name, _sha256(source)
+        now = _sha256(copy) if copy.exists() else None
+        if now is not None and now not in (sha, copied.get(name)):
+            continue  # changed since it was copied: an admin's edit
+        if now != sha:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy)
+        copied[name] = sha
+    target.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(copied, indent=1, sort_keys=True), encoding="utf-8")
     return target
 
 
-def _not_demo_files(folder: str, names: list[str]) -> list[str]:
-    return [n for n in names if not n.endswith(DEMO_FILES) or (Path(folder) / n).is_dir()]
+def _demo_files() -> list[Path]:
+    jobs = sorted(p for p in DEMO_JOBS.iterdir()
+                  if p.is_dir() and not p.name.startswith((".", "_")))
+    return [f for job in jobs for f in sorted(job.iterdir())
+            if f.name.endswith(DEMO_FILES) and not f.is_dir()]
+
+
+def _copied_before(record: Path) -> dict[str, str]:
+    """What earlier starts copied (file -> SHA-256); nothing known when the record is unreadable
+    (then a copy that differs from its sample counts as edited and is kept)."""
+    try:
+        copied = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in copied.items() if isinstance(v, str)} \
+        if isinstance(copied, dict) else {}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _demo_users(store: object) -> None:

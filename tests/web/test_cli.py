@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import httpx
 from click.testing import CliRunner
 
 from batchpay.cli import main
+from batchpay.web.cli import DEMO_JOBS
 from batchpay.web.store import Store
 
 
@@ -106,3 +108,22 @@ def test_web_warns_when_another_host_is_given_without_https(tmp_path: Path) -> N
         pass
     assert proc.stderr is not None
     assert "Warning: serving plain HTTP on 0.0.0.0" in proc.stderr.read()
+
+
+def test_web_demo_keeps_an_admins_edits_to_the_sample_jobs(tmp_path: Path) -> None:
+    """Each --demo start copied the samples over the data folder's copies; an edit is now kept,
+    a copy left as it was stays the sample, and a sample not there yet (deleted here, or new in
+    the package) is copied."""
+    with _serving(tmp_path, "--demo"):
+        pass
+    jobs = tmp_path / "data" / "demo-jobs"
+    edited = jobs / "bank-deposits" / "job.yaml"
+    text = edited.read_text(encoding="utf-8").replace("name:", "# the admin's note\nname:", 1)
+    assert text != edited.read_text(encoding="utf-8")
+    edited.write_text(text, encoding="utf-8")
+    shutil.rmtree(jobs / "charge-list")
+    with _serving(tmp_path, "--demo"):
+        pass
+    assert edited.read_text(encoding="utf-8") == text
+    for sample in ("bank-deposits/deposits.csv", "charge-list/job.yaml", "charge-list/charges.csv"):
+        assert (jobs / sample).read_bytes() == (DEMO_JOBS / sample).read_bytes(), sample
