@@ -17,7 +17,7 @@ DEFAULT_DATA = Path(".batchpay") / "web"
 # package data (in the repository a link to samples/): found by a plain install too
 DEMO_JOBS = Path(__file__).resolve().parent / "demo-jobs"
 DEMO_FILES = (".yaml", ".csv", ".xlsx")  # the jobs and their inputs (as pyproject ships them)
-DEMO_RECORD = ".demo-copies.json"  # in the copies' folder: what each file was when copied
+DEMO_RECORD = "demo-jobs-copied.json"  # beside the copies: what each file was when copied
 DEMO_USERS = (("preparer", "preparer"), ("approver", "approver"), ("admin", "admin"))
 DATA_OPTION = click.option(
     "--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA,
@@ -84,7 +84,7 @@ def _demo_jobs(data_dir: Path) -> Path:
     is not there yet, or still as an earlier start copied it (a newer sample replaces it); one
     changed since (an admin's edit) is kept."""
     target = data_dir / "demo-jobs"
-    record = target / DEMO_RECORD
+    record = data_dir / DEMO_RECORD  # not among the copies: that folder holds jobs only
     copied = _copied_before(record)
     for source in _demo_files():
         name = source.relative_to(DEMO_JOBS).as_posix()
