@@ -1,7 +1,8 @@
 """The journal: a SQLite record of every write batchpay sends, before and after it is sent.
 
 A call is written ``in_flight`` (with its idempotency key and the request last sent) and
-committed before it goes out, then settled as ``posted``, ``failed`` or ``needs_review``. A
+committed before it goes out, then settled as ``posted``, ``failed`` or ``needs_review``; a
+posted call then records what it moved (``moved``: by row, for rows that name no amount). A
 re-run skips what is posted and never re-sends what needs review; an in-flight entry left by a
 crash is resolved by the run engine (re-send with the same key inside Chargebee's 30-minute
 window, else a server-state check). No secret is ever stored.
@@ -18,7 +19,7 @@ import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,7 @@ CREATE TABLE IF NOT EXISTS calls (
     transaction_id TEXT,
     invoice_status TEXT,
     result_invoice_id TEXT,
+    moved TEXT,
     PRIMARY KEY (site, idempotency_key)
 );
 """
@@ -68,7 +70,7 @@ _RESUME = (
 
 _ENTRY_COLUMNS = (
     "idempotency_key, state, attempts, first_sent_at, last_sent_at, settled_at, http_status,"
-    " api_error_code, message, transaction_id, invoice_status, result_invoice_id, request"
+    " api_error_code, message, transaction_id, invoice_status, result_invoice_id, request, moved"
 )
 
 
@@ -87,6 +89,7 @@ class Entry:
     invoice_status: str | None
     result_invoice_id: str | None
     request: str | None = None  # JSON of the request last sent (method, path, form)
+    moved: str | None = None  # JSON of what a posted call moved (see Journal.record_moved)
 
 
 def _create_private(path: Path) -> None:
@@ -169,6 +172,8 @@ class Journal:
         there (see batchpay.sitestate). One transaction: a small first write."""
         self._db.execute("BEGIN IMMEDIATE")
         self._db.execute(_SCHEMA)
+        if "moved" not in {c[1] for c in self._db.execute("PRAGMA table_info(calls)")}:
+            self._db.execute("ALTER TABLE calls ADD COLUMN moved TEXT")  # an older journal
         (number,) = self._db.execute("PRAGMA user_version").fetchone()
         if not number:
             number = secrets.randbelow(2**31 - 1) + 1
@@ -330,6 +335,24 @@ class Journal:
             (state, self._clock(), http_status, api_error_code, message, transaction_id,
              invoice_status, result_invoice_id, site, key),
         )
+
+    def record_moved(self, site: str, moved: Iterable[tuple[str, str, Mapping[str, int]]]) -> None:
+        """What posted calls moved: (key, currency, row business key -> minor units) each, so
+        that a re-run skipping them counts rows that name no amount with it, not with what the
+        site shows now. One transaction for a run's calls: no write per call."""
+        updates = [(json.dumps({"currency": currency, "rows": dict(amounts)}, ensure_ascii=False),
+                    site, key) for key, currency, amounts in moved]
+        if not updates:
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "UPDATE calls SET moved = ? WHERE site = ? AND idempotency_key = ?", updates)
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise self._error("write to", exc) from None
 
     def entries(self) -> list[tuple[str, ...]]:
         """Every row, for inspection and tests."""

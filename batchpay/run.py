@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import json
 import os
 import signal
 import threading
@@ -280,6 +281,8 @@ class _LiveRun:
     journal_path: Path | None = None
     lost: list[JournalRecord] = field(default_factory=list)  # journals of the site now missing
     state: SiteState | None = None
+    # (key, currency, row business key -> minor units) of the calls this run posted
+    moved: list[tuple[str, str, dict[str, int]]] = field(default_factory=list)
 
     async def go(self, concurrency: int) -> None:
         announce(self.options.on_step, "check",
@@ -474,7 +477,9 @@ class _LiveRun:
             if entry is None:
                 keep.append(row)
             else:
-                self._record_row(row, *_earlier_row_outcome(entry, call), key=entry.key)
+                skipped = self._record_row(row, *_earlier_row_outcome(entry, call), key=entry.key)
+                if entry.state == POSTED:
+                    _fill_moved([skipped], entry)
         if len(keep) == len(call.rows):
             return call
         if not keep:
@@ -504,6 +509,7 @@ class _LiveRun:
     def _record_posted(self, call: PlannedCall, entry: Entry, evidence: str | None) -> None:
         rows = self._record(call, Outcome.SKIPPED, _posted_reason(entry, evidence),
                             transaction_id=entry.transaction_id)
+        _fill_moved(rows, entry)
         if call.action == "charge" and entry.result_invoice_id:
             for row in rows:
                 row.invoice_id = entry.result_invoice_id
@@ -634,6 +640,7 @@ class _LiveRun:
                     self._record_result(call, results[call.key], predictions[call.key])
             if late:
                 await self._after_window(late, concurrency, stop)
+            self.journal.record_moved(self.target.site, self.moved)
         finally:
             _restore_sigint()
             watcher.cancel()
@@ -694,6 +701,18 @@ class _LiveRun:
                          prediction.row_amounts)
         else:
             _fill_amount(rows, None, prediction.currency, "")
+        if outcome is Outcome.POSTED:
+            self._note_moved(call, rows)
+
+    def _note_moved(self, call: PlannedCall, rows: Sequence[RowOutcome]) -> None:
+        """What each row of a posted call that names no amount moved, journalled after the
+        run's calls (one write) for the re-runs that skip it."""
+        currency = next((row.currency for row in rows if row.currency), None)
+        amounts = {row.business_key: row.amount_minor
+                   for planned, row in zip(call.rows, rows, strict=True)
+                   if planned.amount is None and row.business_key and row.amount_minor is not None}
+        if currency and amounts:
+            self.moved.append((call.key, currency, amounts))
 
     def _record(
         self,
@@ -760,6 +779,34 @@ def _fill_row(row: RowOutcome, amount: int | None, currency: str | None, source:
         row.amount_minor = amount
         note = f"no amount in the row: {format_amount(amount, str(currency))} {currency} {source}"
         row.reason = f"{row.reason}; {note}" if row.reason else note
+
+
+def _fill_moved(rows: Sequence[RowOutcome], entry: Entry) -> None:
+    """Rows skipped as posted by an earlier run that name no amount are counted with what
+    that posting moved, as the journal recorded it, not with what the site shows now: the same
+    file reads the same total on every run. When nothing recorded says (an unfinished call
+    found applied, a journal written before it was kept) the row adds nothing and says so."""
+    currency, amounts = _moved(entry)
+    for row in rows:
+        if row.amount_minor is not None:
+            continue
+        amount = amounts.get(row.business_key or "")
+        if currency and amount is not None:
+            _fill_row(row, amount, currency, "(as counted when it was posted; from the journal)")
+            continue
+        note = ("no amount in the row, and nothing recorded says what its posting moved: "
+                "it adds nothing to the totals")
+        row.reason = f"{row.reason}; {note}" if row.reason else note
+
+
+def _moved(entry: Entry) -> tuple[str | None, dict[str, int]]:
+    """(currency, row business key -> minor units) a posted entry moved; empty if unknown."""
+    try:
+        moved = json.loads(entry.moved or "")
+        rows = moved["rows"]
+        return str(moved["currency"]), {str(k): v for k, v in rows.items() if type(v) is int}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None, {}
 
 
 def _declined(call: PlannedCall, entry: Entry) -> bool:

@@ -5,6 +5,8 @@ ledger: a row predicted to fail is never sent."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -281,3 +283,77 @@ def test_grouped_apply_payments_rows_without_an_amount_are_totalled(tmp_path: Pa
         run_job(allocation, mixed.data, options)
     assert seen[0].totals == {"USD": 5000 + 20000}
     assert _totals(mixed.run("dry-run").result.outcomes) == {"USD": (2, 25000)}
+
+
+def _read(outcomes_: list) -> dict[str, tuple[int, int]]:
+    """currency -> (rows read, minor units read)."""
+    return {t.currency: (t.read.count, t.read.amount_minor) for t in control_totals(outcomes_)}
+
+
+def test_a_rerun_of_the_allocation_sample_reads_the_same_total(tmp_path: Path) -> None:
+    """The sample's row 3 (INV-1015) names no amount: "as much as the transaction has unused".
+    Its first execute read 660.00 USD and the second 410.00 USD: skipped as already applied,
+    the row was counted with nothing. Now a re-run, and a dry run after it, count it with what
+    its posting moved, as the journal recorded it. Real CLI, sandbox state file."""
+    job, data = SAMPLES / "allocation" / "job.yaml", SAMPLES / "allocation" / "allocation.csv"
+    state = tmp_path / "sandbox.sqlite"
+    SandboxStore(state).load_seed(load_seed_file(SEED))
+
+    def run(name: str, *extra: str) -> dict[str, dict]:
+        result = CliRunner().invoke(main, [
+            "run", str(job), str(data), "--sandbox-state", str(state),
+            "--journal", str(tmp_path / "journal.sqlite"),
+            "--report", str(tmp_path / f"{name}.xlsx"), "--json", *extra],
+            env={"BATCHPAY_OPERATOR": "tests"})
+        assert result.exit_code in (0, 1), result.output
+        return {t["currency"]: t["read"] for t in json.loads(result.stdout)["control_totals"]}
+
+    first = run("first", "--execute", "--yes")
+    posted = {r["Row"]: r for r in sheet_rows(tmp_path / "first.xlsx", "Posted")}
+    assert posted[4]["Invoice id"] == "INV-1015" and posted[4]["Amount"]
+    assert run("second", "--execute", "--yes") == first
+    skipped = {r["Row"]: r for r in sheet_rows(tmp_path / "second.xlsx", "Skipped")}
+    assert skipped[4]["Amount"] == posted[4]["Amount"]
+    assert "already posted" in skipped[4]["Reason"]
+    assert skipped[4]["Reason"].endswith(
+        f"no amount in the row: {posted[4]['Amount']:.2f} USD (as counted when it was posted; "
+        "from the journal)")
+    assert run("dry") == first
+
+
+def test_a_rerun_reads_the_same_total_for_a_full_collection_and_a_close(tmp_path: Path) -> None:
+    """Collecting "the full amount" and closing an invoice name no amount either: a re-run, or
+    a dry run after the execute, counted them with nothing."""
+    wf = _workflow(tmp_path, COLLECT, COLLECT_HEADER + "INV-2302,,USD,,Merchant,x\n")
+    first = _read(wf.run("execute").result.outcomes)
+    assert first == {"USD": (1, 20000)}
+    assert _read(wf.run("execute").result.outcomes) == first
+    assert _read(wf.run("dry-run").result.outcomes) == first
+
+    (tmp_path / "close").mkdir()
+    close = _workflow(tmp_path / "close", SAMPLES / "pending-invoices" / "job.yaml",
+                      "Invoice,Close?,Comment,Note on invoice\nINV-1011,yes,done,\n"
+                      "INV-1010,yes,done,\n")
+    first = _read(close.run("execute").result.outcomes)
+    assert first == {"JPY": (1, 8000), "USD": (1, 12000)}
+    again = close.run("execute").result
+    assert _read(again.outcomes) == first
+    assert all("counted when it was posted" in row.reason for row in again.outcomes)
+    assert _read(close.run("dry-run").result.outcomes) == first
+
+
+def test_a_row_posted_before_its_amount_was_recorded_says_it_adds_nothing(
+    tmp_path: Path,
+) -> None:
+    """A journal written before batchpay recorded what a call moved (its ``moved`` empty) says
+    nothing of a row without an amount: the re-run counts it with nothing, and says so."""
+    wf = _workflow(tmp_path, COLLECT, COLLECT_HEADER + "INV-2302,,USD,,Merchant,x\n")
+    wf.run("execute")
+    db = sqlite3.connect(tmp_path / "journal.sqlite")
+    db.execute("UPDATE calls SET moved = NULL")
+    db.commit()
+    db.close()
+    row = by_row(wf.run("execute").result)[2]
+    assert (row.outcome, row.amount_minor) == (Outcome.SKIPPED, None)
+    assert row.reason.endswith("no amount in the row, and nothing recorded says what its "
+                               "posting moved: it adds nothing to the totals")
