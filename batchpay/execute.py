@@ -52,8 +52,8 @@ class CallResult:
     invoice_status: str | None = None
     result_invoice_id: str | None = None
     replayed: bool = False
-    # what the call moved, from Chargebee's answer (the transaction, or a closed invoice's
-    # total): the amount of a row that names none
+    # what the call moved, from Chargebee's answer (the transaction, a closed invoice's total,
+    # or the rise in an invoice's amount_paid): the amount of a row that names none
     amount: int | None = None
     currency: str | None = None
 
@@ -158,6 +158,9 @@ class Executor:
     clock: Callable[[], float] = time.time
     # key -> the last moment a call sent by an earlier run may be re-sent with its key
     deadlines: Mapping[str, float] = field(default_factory=dict)
+    # invoice id -> its amount_paid as read before the run's calls, kept up to date from each
+    # posted answer (one call per invoice at a time, in order)
+    paid: dict[str, int] = field(default_factory=dict)
 
     async def run(self, calls: Sequence[PlannedCall]) -> dict[str, CallResult]:
         progress = Progress(total=len(calls))
@@ -231,6 +234,9 @@ class Executor:
         if call.action == "close_invoice":
             moved = {"amount": invoice.get("total", invoice.get("amount")),
                      "currency_code": invoice.get("currency_code")}
+        applied = self._newly_paid(call, invoice, response.replayed)
+        if call.action == "apply_payments":
+            moved = applied
         result = CallResult(
             state=POSTED,
             attempts=attempts,
@@ -248,6 +254,23 @@ class Executor:
             result_invoice_id=result.result_invoice_id,
         )
         return result
+
+    def _newly_paid(
+        self, call: PlannedCall, invoice: dict[str, Any], replayed: bool
+    ) -> dict[str, Any]:
+        """What the call added to the invoice's amount_paid, less what its rows that name an
+        amount account for: what an apply_payments row that names none applied, which the
+        answer carries no transaction for. Empty when the answer or the earlier read lacks it,
+        or the answer is a replay (the read may already include it)."""
+        after = invoice.get("amount_paid")
+        if invoice.get("id") != call.invoice_id or type(after) is not int:
+            return {}
+        before = self.paid.get(str(call.invoice_id))
+        self.paid[str(call.invoice_id)] = after
+        named = sum(row.amount for row in call.rows if row.amount is not None)
+        if before is None or replayed or after - before - named < 0:
+            return {}
+        return {"amount": after - before - named, "currency_code": invoice.get("currency_code")}
 
     def _settle_error(
         self, call: PlannedCall, exc: ChargebeeError, attempts: int,

@@ -671,6 +671,7 @@ class _LiveRun:
             policy=self.options.policy, concurrency=concurrency, limiter=self.limiter,
             headers=suppression_headers(self.spec.site.suppress_events), stop=stop,
             on_progress=self.options.on_progress, clock=self.options.clock, deadlines=deadlines,
+            paid=_amounts_paid(self.state),
         )
         return await executor.run(calls)
 
@@ -694,11 +695,8 @@ class _LiveRun:
             row.replayed = result.replayed
             if call.action == "charge" and result.result_invoice_id:
                 row.invoice_id = result.result_invoice_id
-        if outcome is Outcome.POSTED and result.amount is not None:
-            _fill_amount(rows, result.amount, result.currency, "(Chargebee's answer)")
-        elif outcome is Outcome.POSTED:
-            _fill_amount(rows, prediction.amount, prediction.currency, "(from the invoice)",
-                         prediction.row_amounts)
+        if outcome is Outcome.POSTED:
+            _fill_posted(call, rows, result, prediction)
         else:
             _fill_amount(rows, None, prediction.currency, "")
         if outcome is Outcome.POSTED:
@@ -779,6 +777,33 @@ def _fill_row(row: RowOutcome, amount: int | None, currency: str | None, source:
         row.amount_minor = amount
         note = f"no amount in the row: {format_amount(amount, str(currency))} {currency} {source}"
         row.reason = f"{row.reason}; {note}" if row.reason else note
+
+
+def _fill_posted(
+    call: PlannedCall, rows: Sequence[RowOutcome], result: CallResult, prediction: Prediction
+) -> None:
+    """A posted row that names no amount takes what Chargebee's answer says the call moved.
+    An apply_payments answer tells what its rows naming no amount applied together: the one
+    such row of a grouped call takes it, several keep their predicted shares. Without an
+    answer the prediction counts, and the row says so."""
+    if result.amount is not None and (len(rows) == 1 or call.action != "apply_payments"):
+        _fill_amount(rows, result.amount, result.currency, "(Chargebee's answer)")
+        return
+    unnamed = [row for row in rows if row.amount_minor is None]
+    if result.amount is not None and len(unnamed) == 1:
+        _fill_row(unnamed[0], result.amount, result.currency, "(Chargebee's answer)")
+    source = "(from the invoice)"
+    if call.action == "apply_payments" and result.amount is None:
+        source = ("(predicted from the invoice before the call: Chargebee's answer did not "
+                  "show what it applied)")
+    _fill_amount(rows, prediction.amount, prediction.currency, source, prediction.row_amounts)
+
+
+def _amounts_paid(state: SiteState | None) -> dict[str, int]:
+    """Invoice id -> amount_paid as the checks read it, for what an apply_payments call moved."""
+    invoices = state.invoices if state else {}
+    return {str(k): v["amount_paid"] for k, v in invoices.items()
+            if v and type(v.get("amount_paid")) is int}
 
 
 def _fill_moved(rows: Sequence[RowOutcome], entry: Entry) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -357,3 +358,46 @@ def test_a_row_posted_before_its_amount_was_recorded_says_it_adds_nothing(
     assert (row.outcome, row.amount_minor) == (Outcome.SKIPPED, None)
     assert row.reason.endswith("no amount in the row, and nothing recorded says what its "
                                "posting moved: it adds nothing to the totals")
+
+
+def _minor(cell: float) -> int:
+    return int(Decimal(str(cell)).scaleb(2).to_integral_exact())
+
+
+def test_an_apply_all_row_reports_what_it_applied_on_the_site(tmp_path: Path) -> None:
+    """The allocation sample's row 4 (INV-1015, no payment, no amount: "apply whatever Hooli
+    has left") reported 250.00 USD "(from the invoice)" on its first execute though the sandbox
+    then showed only 100.00 paid on INV-1015: rows 2-3 had used up the rest of Hooli's excess.
+    The row now reports what the call moved, read from Chargebee's answer. Real CLI, sandbox
+    state file read afterwards."""
+    job, data = SAMPLES / "allocation" / "job.yaml", SAMPLES / "allocation" / "allocation.csv"
+    state = tmp_path / "sandbox.sqlite"
+    SandboxStore(state).load_seed(load_seed_file(SEED))
+    before = SandboxStore(state).invoice("INV-1015")
+    assert before is not None
+
+    def run(name: str, *extra: str) -> dict:
+        result = CliRunner().invoke(main, [
+            "run", str(job), str(data), "--sandbox-state", str(state),
+            "--journal", str(tmp_path / "journal.sqlite"),
+            "--report", str(tmp_path / f"{name}.xlsx"), "--json", *extra],
+            env={"BATCHPAY_OPERATOR": "tests"})
+        assert result.exit_code in (0, 1), result.output
+        return json.loads(result.stdout)
+
+    first = run("first", "--execute", "--yes")
+    totals = {t["currency"]: t for t in first["control_totals"]}
+    after = SandboxStore(state).invoice("INV-1015")
+    assert after is not None
+    applied = after["amount_paid"] - before["amount_paid"]
+    assert applied > 0
+    posted = {r["Row"]: r for r in sheet_rows(tmp_path / "first.xlsx", "Posted")}
+    assert posted[4]["Invoice id"] == "INV-1015"
+    assert _minor(posted[4]["Amount"]) == applied
+    named = sum(_minor(r["Amount"]) for n, r in posted.items() if n != 4)
+    assert totals["USD"]["by_category"]["posted"]["amount_minor"] == named + applied
+    again = {t["currency"]: t for t in run("second", "--execute", "--yes")["control_totals"]}
+    assert again["USD"]["read"] == totals["USD"]["read"]
+    skipped = {r["Row"]: r for r in sheet_rows(tmp_path / "second.xlsx", "Skipped")}
+    assert skipped[4]["Reason"].endswith(f"no amount in the row: {Decimal(applied).scaleb(-2)} USD "
+                                         "(as counted when it was posted; from the journal)")
