@@ -14,7 +14,8 @@ import os
 import shutil
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from batchpay.api import RunReport
     from batchpay.history import RunRecord
     from batchpay.progress import ProgressPrinter
-    from batchpay.run import PlanSummary
+    from batchpay.run import PlanSummary, RunOptions
 
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 DEFAULT_JOURNAL = Path("reports") / "batchpay-journal.sqlite"  # as batchpay.run's default
@@ -151,19 +152,13 @@ def validate(job: Path, file: Path, output: Path | None, journal: Path | None,
       batchpay validate samples/bank-deposits/job.yaml \\
           samples/bank-deposits/deposits.csv
     """
-    from batchpay.api import run_and_report, write_failures
+    from batchpay.api import write_failures
     from batchpay.run import RunOptions
-    from batchpay.spec import job_currencies
 
     printer = _printer(quiet or as_json)
     options = RunOptions(mode="validate", journal_path=journal, on_step=printer)
-    with job_currencies(job):  # what is shown of the run names the job's currencies
-        report = _with_progress(printer, verbose, lambda: run_and_report(
-            job, file, options, report_path, reports_dir))
-        if as_json:
-            _print_json(report)
-        elif not quiet:
-            _print_validation(report)
+    with _shown_run(job, file, options, printer, verbose, report_path, reports_dir,
+                    _print_json if as_json else None if quiet else _print_validation) as report:
         if output is not None:
             write_failures(report.result, output)
             if not quiet and not as_json:
@@ -219,9 +214,7 @@ def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_inv
         raise click.UsageError("--offline is for dry runs; --execute needs the site")
     if execute and not yes and not sys.stdin.isatty():
         raise click.UsageError("--execute asks for confirmation; without a terminal pass --yes")
-    from batchpay.api import run_and_report
     from batchpay.run import RunOptions
-    from batchpay.spec import job_currencies
 
     printer = _printer(quiet or as_json)
     options = RunOptions(
@@ -233,13 +226,9 @@ def run(job: Path, file: Path, execute: bool, yes: bool, offline: bool, skip_inv
         on_step=printer,
         retry_failed=retry_failed,
     )
-    with job_currencies(job):  # what is shown of the run names the job's currencies
-        report = _with_progress(printer, verbose, lambda: run_and_report(
-            job, file, options, report_path, reports_dir))
-        if as_json:
-            _print_json(report)
-        elif not quiet:
-            _print_run(report)
+    with _shown_run(job, file, options, printer, verbose, report_path, reports_dir,
+                    _print_json if as_json else None if quiet else _print_run) as report:
+        pass
     _exit(report)
 
 
@@ -373,6 +362,23 @@ def _printer(quiet: bool) -> ProgressPrinter:
     from batchpay.progress import ProgressPrinter
 
     return ProgressPrinter(sys.stderr, quiet=quiet)
+
+
+@contextmanager
+def _shown_run(job: Path, file: Path, options: RunOptions, printer: ProgressPrinter,
+               verbose: bool, report_path: Path | None, reports_dir: Path,
+               show: Callable[[RunReport], None] | None) -> Iterator[RunReport]:
+    """Run and report JOB on FILE, show the result; the caller's block runs inside the job's
+    declared currencies too (what is shown of the run names them)."""
+    from batchpay.api import run_and_report
+    from batchpay.spec import job_currencies
+
+    with job_currencies(job):
+        report = _with_progress(printer, verbose, lambda: run_and_report(
+            job, file, options, report_path, reports_dir))
+        if show is not None:
+            show(report)
+        yield report
 
 
 def _with_progress(printer: ProgressPrinter, verbose: bool,
